@@ -1,0 +1,10 @@
+import type { Config } from "@drover/shared/config";
+import type { Authenticator } from "../auth/authenticate.ts";
+import type { Db } from "../db/connect.ts";
+
+/** What every REST adapter is given: the database, settings and the authenticator. */
+export interface ApiContext {
+  db: Db;
+  config: Config;
+  auth: Authenticator;
+}

@@ -1,0 +1,66 @@
+import { Elysia, t } from "elysia";
+import { notFound } from "@drover/shared/errors";
+import { createUser, deleteUser, listUsers } from "../../users/users.ts";
+import { authPlugin } from "../auth-plugin.ts";
+import type { ApiContext } from "../context.ts";
+
+const Credentials = t.Object({
+  username: t.String({ minLength: 1, maxLength: 64 }),
+  password: t.String({ minLength: 1, maxLength: 1024 }),
+});
+
+const userView = (u: { username: string; role: string; createdAt: Date }) => ({
+  username: u.username,
+  role: u.role,
+  createdAt: u.createdAt.toISOString(),
+});
+
+/** POST /auth/token (open): exchanges a username and password for a JWT. */
+export function tokenRoutes(ctx: ApiContext) {
+  return new Elysia().post(
+    "/auth/token",
+    async ({ body }) => {
+      const principal = await ctx.auth.checkPassword(body.username, body.password);
+      return ctx.auth.tokens.issue(principal);
+    },
+    {
+      body: Credentials,
+      detail: { summary: "Get a token", description: "Returns {token, duration}; duration is the lifetime in milliseconds.", tags: ["auth"] },
+    },
+  );
+}
+
+/** User administration: admins create, list and delete users. */
+export function userRoutes(ctx: ApiContext) {
+  return new Elysia({ prefix: "/auth/users" })
+    .use(authPlugin(ctx))
+    .post(
+      "/",
+      async ({ body, principal, set }) => {
+        const user = await createUser(ctx.db, principal, body);
+        set.status = 201;
+        set.headers.location = `/auth/users/${user.username}`;
+        return userView(user);
+      },
+      {
+        body: t.Object({
+          username: t.String({ minLength: 1, maxLength: 64 }),
+          password: t.String({ minLength: 8, maxLength: 1024 }),
+          role: t.Optional(t.Union([t.Literal("admin"), t.Literal("user")])),
+        }),
+        detail: { summary: "Create a user (admin)", tags: ["auth"] },
+      },
+    )
+    .get("/", async ({ principal }) => (await listUsers(ctx.db, principal)).map(userView), {
+      detail: { summary: "List users (admin)", tags: ["auth"] },
+    })
+    .delete(
+      "/:username",
+      async ({ params, principal }) => {
+        if (!(await deleteUser(ctx.db, principal, params.username))) throw notFound(`The user '${params.username}' was not found`);
+        ctx.auth.forgetCredentials();
+        return new Response(null, { status: 200 });
+      },
+      { detail: { summary: "Delete a user (admin)", tags: ["auth"] } },
+    );
+}

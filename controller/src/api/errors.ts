@@ -1,0 +1,92 @@
+import { DroverError, statusOf, type ErrorKind } from "@drover/shared/errors";
+import { logger } from "@drover/shared/log";
+
+const log = logger("http");
+
+/** How one REST dialect renders an error body. */
+export type ErrorRenderer = (status: number, messages: string[]) => unknown;
+
+const mwsShape: ErrorRenderer = (_status, messages) => ({ messages });
+
+/**
+ * Dialects by path prefix, most specific first. Each dialect adapter registers its renderer
+ * here when it is added; paths no dialect claims (drover's own) use the MWS shape.
+ */
+const dialects: { prefix: RegExp; render: ErrorRenderer }[] = [{ prefix: /^\/(mws\/)?rest(\/|$)/, render: mwsShape }];
+
+/** Registers how a dialect renders its errors. */
+export function registerErrorDialect(prefix: RegExp, render: ErrorRenderer): void {
+  dialects.unshift({ prefix, render });
+}
+
+/** The body for an error on this path, in the shape its dialect uses. */
+export function renderErrorBody(path: string, status: number, messages: string[]): unknown {
+  const dialect = dialects.find((d) => d.prefix.test(path));
+  return (dialect?.render ?? mwsShape)(status, messages);
+}
+
+export function errorResponse(path: string, kind: ErrorKind, messages: string[]): Response {
+  const status = statusOf(kind);
+  return Response.json(renderErrorBody(path, status, messages), { status });
+}
+
+interface ValueErrorLike {
+  path?: string;
+  message?: string;
+  summary?: string;
+}
+
+/** "body /x: Expected number" for each schema violation, so the client knows which field. */
+function validationMessages(error: unknown): string[] {
+  const all = (error as { all?: ValueErrorLike[]; type?: string }).all;
+  const on = (error as { type?: string }).type ?? "request";
+  if (!Array.isArray(all) || all.length === 0) return [`The ${on} is not valid`];
+  const seen = new Set<string>();
+  for (const e of all) {
+    const field = e.path ? e.path.replace(/^\//, "").replaceAll("/", ".") : "";
+    seen.add(field ? `Invalid ${on} field "${field}": ${e.summary ?? e.message}` : `Invalid ${on}: ${e.summary ?? e.message}`);
+  }
+  return [...seen];
+}
+
+/**
+ * Translates anything thrown while handling a request into a response: DroverErrors carry
+ * their kind; Elysia's parse/validation/not-found become 400/404/405; anything else is a bug,
+ * logged with its stack and answered 500 without internals.
+ */
+export function translateError(
+  code: string | number,
+  error: unknown,
+  request: Request,
+  allowedMethods: (path: string) => string[],
+): Response {
+  const path = new URL(request.url).pathname;
+  if (error instanceof DroverError) return errorResponse(path, error.kind, [error.message, ...error.details]);
+  switch (code) {
+    case "PARSE":
+      return errorResponse(path, "invalid", [
+        "The request body could not be parsed",
+        "Send valid JSON with Content-Type: application/json",
+      ]);
+    case "VALIDATION":
+      return errorResponse(path, "invalid", validationMessages(error));
+    case "NOT_FOUND": {
+      const methods = allowedMethods(path);
+      if (methods.length > 0 && !methods.includes(request.method)) {
+        const res = errorResponse(path, "method_not_allowed", [
+          "The specified HTTP method is not allowed for the requested resource",
+          `Allowed: ${methods.join(", ")}`,
+        ]);
+        res.headers.set("allow", methods.join(", "));
+        return res;
+      }
+      return errorResponse(path, "not_found", [`The resource ${path} was not found`]);
+    }
+    case "INVALID_COOKIE_SIGNATURE":
+    case "INVALID_FILE_TYPE":
+      return errorResponse(path, "invalid", [(error as Error).message]);
+  }
+  log.error("unexpected error", { method: request.method, path, error });
+  const status = 500;
+  return Response.json(renderErrorBody(path, status, ["A problem occurred while processing the request"]), { status });
+}

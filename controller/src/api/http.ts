@@ -1,0 +1,53 @@
+import { Elysia } from "elysia";
+import { openapi } from "@elysiajs/openapi";
+import { buildInfo } from "@drover/shared/build-info";
+import type { ApiContext } from "./context.ts";
+import { errorResponse, translateError } from "./errors.ts";
+import { healthRoutes } from "./drover/health.ts";
+import { tokenRoutes, userRoutes } from "./drover/auth-routes.ts";
+import { mwsApi } from "./mws/index.ts";
+
+/** Route patterns turned into regular expressions, to tell 405 (known path) from 404. */
+function methodTable(routes: { method: string; path: string }[]) {
+  const table = routes.map((r) => ({
+    method: r.method.toUpperCase(),
+    pattern: new RegExp(
+      "^" + r.path.replace(/\/$/, "").replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*") + "/?$",
+    ),
+  }));
+  return (path: string) => [...new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+}
+
+/** Builds the REST server: drover's own routes, every dialect, OpenAPI at /docs. */
+export function buildHttpApi(ctx: ApiContext) {
+  let allowedMethods: (path: string) => string[] = () => [];
+  const maxBody = ctx.config.http.maxBodyBytes;
+  const app = new Elysia({ serve: { maxRequestBodySize: maxBody + 1024 } })
+    .onRequest(({ request }) => {
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > maxBody) {
+        return errorResponse(new URL(request.url).pathname, "too_large", [
+          `The request body is ${length} bytes; the limit is ${maxBody} (http.maxBodyBytes)`,
+        ]);
+      }
+    })
+    .onError({ as: "global" }, ({ code, error, request }) => translateError(code, error, request, allowedMethods))
+    .use(
+      openapi({
+        path: "/docs",
+        documentation: {
+          info: { title: "drover", version: buildInfo().version, description: "drover's REST API: its own routes and the dialects it speaks." },
+          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" }, basic: { type: "http", scheme: "basic" } } },
+          security: [{ bearer: [] }, { basic: [] }],
+        },
+      }),
+    )
+    .use(healthRoutes(ctx))
+    .use(tokenRoutes(ctx))
+    .use(userRoutes(ctx))
+    .use(mwsApi(ctx));
+  allowedMethods = methodTable(app.routes);
+  return app;
+}
+
+export type HttpApi = ReturnType<typeof buildHttpApi>;

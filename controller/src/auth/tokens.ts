@@ -1,0 +1,51 @@
+import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
+import { unauthenticated } from "@drover/shared/errors";
+import { now } from "@drover/shared/clock";
+import type { Principal } from "./principal.ts";
+
+const ISSUER = "drover";
+
+/** Signs and checks user tokens (HS256 only: `alg: none` and other algorithms are refused). */
+export class TokenIssuer {
+  constructor(
+    private readonly secret: Uint8Array,
+    readonly lifetimeMs: number,
+  ) {}
+
+  /** A signed token for the principal, valid for the configured lifetime. */
+  async issue(principal: Principal): Promise<{ token: string; duration: number }> {
+    const issuedAt = Math.floor(now() / 1000);
+    const token = await new SignJWT({ role: principal.role })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(principal.username)
+      .setIssuer(ISSUER)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + Math.ceil(this.lifetimeMs / 1000))
+      .sign(this.secret);
+    return { token, duration: this.lifetimeMs };
+  }
+
+  /** The principal a token names, or an unauthenticated error saying what is wrong with it. */
+  async verify(token: string): Promise<Principal> {
+    try {
+      const { payload } = await jwtVerify(token, this.secret, {
+        algorithms: ["HS256"],
+        issuer: ISSUER,
+        currentDate: new Date(now()),
+      });
+      const role = payload.role;
+      if (typeof payload.sub !== "string" || (role !== "admin" && role !== "user")) {
+        throw unauthenticated("The token does not name a user; request a new one from POST /auth/token");
+      }
+      return { username: payload.sub, role };
+    } catch (e) {
+      if (e instanceof joseErrors.JWTExpired) {
+        throw unauthenticated("The token has expired; request a new one from POST /auth/token");
+      }
+      if (e instanceof joseErrors.JOSEError) {
+        throw unauthenticated("The token is not valid; request a new one from POST /auth/token");
+      }
+      throw e;
+    }
+  }
+}

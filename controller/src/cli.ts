@@ -1,0 +1,94 @@
+#!/usr/bin/env bun
+// The `drover` command: `start` (controller + local agent), `controller`, `agent`, `version`.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { loadConfig } from "@drover/shared/config";
+import { DroverError } from "@drover/shared/errors";
+import { buildInfo } from "@drover/shared/build-info";
+import { startController } from "./controller.ts";
+
+const usage = `drover — distributed job execution
+
+Usage:
+  drover start       [--admin-password-file F]   controller on the embedded database + one local agent
+  drover controller  [--admin-password-file F]   the controller only
+  drover version
+
+Configuration: DROVER_HOME (default ~/.drover), DROVER_HOME/etc/drover.toml, DROVER_* variables.
+See README.md for every setting.`;
+
+function fail(message: string): never {
+  process.stderr.write(`drover: ${message}\n`);
+  process.exit(2);
+}
+
+function adminPassword(file: string | undefined): string | undefined {
+  if (file) {
+    try {
+      return readFileSync(file, "utf8").trim();
+    } catch (e) {
+      fail(`cannot read --admin-password-file ${file}: ${(e as Error).message}`);
+    }
+  }
+  return process.env.DROVER_ADMIN_PASSWORD || undefined;
+}
+
+async function runController(args: string[], withAgent: boolean): Promise<void> {
+  const { values } = parseArgs({ args, options: { "admin-password-file": { type: "string" } }, strict: true });
+  const config = loadConfig();
+  const controller = await startController({ config, adminPassword: adminPassword(values["admin-password-file"]) });
+  const lines = [``, `drover is running: ${controller.url}  (data in ${config.home})`];
+  if (controller.generatedAdminPassword) {
+    lines.push(`First start: created user "admin" with password ${controller.generatedAdminPassword}`);
+    lines.push(`(shown only this once; set DROVER_ADMIN_PASSWORD on first start to choose it)`);
+  }
+  lines.push(
+    `Try:`,
+    `  TOKEN=$(curl -s -X POST ${controller.url}/auth/token -H 'Content-Type: application/json' \\`,
+    `          -d '{"username":"admin","password":"<password>"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')`,
+    `  curl -H "Authorization: Bearer $TOKEN" ${controller.url}/rest/diag/about`,
+    `API docs: ${controller.url}/docs     Stop: Ctrl-C`,
+    ``,
+  );
+  process.stdout.write(lines.join("\n") + "\n");
+  void withAgent;
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await controller.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  switch (command) {
+    case "start":
+      return runController(rest, true);
+    case "controller":
+      return runController(rest, false);
+    case "version": {
+      const b = buildInfo();
+      process.stdout.write(`drover ${b.version} (build ${b.build}, ${b.buildDate}, ${b.revision})\n`);
+      return;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(usage + "\n");
+      return;
+    default:
+      fail(`unknown command "${command}"\n\n${usage}`);
+  }
+}
+
+main().catch((e) => {
+  if (e instanceof DroverError) fail(e.message);
+  if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) fail(e.message);
+  process.stderr.write(`drover: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

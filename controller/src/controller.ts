@@ -1,0 +1,71 @@
+import { join } from "node:path";
+import { isLoopback, type Config } from "@drover/shared/config";
+import { logger } from "@drover/shared/log";
+import { Authenticator } from "./auth/authenticate.ts";
+import { loadSigningSecret } from "./auth/secret.ts";
+import { TokenIssuer } from "./auth/tokens.ts";
+import { openDatabase, type Database } from "./db/connect.ts";
+import { migrate } from "./db/migrate.ts";
+import { buildHttpApi } from "./api/http.ts";
+import type { ApiContext } from "./api/context.ts";
+import { ensureAdmin } from "./users/bootstrap-admin.ts";
+
+const log = logger("controller");
+
+export interface ControllerOptions {
+  config: Config;
+  /** password for the first-start admin; random when absent */
+  adminPassword?: string;
+  /** an already open database (tests share one per file) */
+  database?: Database;
+}
+
+export interface RunningController {
+  config: Config;
+  database: Database;
+  context: ApiContext;
+  /** the REST base URL, e.g. http://127.0.0.1:7070 */
+  url: string;
+  /** the generated admin password on first start, to print once */
+  generatedAdminPassword?: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the controller: database and migrations, first-start admin, REST server. */
+export async function startController(opts: ControllerOptions): Promise<RunningController> {
+  const { config } = opts;
+  if (!isLoopback(config.http.host) && process.env.DROVER_ALLOW_INSECURE_HTTP !== "1") {
+    // Tokens must not cross a network in clear text; TLS termination is not built yet.
+    throw new Error(
+      `http.host is ${config.http.host}, which is not loopback: drover does not serve tokens over plain HTTP beyond this machine yet. ` +
+        "Put it behind a TLS proxy and set DROVER_ALLOW_INSECURE_HTTP=1, or listen on 127.0.0.1.",
+    );
+  }
+  const database = opts.database ?? (await openDatabase({ url: config.database.url, dataDir: join(config.home, "data", "pglite") }));
+  const ownsDatabase = !opts.database;
+  try {
+    const applied = await migrate(database.db);
+    if (applied.length) log.info("applied migrations", { migrations: applied.join(",") });
+    const admin = await ensureAdmin(database.db, opts.adminPassword);
+    const tokens = new TokenIssuer(loadSigningSecret(config.home), config.auth.tokenLifetimeMs);
+    const context: ApiContext = { db: database.db, config, auth: new Authenticator(database.db, tokens) };
+    const app = buildHttpApi(context).listen({ hostname: config.http.host, port: config.http.port });
+    const port = app.server!.port;
+    const url = `http://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
+    log.info("REST API listening", { url });
+    return {
+      config,
+      database,
+      context,
+      url,
+      generatedAdminPassword: admin?.generated ? admin.password : undefined,
+      async stop() {
+        await app.stop(true);
+        if (ownsDatabase) await database.close();
+      },
+    };
+  } catch (e) {
+    if (ownsDatabase) await database.close();
+    throw e;
+  }
+}

@@ -1,0 +1,210 @@
+
+import {
+  bigint,
+  bigserial,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+const big = (name: string) => bigint(name, { mode: "number" });
+
+export const users = pgTable("users", {
+  id: serial("id").primaryKey(),
+  username: text("username").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  role: text("role", { enum: ["admin", "user"] }).notNull().default("user"),
+  createdAt: tz("created_at").notNull().defaultNow(),
+});
+
+/** Tokens that agents present to join the cluster; only a hash is stored. */
+export const agentTokens = pgTable("agent_tokens", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull(),
+  tokenHash: text("token_hash").notNull().unique(),
+  createdBy: text("created_by").notNull(),
+  createdAt: tz("created_at").notNull().defaultNow(),
+  revokedAt: tz("revoked_at"),
+});
+
+export const nodes = pgTable("nodes", {
+  /** the node's name, unique in the cluster (defaults to the agent's hostname) */
+  id: text("id").primaryKey(),
+  hostname: text("hostname").notNull(),
+  addresses: jsonb("addresses").$type<string[]>().notNull().default([]),
+  cores: integer("cores").notNull(),
+  memoryBytes: big("memory_bytes").notNull(),
+  swapBytes: big("swap_bytes").notNull().default(0),
+  diskBytes: big("disk_bytes").notNull().default(0),
+  gpus: jsonb("gpus").$type<{ model: string; memoryBytes: number }[]>().notNull().default([]),
+  os: text("os").notNull().default(""),
+  arch: text("arch").notNull().default(""),
+  features: jsonb("features").$type<string[]>().notNull().default([]),
+  partition: text("partition").notNull().default("default"),
+  /** up | down | drained */
+  state: text("state").notNull().default("up"),
+  agentVersion: text("agent_version").notNull().default(""),
+  cpuLoad: doublePrecision("cpu_load"),
+  availableMemoryBytes: big("available_memory_bytes"),
+  lastHeartbeatAt: tz("last_heartbeat_at"),
+  registeredAt: tz("registered_at").notNull().defaultNow(),
+  /** the controller process holding this node's stream (several controllers may share one database) */
+  controllerId: text("controller_id"),
+});
+
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    name: text("name").notNull().default(""),
+    owner: text("owner").notNull(),
+    /** wr's report group; also the OpenMOLE execution / MWS service a job belongs to */
+    group: text("job_group").notNull().default(""),
+    /** argv, run without a shell */
+    argv: jsonb("argv").$type<string[]>().notNull(),
+    workingDirectory: text("working_directory"),
+    environment: jsonb("environment").$type<Record<string, string>>().notNull().default({}),
+    cpus: integer("cpus").notNull().default(1),
+    memoryBytes: big("memory_bytes").notNull().default(0),
+    diskBytes: big("disk_bytes").notNull().default(0),
+    gpus: integer("gpus").notNull().default(0),
+    walltimeMs: big("walltime_ms"),
+    hosts: jsonb("hosts").$type<string[]>().notNull().default([]),
+    features: jsonb("features").$type<string[]>().notNull().default([]),
+    nodeCount: integer("node_count").notNull().default(1),
+    tasksPerNode: integer("tasks_per_node"),
+    priority: integer("priority").notNull().default(0),
+    holds: jsonb("holds").$type<string[]>().notNull().default([]),
+    dependsOn: jsonb("depends_on").$type<number[]>().notNull().default([]),
+    earliestStartAt: tz("earliest_start_at"),
+    retries: integer("retries").notNull().default(0),
+    /** queued | dispatching | running | suspended | completed | failed | cancelled | lost */
+    state: text("state").notNull().default("queued"),
+    /** why it is not running yet, or why it ended badly, in words */
+    reason: text("reason"),
+    nodeId: text("node_id"),
+    allocatedNodes: jsonb("allocated_nodes").$type<{ node: string; cpus: number }[]>().notNull().default([]),
+    pid: integer("pid"),
+    exitCode: integer("exit_code"),
+    signal: text("signal"),
+    startCount: integer("start_count").notNull().default(0),
+    submittedAt: tz("submitted_at").notNull().defaultNow(),
+    startedAt: tz("started_at"),
+    endedAt: tz("ended_at"),
+    suspendedMs: big("suspended_ms").notNull().default(0),
+    suspendedAt: tz("suspended_at"),
+    walltimeUsedMs: big("walltime_used_ms"),
+    cpuTimeMs: big("cpu_time_ms"),
+    peakRssBytes: big("peak_rss_bytes"),
+    stdoutTail: text("stdout_tail").notNull().default(""),
+    stderrTail: text("stderr_tail").notNull().default(""),
+    stdoutPath: text("stdout_path"),
+    stderrPath: text("stderr_path"),
+    messages: jsonb("messages").$type<string[]>().notNull().default([]),
+    variables: jsonb("variables").$type<Record<string, string>>().notNull().default({}),
+    flags: jsonb("flags").$type<string[]>().notNull().default([]),
+    /** dialect-specific submission fields kept verbatim for rendering (e.g. MWS commandFile) */
+    extra: jsonb("extra").$type<Record<string, unknown>>().notNull().default({}),
+    /** increases on every dispatch so that late events from an older attempt are ignored */
+    attempt: integer("attempt").notNull().default(0),
+  },
+  (t) => [
+    index("jobs_state_priority").on(t.state, t.priority, t.id),
+    index("jobs_owner").on(t.owner, t.id),
+    index("jobs_node").on(t.nodeId),
+  ],
+);
+
+/** Every state change of a job, written in the same transaction as the change. */
+export const jobEvents = pgTable(
+  "job_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    jobId: big("job_id").notNull(),
+    at: tz("at").notNull().defaultNow(),
+    kind: text("kind").notNull(),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index("job_events_job").on(t.jobId, t.id)],
+);
+
+export const files = pgTable("files", {
+  id: text("id").primaryKey(),
+  owner: text("owner").notNull(),
+  name: text("name").notNull(),
+  sizeBytes: big("size_bytes").notNull(),
+  sha256: text("sha256").notNull(),
+  jobId: big("job_id"),
+  createdAt: tz("created_at").notNull().defaultNow(),
+});
+
+/** MWS section 4: a report definition; its schedule is derived from these rows and its datapoints. */
+export const reports = pgTable("reports", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  description: text("description"),
+  datapointDurationS: integer("datapoint_duration_s").notNull(),
+  reportSize: integer("report_size").notNull(),
+  minimumSampleSize: integer("minimum_sample_size").notNull().default(0),
+  keepSamples: boolean("keep_samples").notNull().default(false),
+  consolidationFunction: text("consolidation_function").notNull().default("average"),
+  createdAt: tz("created_at").notNull().defaultNow(),
+  /** the end of the window that the next consolidation closes */
+  nextConsolidationAt: tz("next_consolidation_at").notNull(),
+});
+
+export const samples = pgTable(
+  "samples",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    reportId: integer("report_id").notNull(),
+    timestamp: tz("timestamp").notNull(),
+    agent: text("agent"),
+    data: jsonb("data").notNull(),
+    consumed: boolean("consumed").notNull().default(false),
+  },
+  (t) => [index("samples_report_time").on(t.reportId, t.consumed, t.timestamp)],
+);
+
+export const datapoints = pgTable(
+  "datapoints",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    reportId: integer("report_id").notNull(),
+    startDate: tz("start_date").notNull(),
+    endDate: tz("end_date").notNull(),
+    firstSampleDate: tz("first_sample_date"),
+    lastSampleDate: tz("last_sample_date"),
+    data: jsonb("data"),
+  },
+  (t) => [uniqueIndex("datapoints_report_start").on(t.reportId, t.startDate)],
+);
+
+/** Operations in flight between the controller and agents (MWS 3.7 pending actions). */
+export const pendingActions = pgTable("pending_actions", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  type: text("type").notNull(),
+  state: text("state").notNull().default("RUNNING"),
+  requester: text("requester").notNull(),
+  jobId: big("job_id"),
+  hosts: jsonb("hosts").$type<string[]>().notNull().default([]),
+  startedAt: tz("started_at").notNull().defaultNow(),
+  maxDurationS: integer("max_duration_s").notNull().default(60),
+});
+
+export type User = typeof users.$inferSelect;
+export type Node = typeof nodes.$inferSelect;
+export type Job = typeof jobs.$inferSelect;
+export type NewJob = typeof jobs.$inferInsert;
+export type Report = typeof reports.$inferSelect;
+export type Sample = typeof samples.$inferSelect;
+export type Datapoint = typeof datapoints.$inferSelect;
+

@@ -1,0 +1,149 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseDuration, parseSize } from "./durations.ts";
+import { DroverError } from "./errors.ts";
+
+/** drover's settings after defaults, `etc/drover.toml` and `DROVER_*` variables are applied. */
+export interface Config {
+  home: string;
+  http: { host: string; port: number; maxBodyBytes: number };
+  grpc: { host: string; port: number };
+  database: { url: string };
+  auth: { tokenLifetimeMs: number };
+  nodes: { heartbeatTimeoutMs: number; heartbeatIntervalMs: number; sampleIntervalMs: number };
+  scheduler: { intervalMs: number };
+  reports: { nodeDatapointDurationMs: number; nodeReportSize: number };
+}
+
+type Setting = {
+  /** dotted path in the TOML file and in Config */
+  key: string;
+  env: string[];
+  default: unknown;
+  /** turns the raw value into the typed one, or throws with what is allowed */
+  parse: (raw: unknown) => unknown;
+};
+
+const port = (raw: unknown) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error("must be a port number from 0 to 65535");
+  return n;
+};
+const text = (raw: unknown) => {
+  if (typeof raw !== "string") throw new Error("must be a string");
+  return raw;
+};
+const host = (raw: unknown) => {
+  const s = text(raw);
+  if (!/^[A-Za-z0-9.:\-\[\]]+$/.test(s)) throw new Error("must be a host name or IP address");
+  return s;
+};
+const duration = (min: number) => (raw: unknown) => {
+  const ms = parseDuration(raw as string | number);
+  if (ms < min) throw new Error(`must be at least ${min} ms`);
+  return ms;
+};
+const positiveInt = (raw: unknown) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error("must be a whole number of at least 1");
+  return n;
+};
+const size = (raw: unknown) => parseSize(raw as string | number);
+const databaseUrl = (raw: unknown) => {
+  const s = text(raw);
+  if (s !== "" && !/^postgres(ql)?:\/\//.test(s)) throw new Error('must be empty (embedded database) or a "postgres://" URL');
+  return s;
+};
+
+const settings: Setting[] = [
+  { key: "http.host", env: ["DROVER_HTTP_HOST"], default: "127.0.0.1", parse: host },
+  { key: "http.port", env: ["DROVER_HTTP_PORT"], default: 7070, parse: port },
+  { key: "http.maxBodyBytes", env: ["DROVER_HTTP_MAX_BODY"], default: 64 * 1024 * 1024, parse: size },
+  { key: "grpc.host", env: ["DROVER_GRPC_HOST"], default: "127.0.0.1", parse: host },
+  { key: "grpc.port", env: ["DROVER_GRPC_PORT"], default: 7071, parse: port },
+  { key: "database.url", env: ["DATABASE_URL", "DROVER_DATABASE_URL"], default: "", parse: databaseUrl },
+  { key: "auth.tokenLifetimeMs", env: ["DROVER_TOKEN_LIFETIME"], default: "12h", parse: duration(1000) },
+  { key: "nodes.heartbeatTimeoutMs", env: ["DROVER_NODE_TIMEOUT"], default: "30s", parse: duration(100) },
+  { key: "nodes.heartbeatIntervalMs", env: ["DROVER_HEARTBEAT_INTERVAL"], default: "5s", parse: duration(50) },
+  { key: "nodes.sampleIntervalMs", env: ["DROVER_SAMPLE_INTERVAL"], default: "10s", parse: duration(100) },
+  { key: "scheduler.intervalMs", env: ["DROVER_SCHEDULER_INTERVAL"], default: "1s", parse: duration(10) },
+  { key: "reports.nodeDatapointDurationMs", env: ["DROVER_NODE_REPORT_DATAPOINT"], default: "1m", parse: duration(1000) },
+  { key: "reports.nodeReportSize", env: ["DROVER_NODE_REPORT_SIZE"], default: 1440, parse: positiveInt },
+];
+
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = obj;
+  for (const part of path.split(".")) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) cur = (cur[part] ??= {}) as Record<string, unknown>;
+  cur[parts.at(-1)!] = value;
+}
+
+/** The data directory: DROVER_HOME, else ~/.drover. */
+export function droverHome(env: Record<string, string | undefined> = process.env): string {
+  return resolve(env.DROVER_HOME || join(homedir(), ".drover"));
+}
+
+/**
+ * Loads the configuration. A bad value throws a DroverError naming the key, where it came
+ * from and what is allowed; the CLI prints it and exits.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, home = droverHome(env)): Config {
+  const file = join(home, "etc", "drover.toml");
+  let fromFile: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    try {
+      fromFile = Bun.TOML.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    } catch (e) {
+      throw new DroverError("invalid", `${file} is not valid TOML: ${(e as Error).message}`);
+    }
+  }
+  const known = new Set(settings.map((s) => s.key));
+  for (const [section, body] of Object.entries(fromFile)) {
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new DroverError("invalid", `${file}: [${section}] must be a table`);
+    }
+    for (const key of Object.keys(body)) {
+      if (!known.has(`${section}.${key}`)) {
+        throw new DroverError("invalid", `${file}: unknown setting "${section}.${key}"; known settings: ${[...known].join(", ")}`);
+      }
+    }
+  }
+  const config: Record<string, unknown> = { home };
+  for (const s of settings) {
+    let raw: unknown = s.default;
+    let origin = "default";
+    const inFile = getPath(fromFile, s.key);
+    if (inFile !== undefined) {
+      raw = inFile;
+      origin = file;
+    }
+    for (const name of s.env) {
+      if (env[name] !== undefined && env[name] !== "") {
+        raw = env[name];
+        origin = `environment variable ${name}`;
+        break;
+      }
+    }
+    try {
+      setPath(config, s.key, s.parse(raw));
+    } catch (e) {
+      throw new DroverError("invalid", `configuration "${s.key}" (from ${origin}) is ${JSON.stringify(raw)}: ${(e as Error).message}`);
+    }
+  }
+  return config as unknown as Config;
+}
+
+/** True for addresses that never leave this machine. */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || hostname === "[::1]" || hostname.startsWith("127.");
+}

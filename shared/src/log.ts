@@ -1,0 +1,36 @@
+/**
+ * Structured one-line logging to stderr. Secrets never go through here: callers pass
+ * fields explicitly, and any field whose name looks like a secret is masked.
+ */
+type Level = "debug" | "info" | "warn" | "error";
+const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+let threshold: Level = (process.env.DROVER_LOG_LEVEL as Level) in order ? (process.env.DROVER_LOG_LEVEL as Level) : "info";
+
+const secretName = /pass(word)?|secret|token|authorization|cookie/i;
+
+export function setLogLevel(level: Level): void {
+  threshold = level;
+}
+
+function emit(level: Level, component: string, message: string, fields?: Record<string, unknown>): void {
+  if (order[level] < order[threshold]) return;
+  let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${component}] ${message}`;
+  if (fields) {
+    for (const [key, value] of Object.entries(fields)) {
+      const shown = secretName.test(key) ? "***" : value instanceof Error ? (value.stack ?? value.message) : value;
+      line += ` ${key}=${typeof shown === "string" ? shown : JSON.stringify(shown)}`;
+    }
+  }
+  process.stderr.write(line + "\n");
+}
+
+/** A logger for one component ("http", "grpc", "agent", …). */
+export function logger(component: string) {
+  return {
+    debug: (message: string, fields?: Record<string, unknown>) => emit("debug", component, message, fields),
+    info: (message: string, fields?: Record<string, unknown>) => emit("info", component, message, fields),
+    warn: (message: string, fields?: Record<string, unknown>) => emit("warn", component, message, fields),
+    error: (message: string, fields?: Record<string, unknown>) => emit("error", component, message, fields),
+  };
+}
+export type Logger = ReturnType<typeof logger>;
