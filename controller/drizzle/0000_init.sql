@@ -82,6 +82,7 @@ CREATE TABLE "jobs" (
 	"variables" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"flags" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"extra" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"cancel_requested_at" timestamp with time zone,
 	"attempt" integer DEFAULT 0 NOT NULL
 );
 --> statement-breakpoint
@@ -99,6 +100,7 @@ CREATE TABLE "nodes" (
 	"features" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"partition" text DEFAULT 'default' NOT NULL,
 	"state" text DEFAULT 'up' NOT NULL,
+	"state_reason" text,
 	"agent_version" text DEFAULT '' NOT NULL,
 	"cpu_load" double precision,
 	"available_memory_bytes" bigint,

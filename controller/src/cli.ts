@@ -6,12 +6,16 @@ import { loadConfig } from "@drover/shared/config";
 import { DroverError } from "@drover/shared/errors";
 import { buildInfo } from "@drover/shared/build-info";
 import { startController } from "./controller.ts";
+import { localAgentTokenFile } from "./nodes/local-agent-token.ts";
+import { runAgent, agentUsage } from "../../agent/src/main.ts";
+import type { Agent } from "../../agent/src/agent.ts";
 
 const usage = `drover — distributed job execution
 
 Usage:
   drover start       [--admin-password-file F]   controller on the embedded database + one local agent
   drover controller  [--admin-password-file F]   the controller only
+  drover agent       --controller HOST:PORT --token-file F [--name N] [--data-dir D]   a node agent
   drover version
 
 Configuration: DROVER_HOME (default ~/.drover), DROVER_HOME/etc/drover.toml, DROVER_* variables.
@@ -51,11 +55,16 @@ async function runController(args: string[], withAgent: boolean): Promise<void> 
     ``,
   );
   process.stdout.write(lines.join("\n") + "\n");
-  void withAgent;
+  let agent: Agent | undefined;
+  if (withAgent) {
+    const tokenFile = await localAgentTokenFile(controller.database.db, config.home);
+    agent = await runAgent(["--controller", controller.grpcAddress, "--token-file", tokenFile, "--data-dir", `${config.home}/agent`]);
+  }
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    await agent?.stop();
     await controller.stop();
     process.exit(0);
   };
@@ -70,6 +79,16 @@ async function main(): Promise<void> {
       return runController(rest, true);
     case "controller":
       return runController(rest, false);
+    case "agent": {
+      const agent = await runAgent(rest);
+      const stop = async () => {
+        await agent.stop();
+        process.exit(0);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+      return;
+    }
     case "version": {
       const b = buildInfo();
       process.stdout.write(`drover ${b.version} (build ${b.build}, ${b.buildDate}, ${b.revision})\n`);
@@ -89,6 +108,7 @@ async function main(): Promise<void> {
 main().catch((e) => {
   if (e instanceof DroverError) fail(e.message);
   if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) fail(e.message);
+  if (e instanceof Error && /--controller|--token-file|--grace/.test(e.message)) fail(`${e.message}\n${agentUsage}`);
   process.stderr.write(`drover: ${(e as Error).stack ?? e}\n`);
   process.exit(1);
 });

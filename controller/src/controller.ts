@@ -9,6 +9,12 @@ import { migrate } from "./db/migrate.ts";
 import { buildHttpApi } from "./api/http.ts";
 import type { ApiContext } from "./api/context.ts";
 import { ensureAdmin } from "./users/bootstrap-admin.ts";
+import type { Core } from "./core.ts";
+import { AgentLinks } from "./nodes/agent-links.ts";
+import { watchLiveness } from "./nodes/liveness.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
+import { startGrpcServer } from "./grpc/server.ts";
+import { now } from "@drover/shared/clock";
 
 const log = logger("controller");
 
@@ -24,8 +30,11 @@ export interface RunningController {
   config: Config;
   database: Database;
   context: ApiContext;
+  core: Core;
   /** the REST base URL, e.g. http://127.0.0.1:7070 */
   url: string;
+  /** the agent gRPC address, host:port */
+  grpcAddress: string;
   /** the generated admin password on first start, to print once */
   generatedAdminPassword?: string;
   stop(): Promise<void>;
@@ -48,7 +57,20 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     if (applied.length) log.info("applied migrations", { migrations: applied.join(",") });
     const admin = await ensureAdmin(database.db, opts.adminPassword);
     const tokens = new TokenIssuer(loadSigningSecret(config.home), config.auth.tokenLifetimeMs);
-    const context: ApiContext = { db: database.db, config, auth: new Authenticator(database.db, tokens) };
+    const scheduler = new Scheduler(() => core);
+    const core: Core = {
+      db: database.db,
+      config,
+      links: new AgentLinks(),
+      kick: () => scheduler.kick(),
+      controllerId: `${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
+      startedAt: now(),
+    };
+    const grpc = await startGrpcServer(core, config.grpc.host, config.grpc.port);
+    const grpcAddress = `${config.grpc.host}:${grpc.port}`;
+    scheduler.start(config.scheduler.intervalMs);
+    const stopLiveness = watchLiveness(core);
+    const context: ApiContext = { db: database.db, config, core, auth: new Authenticator(database.db, tokens) };
     const app = buildHttpApi(context).listen({ hostname: config.http.host, port: config.http.port });
     const port = app.server!.port;
     const url = `http://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
@@ -57,10 +79,15 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       config,
       database,
       context,
+      core,
       url,
+      grpcAddress,
       generatedAdminPassword: admin?.generated ? admin.password : undefined,
       async stop() {
+        stopLiveness();
+        await scheduler.stop();
         await app.stop(true);
+        await grpc.stop();
         if (ownsDatabase) await database.close();
       },
     };

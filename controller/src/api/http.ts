@@ -6,6 +6,7 @@ import { errorResponse, translateError } from "./errors.ts";
 import { healthRoutes } from "./drover/health.ts";
 import { tokenRoutes, userRoutes } from "./drover/auth-routes.ts";
 import { mwsApi } from "./mws/index.ts";
+import { agentTokenRoutes } from "./drover/agent-token-routes.ts";
 
 /** Route patterns turned into regular expressions, to tell 405 (known path) from 404. */
 function methodTable(routes: { method: string; path: string }[]) {
@@ -45,6 +46,7 @@ export function buildHttpApi(ctx: ApiContext) {
     .use(healthRoutes(ctx))
     .use(tokenRoutes(ctx))
     .use(userRoutes(ctx))
+    .use(agentTokenRoutes(ctx))
     .use(mwsApi(ctx));
   allowedMethods = methodTable(app.routes);
   return app;

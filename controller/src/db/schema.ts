@@ -51,6 +51,7 @@ export const nodes = pgTable("nodes", {
   partition: text("partition").notNull().default("default"),
   /** up | down | drained */
   state: text("state").notNull().default("up"),
+  stateReason: text("state_reason"),
   agentVersion: text("agent_version").notNull().default(""),
   cpuLoad: doublePrecision("cpu_load"),
   availableMemoryBytes: big("available_memory_bytes"),
@@ -113,6 +114,8 @@ export const jobs = pgTable(
     flags: jsonb("flags").$type<string[]>().notNull().default([]),
     /** dialect-specific submission fields kept verbatim for rendering (e.g. MWS commandFile) */
     extra: jsonb("extra").$type<Record<string, unknown>>().notNull().default({}),
+    /** set when someone asked to cancel a job that is on a node; the agent's confirmation ends it */
+    cancelRequestedAt: tz("cancel_requested_at"),
     /** increases on every dispatch so that late events from an older attempt are ignored */
     attempt: integer("attempt").notNull().default(0),
   },

@@ -1,0 +1,42 @@
+import { hostname } from "node:os";
+import si from "systeminformation";
+
+/** What a node is: the facts an agent registers with. */
+export interface NodeFacts {
+  hostname: string;
+  addresses: string[];
+  cores: number;
+  memoryBytes: number;
+  swapBytes: number;
+  diskBytes: number;
+  os: string;
+  arch: string;
+  gpus: { model: string; memoryBytes: number }[];
+}
+
+/** Reads the node's facts with systeminformation. GPU discovery failing is not fatal. */
+export async function readNodeFacts(dataDir: string): Promise<NodeFacts> {
+  const [os, cpu, mem, fs, nets] = await Promise.all([si.osInfo(), si.cpu(), si.mem(), si.fsSize(dataDir), si.networkInterfaces()]);
+  let gpus: NodeFacts["gpus"] = [];
+  try {
+    const g = await si.graphics();
+    gpus = g.controllers
+      .filter((c) => /nvidia|amd|radeon|intel.*(arc|data center)/i.test(`${c.vendor} ${c.model}`) && (c.vram ?? 0) > 0)
+      .map((c) => ({ model: c.model, memoryBytes: (c.vram ?? 0) * 1024 * 1024 }));
+  } catch {
+    gpus = [];
+  }
+  const list = Array.isArray(nets) ? nets : [nets];
+  const disk = (Array.isArray(fs) ? fs : [fs]).sort((a, b) => b.mount.length - a.mount.length)[0];
+  return {
+    hostname: os.hostname || hostname(),
+    addresses: list.filter((n) => !n.internal && n.ip4).map((n) => n.ip4),
+    cores: cpu.cores,
+    memoryBytes: mem.total,
+    swapBytes: mem.swaptotal,
+    diskBytes: disk?.size ?? 0,
+    os: `${os.distro} ${os.release}`.trim(),
+    arch: os.arch,
+    gpus,
+  };
+}

@@ -1,0 +1,207 @@
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync, fstatSync } from "node:fs";
+import { join } from "node:path";
+import type { RunJob } from "@drover/proto/service";
+import { groupRss, signalGroup } from "./process-group.ts";
+
+const TAIL_BYTES = 4096;
+
+/** The end of a job's process as the agent reports it. */
+export interface JobEnd {
+  started: boolean;
+  exitCode?: number;
+  signal: string;
+  startedAtMs: number;
+  endedAtMs: number;
+  walltimeMs: number;
+  cpuTimeMs: number;
+  peakRssBytes: number;
+  failReason: string;
+  stdoutTail: string;
+  stderrTail: string;
+}
+
+/** Last bytes of a file as text. */
+export function tail(path: string, bytes = TAIL_BYTES): string {
+  try {
+    const fd = openSync(path, "r");
+    try {
+      const size = fstatSync(fd).size;
+      const len = Math.min(size, bytes);
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, size - len);
+      return buf.toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return "";
+  }
+}
+
+/** Resolves the program the way execvp would, to report "not found" before starting. */
+function findProgram(program: string, path: string, cwd: string): string | undefined {
+  if (program.includes("/")) {
+    const full = program.startsWith("/") ? program : join(cwd, program);
+    return existsSync(full) ? full : undefined;
+  }
+  return Bun.which(program, { PATH: path }) ?? undefined;
+}
+
+/**
+ * One job's process: started in its own session and process group (setsid) with the agent
+ * as the parent that must stay alive (setpriv --pdeathsig KILL), stdout and stderr in files.
+ * Enforces walltime and memory; signals the whole group.
+ */
+export class JobProcess {
+  readonly jobId: bigint;
+  readonly attempt: number;
+  readonly dir: string;
+  readonly stdoutPath: string;
+  readonly stderrPath: string;
+  pid = 0;
+  startedAtMs = 0;
+  suspended = false;
+  private suspendedSince = 0;
+  private suspendedMs = 0;
+  private peakRss = 0;
+  private killReason = "";
+  private killTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastOutputSize = -1;
+  private proc: ReturnType<typeof Bun.spawn> | undefined;
+
+  constructor(
+    readonly spec: RunJob,
+    jobsDir: string,
+    private readonly graceMs: number,
+  ) {
+    this.jobId = spec.jobId;
+    this.attempt = spec.attempt;
+    this.dir = join(jobsDir, `${spec.jobId}.${spec.attempt}`);
+    this.stdoutPath = join(this.dir, "stdout");
+    this.stderrPath = join(this.dir, "stderr");
+  }
+
+  /** Starts the process; resolves with its end (also when it could not start). */
+  async run(onStarted: (pid: number) => void): Promise<JobEnd> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const cwd = this.spec.workingDirectory || join(this.dir, "work");
+    if (!this.spec.workingDirectory) mkdirSync(cwd, { recursive: true });
+    const nodefile = join(this.dir, "nodefile");
+    writeFileSync(nodefile, this.spec.hosts.map((h) => `${h}\n`).join(""));
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      HOME: process.env.HOME ?? cwd,
+      LANG: process.env.LANG ?? "C.UTF-8",
+      ...this.spec.environment,
+      DROVER_JOB_ID: String(this.jobId),
+      DROVER_JOB_ATTEMPT: String(this.attempt),
+      DROVER_NODEFILE: nodefile,
+      DROVER_HOSTS: this.spec.hosts.join(","),
+      DROVER_CPUS: String(this.spec.cpus),
+      PBS_NODEFILE: nodefile,
+      PBS_JOBID: String(this.jobId),
+    };
+    const now = Date.now();
+    const notStarted = (failReason: string): JobEnd => ({
+      started: false, signal: "", startedAtMs: now, endedAtMs: now, walltimeMs: 0, cpuTimeMs: 0, peakRssBytes: 0,
+      failReason, stdoutTail: "", stderrTail: "",
+    });
+    if (!existsSync(cwd) || !statSync(cwd).isDirectory()) return notStarted(`working directory ${cwd} does not exist on this node`);
+    const program = findProgram(this.spec.argv[0]!, env.PATH!, cwd);
+    if (!program) return notStarted(`command not found on this node: ${this.spec.argv[0]}`);
+
+    const out = openSync(this.stdoutPath, "a", 0o600);
+    const err = openSync(this.stderrPath, "a", 0o600);
+    try {
+      this.proc = Bun.spawn(["setsid", "setpriv", "--pdeathsig", "KILL", "--", program, ...this.spec.argv.slice(1)], {
+        cwd,
+        env,
+        stdin: "ignore",
+        stdout: out,
+        stderr: err,
+      });
+    } catch (e) {
+      return notStarted(`could not start ${program}: ${(e as Error).message}`);
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    this.pid = this.proc.pid;
+    this.startedAtMs = Date.now();
+    onStarted(this.pid);
+    await this.proc.exited;
+    if (this.killTimer) clearTimeout(this.killTimer);
+    const endedAtMs = Date.now();
+    // the main process is gone: whatever is left of its group goes with it
+    signalGroup(this.pid, "SIGKILL");
+    const usage = this.proc.resourceUsage();
+    const signal = this.proc.signalCode;
+    return {
+      started: true,
+      exitCode: signal ? undefined : (this.proc.exitCode ?? undefined),
+      signal: signal ? String(signal) : "",
+      startedAtMs: this.startedAtMs,
+      endedAtMs,
+      walltimeMs: endedAtMs - this.startedAtMs,
+      cpuTimeMs: usage ? Math.round(Number(usage.cpuTime.total) / 1000) : 0,
+      peakRssBytes: Math.max(this.peakRss, usage?.maxRSS ?? 0),
+      failReason: this.killReason,
+      stdoutTail: tail(this.stdoutPath),
+      stderrTail: tail(this.stderrPath),
+    };
+  }
+
+  /** SIGTERM to the group, then SIGKILL after the grace period. The reason is reported. */
+  terminate(reason: string): void {
+    if (!this.pid || this.killReason) return;
+    this.killReason = reason;
+    if (this.suspended) signalGroup(this.pid, "SIGCONT"); // a stopped process cannot handle SIGTERM
+    signalGroup(this.pid, "SIGTERM");
+    this.killTimer = setTimeout(() => signalGroup(this.pid, "SIGKILL"), this.graceMs);
+  }
+
+  suspend(): void {
+    if (!this.pid || this.suspended) return;
+    signalGroup(this.pid, "SIGSTOP");
+    this.suspended = true;
+    this.suspendedSince = Date.now();
+  }
+
+  resume(): void {
+    if (!this.pid || !this.suspended) return;
+    signalGroup(this.pid, "SIGCONT");
+    this.suspended = false;
+    this.suspendedMs += Date.now() - this.suspendedSince;
+  }
+
+  /** Called about once a second: walltime (not counting suspension) and memory limits. */
+  enforceLimits(at = Date.now()): void {
+    if (!this.pid || this.killReason) return;
+    const rss = groupRss(this.pid);
+    if (rss > this.peakRss) this.peakRss = rss;
+    const limit = Number(this.spec.memoryBytes);
+    if (limit > 0 && rss > limit) {
+      this.terminate(`memory limit of ${mb(limit)} exceeded: the job's processes used ${mb(rss)}`);
+      return;
+    }
+    const walltime = Number(this.spec.walltimeMs);
+    const ran = at - this.startedAtMs - this.suspendedMs - (this.suspended ? at - this.suspendedSince : 0);
+    if (walltime > 0 && ran > walltime) this.terminate(`walltime of ${seconds(walltime)} exceeded`);
+  }
+
+  /** Output tails when they changed since the last call. */
+  outputIfChanged(): { stdout: string; stderr: string } | undefined {
+    let size = 0;
+    try {
+      size = statSync(this.stdoutPath).size + statSync(this.stderrPath).size;
+    } catch {
+      return undefined;
+    }
+    if (size === this.lastOutputSize) return undefined;
+    this.lastOutputSize = size;
+    return { stdout: tail(this.stdoutPath), stderr: tail(this.stderrPath) };
+  }
+}
+
+const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`);

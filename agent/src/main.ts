@@ -1,0 +1,66 @@
+#!/usr/bin/env bun
+// `drover agent` / `drover-agent`: the node daemon.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { droverHome } from "@drover/shared/config";
+import { parseDuration } from "@drover/shared/durations";
+import { Agent } from "./agent.ts";
+
+export const agentUsage = `Usage: drover agent --controller HOST:PORT --token-file FILE [--name NAME] [--data-dir DIR]
+                    [--partition P] [--features a,b] [--grace 10s]`;
+
+/** Parses the agent's command line, starts it, and stops it on SIGINT/SIGTERM. */
+export async function runAgent(args: string[]): Promise<Agent> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      controller: { type: "string" },
+      "token-file": { type: "string" },
+      name: { type: "string" },
+      "data-dir": { type: "string" },
+      partition: { type: "string" },
+      features: { type: "string" },
+      grace: { type: "string" },
+    },
+    strict: true,
+  });
+  const controller = values.controller ?? process.env.DROVER_CONTROLLER;
+  const tokenFile = values["token-file"] ?? process.env.DROVER_AGENT_TOKEN_FILE;
+  if (!controller || !tokenFile) throw new Error(`--controller and --token-file are required\n${agentUsage}`);
+  if (!/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(controller)) throw new Error(`--controller must be HOST:PORT, not "${controller}"`);
+  let token: string;
+  try {
+    token = readFileSync(tokenFile, "utf8").trim();
+  } catch (e) {
+    throw new Error(`cannot read --token-file ${tokenFile}: ${(e as Error).message}`);
+  }
+  if (!token) throw new Error(`--token-file ${tokenFile} is empty`);
+  const agent = new Agent({
+    controller,
+    token,
+    name: values.name,
+    dataDir: values["data-dir"] ?? join(droverHome(), "agent"),
+    partition: values.partition,
+    features: values.features?.split(",").map((f) => f.trim()).filter(Boolean),
+    graceMs: values.grace ? parseDuration(values.grace, "--grace") : undefined,
+  });
+  await agent.start();
+  return agent;
+}
+
+if (import.meta.main) {
+  runAgent(process.argv.slice(2))
+    .then((agent) => {
+      const stop = async () => {
+        await agent.stop();
+        process.exit(0);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    })
+    .catch((e) => {
+      process.stderr.write(`drover agent: ${(e as Error).message}\n`);
+      process.exit(2);
+    });
+}

@@ -1,0 +1,96 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { AgentMessageSchema, type AgentMessage } from "@drover/proto/service";
+
+/** Samples kept at most while the controller is away; job events are never dropped. */
+const MAX_SPOOLED_SAMPLE_BATCHES = 5000;
+
+/** The body of an agent message, as a plain object. */
+export type AgentBody = NonNullable<MessageInitShape<typeof AgentMessageSchema>["body"]>;
+
+interface Entry {
+  seq: bigint;
+  message: AgentMessage;
+}
+
+/**
+ * Messages that must reach the controller (job events, samples), kept on disk until the
+ * controller acknowledges them, so neither a disconnect nor an agent restart loses one.
+ * Each line of spool.jsonl is {"seq":"12","m":"<base64 protobuf>"}.
+ */
+export class Spool {
+  private entries: Entry[] = [];
+  private nextSeq = 1n;
+  private readonly file: string;
+  private acksSinceCompaction = 0;
+
+  constructor(dir: string) {
+    mkdirSync(dir, { recursive: true });
+    this.file = join(dir, "spool.jsonl");
+    if (existsSync(this.file)) {
+      for (const line of readFileSync(this.file, "utf8").split("\n")) {
+        if (!line.trim()) continue;
+        try {
+          const { seq, m } = JSON.parse(line) as { seq: string; m: string };
+          const entry = { seq: BigInt(seq), message: fromBinary(AgentMessageSchema, Buffer.from(m, "base64")) };
+          this.entries.push(entry);
+          if (entry.seq >= this.nextSeq) this.nextSeq = entry.seq + 1n;
+        } catch {
+          // a line cut short by a crash while it was written: everything before it is intact
+        }
+      }
+    }
+  }
+
+  /** Stores a message durably and returns it with its sequence number. */
+  append(body: AgentBody): AgentMessage {
+    const message = create(AgentMessageSchema, { seq: this.nextSeq++, body });
+    if (message.body.case === "samples") this.dropOldSamples();
+    this.entries.push({ seq: message.seq, message });
+    appendFileSync(this.file, JSON.stringify({ seq: String(message.seq), m: Buffer.from(toBinary(AgentMessageSchema, message)).toString("base64") }) + "\n");
+    return message;
+  }
+
+  /** The controller stored everything up to seq. */
+  ack(seq: bigint): void {
+    const before = this.entries.length;
+    this.entries = this.entries.filter((e) => e.seq > seq);
+    if (this.entries.length === before) return;
+    if (this.entries.length === 0 || ++this.acksSinceCompaction >= 50) this.compact();
+  }
+
+  /** Unacknowledged messages with seq greater than `after`, oldest first. */
+  pendingAfter(after: bigint): AgentMessage[] {
+    return this.entries.filter((e) => e.seq > after).map((e) => e.message);
+  }
+
+  /** Jobs whose end is recorded here but not yet acknowledged. */
+  unacknowledgedFinishes(): { jobId: bigint; attempt: number }[] {
+    return this.entries.flatMap((e) =>
+      e.message.body.case === "jobFinished" ? [{ jobId: e.message.body.value.jobId, attempt: e.message.body.value.attempt }] : [],
+    );
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  private dropOldSamples(): void {
+    const samples = this.entries.filter((e) => e.message.body.case === "samples");
+    if (samples.length < MAX_SPOOLED_SAMPLE_BATCHES) return;
+    const oldest = samples[0]!;
+    this.entries = this.entries.filter((e) => e !== oldest);
+  }
+
+  /** Rewrites the file with only the unacknowledged entries (atomically, via rename). */
+  private compact(): void {
+    this.acksSinceCompaction = 0;
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(
+      tmp,
+      this.entries.map((e) => JSON.stringify({ seq: String(e.seq), m: Buffer.from(toBinary(AgentMessageSchema, e.message)).toString("base64") }) + "\n").join(""),
+    );
+    renameSync(tmp, this.file);
+  }
+}

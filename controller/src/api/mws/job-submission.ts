@@ -1,0 +1,88 @@
+import { t, type Static } from "elysia";
+import parseArgsStringToArgv from "string-argv";
+import { invalid } from "@drover/shared/errors";
+import type { JobSpec } from "../../jobs/job-spec.ts";
+import { parseMwsDate } from "../conventions/dates.ts";
+
+const MB = 1024 * 1024;
+
+const Requirement = t.Object(
+  {
+    requiredProcessorCountMinimum: t.Optional(t.Integer({ minimum: 1 })),
+    requiredMemoryPerTask: t.Optional(t.Integer({ minimum: 0, description: "MB" })),
+    requiredNodeFeatures: t.Optional(t.Array(t.String())),
+  },
+  { additionalProperties: false },
+);
+
+/** The MWS job submission fields drover honours (3.4.2); any other field is refused by name. */
+export const MwsJobSubmission = t.Object(
+  {
+    commandFile: t.Optional(t.String({ minLength: 1 })),
+    commandLineArguments: t.Optional(t.String()),
+    commandLine: t.Optional(t.String({ minLength: 1, description: "drover: a command line, split into words without a shell" })),
+    name: t.Optional(t.String({ maxLength: 256 })),
+    group: t.Optional(t.String({ maxLength: 256 })),
+    hosts: t.Optional(t.Array(t.String())),
+    initialWorkingDirectory: t.Optional(t.String()),
+    environmentVariables: t.Optional(t.Record(t.String(), t.String())),
+    variables: t.Optional(t.Record(t.String(), t.String())),
+    holds: t.Optional(t.Array(t.Literal("USER"))),
+    durationRequested: t.Optional(t.Integer({ minimum: 1, description: "walltime in seconds" })),
+    earliestStartDateRequested: t.Optional(t.String()),
+    userPriority: t.Optional(t.Integer()),
+    requirements: t.Optional(t.Array(Requirement, { maxItems: 1 })),
+    flags: t.Optional(t.Array(t.String())),
+  },
+  { additionalProperties: false },
+);
+export type MwsJobSubmission = Static<typeof MwsJobSubmission>;
+
+/** MWS 3.4.2: variable names and values exclude some characters. */
+function checkVariables(vars: Record<string, string>): void {
+  for (const [k, v] of Object.entries(vars)) {
+    if (/[=;:+?^\\\s]/.test(k) || k === "") throw invalid(`Variable name "${k}" may not contain = ; : + ? ^ \\ or white space`);
+    if (/[;:+^]/.test(v)) throw invalid(`Variable ${k}'s value may not contain ; : + or ^`);
+  }
+}
+
+/** Translates an MWS submission into drover's JobSpec. */
+export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
+  let argv: string[];
+  if (body.commandLine !== undefined) {
+    if (body.commandFile !== undefined) throw invalid("Give either commandFile (with commandLineArguments) or commandLine, not both");
+    argv = parseArgsStringToArgv(body.commandLine);
+  } else if (body.commandFile !== undefined) {
+    argv = [body.commandFile, ...parseArgsStringToArgv(body.commandLineArguments ?? "")];
+  } else {
+    throw invalid("A job needs commandFile (and optionally commandLineArguments), or commandLine");
+  }
+  if (body.variables) checkVariables(body.variables);
+  let earliestStartAt: Date | undefined;
+  if (body.earliestStartDateRequested !== undefined) {
+    const ms = parseMwsDate(body.earliestStartDateRequested);
+    if (ms === undefined) {
+      throw invalid(`earliestStartDateRequested "${body.earliestStartDateRequested}" is not a date like "2011-09-26 16:28:20 MDT" or ISO 8601`);
+    }
+    earliestStartAt = new Date(ms);
+  }
+  const req = body.requirements?.[0] ?? {};
+  return {
+    argv,
+    name: body.name,
+    group: body.group,
+    hosts: body.hosts,
+    workingDirectory: body.initialWorkingDirectory,
+    environment: body.environmentVariables,
+    variables: body.variables,
+    holds: body.holds,
+    walltimeMs: body.durationRequested === undefined ? undefined : body.durationRequested * 1000,
+    earliestStartAt,
+    priority: body.userPriority,
+    cpus: req.requiredProcessorCountMinimum,
+    memoryBytes: req.requiredMemoryPerTask === undefined ? undefined : req.requiredMemoryPerTask * MB,
+    features: req.requiredNodeFeatures,
+    flags: body.flags,
+    extra: { commandFile: body.commandFile, commandLineArguments: body.commandLineArguments },
+  };
+}

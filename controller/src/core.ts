@@ -1,0 +1,16 @@
+import type { Config } from "@drover/shared/config";
+import type { Db } from "./db/connect.ts";
+import type { AgentLinks } from "./nodes/agent-links.ts";
+
+/** What the core's operations need: the database, the connected agents, a way to ask for a scheduling pass. */
+export interface Core {
+  db: Db;
+  config: Config;
+  links: AgentLinks;
+  /** asks the scheduler for a pass soon (coalesced) */
+  kick(): void;
+  /** identifies this controller process (several may share one Postgres) */
+  controllerId: string;
+  /** when this controller started: heartbeat deadlines never reach back before it */
+  startedAt: number;
+}

@@ -1,0 +1,167 @@
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
+import { create, ControllerMessageSchema, type AgentMessage, type ControllerMessage } from "@drover/proto/service";
+import { now } from "@drover/shared/clock";
+import { logger } from "@drover/shared/log";
+import type { Core } from "../core.ts";
+import { applyJobFinished, applyJobOutput, applyJobStarted } from "../jobs/agent-events.ts";
+import type { AgentLink } from "../nodes/agent-links.ts";
+import { checkNodeName, recordHeartbeat, registerNode } from "../nodes/register-node.ts";
+import { reconcileNode } from "../nodes/node-loss.ts";
+import { verifyAgentToken } from "../nodes/agent-tokens.ts";
+import { recordNodeSamples } from "../nodes/node-samples.ts";
+
+const log = logger("grpc");
+
+type Stream = ServerDuplexStream<AgentMessage, ControllerMessage>;
+
+/**
+ * One agent's Connect stream: authenticates it, registers its node, applies what it sends
+ * (in order, batched into one transaction per burst) and acknowledges what was stored.
+ */
+export class AgentSession implements AgentLink {
+  nodeId = "";
+  lastSeen = now();
+  private inbox: AgentMessage[] = [];
+  private draining: Promise<void> | undefined;
+  private closed = false;
+  private registered = false;
+
+  constructor(
+    private readonly core: Core,
+    private readonly call: Stream,
+  ) {}
+
+  async begin(): Promise<void> {
+    const header = String(this.call.metadata.get("authorization")[0] ?? "");
+    const token = header.replace(/^Bearer\s+/i, "");
+    const known = token ? await verifyAgentToken(this.core.db, token) : undefined;
+    if (!known) {
+      this.fail(status.UNAUTHENTICATED, "unknown or revoked agent token: ask an administrator for one (POST /auth/agent-tokens)");
+      return;
+    }
+    this.call.on("data", (m: AgentMessage) => {
+      this.lastSeen = now();
+      this.inbox.push(m);
+      this.drain();
+    });
+    this.call.on("end", () => this.end("the agent closed the stream"));
+    this.call.on("error", (e: Error) => this.end(`stream error: ${e.message}`));
+    this.call.on("cancelled", () => this.end("the stream was cancelled"));
+  }
+
+  send(message: ControllerMessage): void {
+    if (!this.closed) this.call.write(message);
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    log.info("closing agent stream", { node: this.nodeId, reason });
+    this.fail(status.UNAVAILABLE, reason);
+  }
+
+  private fail(code: status, details: string): void {
+    this.closed = true;
+    this.call.emit("error", { code, details, name: "Error", message: details });
+    this.core.links.detach(this);
+  }
+
+  private end(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.core.links.detach(this);
+    if (this.nodeId) log.info("agent disconnected", { node: this.nodeId, why });
+    this.call.end();
+  }
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = (async () => {
+      try {
+        while (this.inbox.length && !this.closed) {
+          const batch = this.inbox.splice(0, this.inbox.length);
+          await this.process(batch);
+        }
+      } catch (e) {
+        log.error("failed to apply agent messages; closing the stream so the agent replays them", { node: this.nodeId, error: e });
+        this.close("controller error while storing messages");
+      } finally {
+        this.draining = undefined;
+      }
+    })();
+  }
+
+  private async process(batch: AgentMessage[]): Promise<void> {
+    let i = 0;
+    if (!this.registered) {
+      const first = batch[i++]!;
+      if (first.body.case !== "register") {
+        this.fail(status.FAILED_PRECONDITION, "the first message on a stream must be register");
+        return;
+      }
+      await this.register(first.body.value);
+    }
+    let ackSeq = 0n;
+    let finished = false;
+    let heartbeat = false;
+    const rest = batch.slice(i);
+    const samples = rest.flatMap((m) => (m.body.case === "samples" ? m.body.value.samples : []));
+    await this.core.db.transaction(async (tx) => {
+      for (const m of rest) {
+        switch (m.body.case) {
+          case "heartbeat":
+            heartbeat = true;
+            break;
+          case "jobStarted":
+            await applyJobStarted(tx, this.nodeId, m.body.value);
+            break;
+          case "jobOutput":
+            await applyJobOutput(tx, this.nodeId, m.body.value);
+            break;
+          case "jobFinished":
+            await applyJobFinished(tx, this.nodeId, m.body.value);
+            finished = true;
+            break;
+          case "samples":
+            break;
+          case "register":
+            log.warn("ignoring a second register on one stream", { node: this.nodeId });
+            break;
+        }
+        if (m.seq > ackSeq) ackSeq = m.seq;
+      }
+      if (samples.length) await recordNodeSamples(tx, this.nodeId, samples);
+    });
+    if (heartbeat && !samples.length) await recordHeartbeat(this.core.db, this.nodeId);
+    if (ackSeq > 0n) this.send(create(ControllerMessageSchema, { body: { case: "ack", value: { seq: ackSeq } } }));
+    if (finished) this.core.kick();
+  }
+
+  private async register(reg: Extract<AgentMessage["body"], { case: "register" }>["value"]): Promise<void> {
+    const problem = checkNodeName(reg.nodeName);
+    if (problem) {
+      this.fail(status.INVALID_ARGUMENT, problem);
+      return;
+    }
+    const node = await registerNode(this.core.db, reg, this.core.controllerId);
+    this.nodeId = node.id;
+    this.registered = true;
+    this.core.links.attach(this);
+    this.send(
+      create(ControllerMessageSchema, {
+        body: {
+          case: "registered",
+          value: {
+            nodeId: node.id,
+            settings: {
+              heartbeatIntervalMs: BigInt(this.core.config.nodes.heartbeatIntervalMs),
+              sampleIntervalMs: BigInt(this.core.config.nodes.sampleIntervalMs),
+            },
+          },
+        },
+      }),
+    );
+    log.info("agent registered", { node: node.id, cores: node.cores, running: reg.running.length });
+    await reconcileNode(this.core, node.id, reg.running, reg.finishedUnacknowledged);
+  }
+}

@@ -1,0 +1,48 @@
+import { Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
+import { agentServiceDefinition, type AgentMessage, type ControllerMessage } from "@drover/proto/service";
+import { logger } from "@drover/shared/log";
+import type { Core } from "../core.ts";
+import { AgentSession } from "./agent-session.ts";
+
+const log = logger("grpc");
+
+export interface GrpcServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Serves AgentService on host:port (port 0 picks a free one). */
+export async function startGrpcServer(core: Core, host: string, port: number): Promise<GrpcServer> {
+  const server = new Server({
+    "grpc.keepalive_time_ms": 10_000,
+    "grpc.keepalive_timeout_ms": 5_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.max_receive_message_length": 16 * 1024 * 1024,
+  });
+  server.addService(agentServiceDefinition, {
+    connect: (call: ServerDuplexStream<AgentMessage, ControllerMessage>) => {
+      const session = new AgentSession(core, call);
+      session.begin().catch((e) => {
+        log.error("agent session failed to start", { error: e });
+        session.close("controller error");
+      });
+    },
+  });
+  const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  log.info("agent gRPC listening", { address: `${host}:${bound}` });
+  return {
+    port: bound,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        core.links.closeAll("the controller is stopping");
+        const force = setTimeout(() => server.forceShutdown(), 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,48 @@
+import { and, asc, count, eq, inArray, type SQL } from "drizzle-orm";
+import { notFound } from "@drover/shared/errors";
+import type { Principal } from "../auth/principal.ts";
+import type { Db } from "../db/connect.ts";
+import { jobs, type Job } from "../db/schema.ts";
+import type { JobState } from "./states.ts";
+
+/** The job, if it exists and the principal may see it; another user's job is "not found". */
+export async function getJob(db: Db, principal: Principal, id: number): Promise<Job> {
+  const rows = Number.isSafeInteger(id) && id > 0 ? await db.select().from(jobs).where(eq(jobs.id, id)).limit(1) : [];
+  const job = rows[0];
+  if (!job || (principal.role !== "admin" && job.owner !== principal.username)) {
+    throw notFound(`The resource with id '${id}' was not found`);
+  }
+  return job;
+}
+
+export interface JobFilter {
+  states?: JobState[];
+  group?: string;
+}
+
+function visibleTo(principal: Principal, filter: JobFilter): SQL | undefined {
+  const conditions: SQL[] = [];
+  if (principal.role !== "admin") conditions.push(eq(jobs.owner, principal.username));
+  if (filter.states) conditions.push(inArray(jobs.state, filter.states));
+  if (filter.group !== undefined) conditions.push(eq(jobs.group, filter.group));
+  return conditions.length ? and(...conditions) : undefined;
+}
+
+/** The principal's jobs (all jobs for admins), oldest first, one page at a time. */
+export async function listJobs(
+  db: Db,
+  principal: Principal,
+  filter: JobFilter = {},
+  page: { offset?: number; limit?: number } = {},
+): Promise<Job[]> {
+  let q = db.select().from(jobs).where(visibleTo(principal, filter)).orderBy(asc(jobs.id)).$dynamic();
+  if (page.limit !== undefined) q = q.limit(page.limit);
+  if (page.offset) q = q.offset(page.offset);
+  return q;
+}
+
+/** How many jobs listJobs would return without paging. */
+export async function countJobs(db: Db, principal: Principal, filter: JobFilter = {}): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(jobs).where(visibleTo(principal, filter));
+  return Number(row?.n ?? 0);
+}

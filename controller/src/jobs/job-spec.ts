@@ -1,0 +1,54 @@
+import { invalid } from "@drover/shared/errors";
+
+/** What a client asks for when it submits a job; dialects translate their payloads into this. */
+export interface JobSpec {
+  name?: string;
+  /** the program and its arguments; run without a shell */
+  argv: string[];
+  workingDirectory?: string;
+  environment?: Record<string, string>;
+  group?: string;
+  cpus?: number;
+  memoryBytes?: number;
+  diskBytes?: number;
+  gpus?: number;
+  walltimeMs?: number;
+  hosts?: string[];
+  features?: string[];
+  priority?: number;
+  holds?: string[];
+  dependsOn?: number[];
+  earliestStartAt?: Date;
+  retries?: number;
+  variables?: Record<string, string>;
+  flags?: string[];
+  extra?: Record<string, unknown>;
+}
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Checks a spec's values; throws a 400 naming the field. */
+export function checkJobSpec(spec: JobSpec): void {
+  if (!Array.isArray(spec.argv) || spec.argv.length === 0 || spec.argv[0] === "") {
+    throw invalid("A job needs a command: give the program to run");
+  }
+  if (spec.argv.some((a) => typeof a !== "string" || a.includes("\0"))) throw invalid("Command arguments must be strings without NUL bytes");
+  if (spec.workingDirectory !== undefined && !spec.workingDirectory.startsWith("/")) {
+    throw invalid(`The working directory must be an absolute path, not "${spec.workingDirectory}"`);
+  }
+  for (const [k, v] of Object.entries(spec.environment ?? {})) {
+    if (!envName.test(k)) throw invalid(`Environment variable name "${k}" is not valid`);
+    if (typeof v !== "string" || v.includes("\0")) throw invalid(`Environment variable ${k} must be a string without NUL bytes`);
+  }
+  const positive = (name: string, v: number | undefined, min: number) => {
+    if (v !== undefined && (!Number.isInteger(v) || v < min)) throw invalid(`${name} must be a whole number of at least ${min}`);
+  };
+  positive("cpus", spec.cpus, 1);
+  positive("memory", spec.memoryBytes, 0);
+  positive("disk", spec.diskBytes, 0);
+  positive("gpus", spec.gpus, 0);
+  positive("walltime", spec.walltimeMs, 1);
+  positive("retries", spec.retries, 0);
+  if (spec.priority !== undefined && !Number.isInteger(spec.priority)) throw invalid("priority must be a whole number");
+  if (spec.dependsOn?.some((d) => !Number.isInteger(d) || d < 1)) throw invalid("dependencies must be job ids");
+}

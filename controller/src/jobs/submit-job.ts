@@ -1,0 +1,59 @@
+import { inArray } from "drizzle-orm";
+import { invalid } from "@drover/shared/errors";
+import type { Principal } from "../auth/principal.ts";
+import { mayActOn } from "../auth/principal.ts";
+import type { Core } from "../core.ts";
+import { jobs, type Job } from "../db/schema.ts";
+import { checkJobSpec, type JobSpec } from "./job-spec.ts";
+import { recordJobEvent } from "./job-events.ts";
+
+/** Queues one job for the principal and asks the scheduler to look at it. */
+export async function submitJob(core: Core, principal: Principal, spec: JobSpec): Promise<Job> {
+  return (await submitJobs(core, principal, [spec]))[0]!;
+}
+
+/** Queues several jobs in one transaction: all are stored or none. */
+export async function submitJobs(core: Core, principal: Principal, specs: JobSpec[]): Promise<Job[]> {
+  specs.forEach(checkJobSpec);
+  const deps = [...new Set(specs.flatMap((s) => s.dependsOn ?? []))];
+  const created = await core.db.transaction(async (tx) => {
+    if (deps.length) {
+      const found = await tx.select({ id: jobs.id, owner: jobs.owner }).from(jobs).where(inArray(jobs.id, deps));
+      const visible = new Set(found.filter((j) => mayActOn(principal, j.owner)).map((j) => j.id));
+      const missing = deps.filter((d) => !visible.has(d));
+      if (missing.length) throw invalid(`Dependency job(s) ${missing.join(", ")} do not exist`);
+    }
+    const rows = await tx
+      .insert(jobs)
+      .values(
+        specs.map((s) => ({
+          name: s.name ?? "",
+          owner: principal.username,
+          group: s.group ?? "",
+          argv: s.argv,
+          workingDirectory: s.workingDirectory ?? null,
+          environment: s.environment ?? {},
+          cpus: s.cpus ?? 1,
+          memoryBytes: s.memoryBytes ?? 0,
+          diskBytes: s.diskBytes ?? 0,
+          gpus: s.gpus ?? 0,
+          walltimeMs: s.walltimeMs ?? null,
+          hosts: s.hosts ?? [],
+          features: s.features ?? [],
+          priority: s.priority ?? 0,
+          holds: s.holds ?? [],
+          dependsOn: s.dependsOn ?? [],
+          earliestStartAt: s.earliestStartAt ?? null,
+          retries: s.retries ?? 0,
+          variables: s.variables ?? {},
+          flags: s.flags ?? [],
+          extra: s.extra ?? {},
+        })),
+      )
+      .returning();
+    for (const job of rows) await recordJobEvent(tx, job.id, "submitted", { by: principal.username });
+    return rows;
+  });
+  core.kick();
+  return created;
+}

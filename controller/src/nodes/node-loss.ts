@@ -1,0 +1,100 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { JobRef } from "@drover/proto/service";
+import { SignalJob_Kind } from "@drover/proto/service";
+import { now } from "@drover/shared/clock";
+import { logger } from "@drover/shared/log";
+import type { Core } from "../core.ts";
+import { jobs, nodes, type Job } from "../db/schema.ts";
+import { signalMessage } from "../jobs/control-job.ts";
+import { recordJobEvent, type Tx } from "../jobs/job-events.ts";
+
+const log = logger("nodes");
+
+/**
+ * Ends a job's stay on a node that no longer vouches for it. A job that never confirmed its
+ * start goes back to the queue; a started one is lost, and requeued while it has retries left.
+ */
+async function releaseJob(tx: Tx, job: Job, why: string): Promise<void> {
+  if (job.state === "dispatching") {
+    await tx.update(jobs).set({ state: "queued", nodeId: null, reason: `requeued: ${why} before the job started` }).where(eq(jobs.id, job.id));
+    await recordJobEvent(tx, job.id, "requeued", { reason: why, attempt: job.attempt });
+    return;
+  }
+  if (job.cancelRequestedAt) {
+    await tx.update(jobs).set({ state: "cancelled", reason: `cancelled; ${why}`, endedAt: new Date(now()) }).where(eq(jobs.id, job.id));
+    await recordJobEvent(tx, job.id, "cancelled", { reason: why });
+    return;
+  }
+  const retriesLeft = job.startCount <= job.retries;
+  await tx
+    .update(jobs)
+    .set(
+      retriesLeft
+        ? { state: "queued", nodeId: null, reason: `lost (${why}); requeued, retry ${job.startCount} of ${job.retries}`, suspendedAt: null }
+        : { state: "lost", reason: `lost: ${why}`, endedAt: new Date(now()), suspendedAt: null },
+    )
+    .where(eq(jobs.id, job.id));
+  await recordJobEvent(tx, job.id, "lost", { reason: why, attempt: job.attempt, requeued: retriesLeft });
+}
+
+/** A node stopped answering: it goes down and every job on it is released. */
+export async function markNodeLost(core: Core, nodeId: string, why: string): Promise<void> {
+  const released = await core.db.transaction(async (tx) => {
+    await tx.update(nodes).set({ state: "down", stateReason: why }).where(and(eq(nodes.id, nodeId), sql`${nodes.state} <> 'drained'`));
+    const onNode = await tx
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.nodeId, nodeId), inArray(jobs.state, ["dispatching", "running", "suspended"])))
+      .for("update");
+    for (const job of onNode) await releaseJob(tx, job, why);
+    return onNode.length;
+  });
+  log.warn("node lost", { node: nodeId, reason: why, jobs: released });
+  core.kick();
+}
+
+/**
+ * After an agent (re)registers, makes the database and the node agree:
+ * - jobs the node runs that are still meant to run there are kept (or taken back from "lost"
+ *   or the queue when they were not dispatched again meanwhile);
+ * - jobs the node runs that have been cancelled, or dispatched elsewhere since, are killed;
+ * - jobs the database places on the node that the node does not know are released.
+ * Jobs whose end is still in the agent's spool are left for that event.
+ */
+export async function reconcileNode(core: Core, nodeId: string, running: JobRef[], finishing: JobRef[]): Promise<void> {
+  const toSignal: { job: Pick<Job, "id" | "attempt">; kind: SignalJob_Kind; reason: string }[] = [];
+  await core.db.transaction(async (tx) => {
+    const reported = new Map(running.map((r) => [Number(r.jobId), r]));
+    const finishingIds = new Set(finishing.map((r) => Number(r.jobId)));
+    const ids = [...reported.keys()];
+    const mentioned = ids.length ? await tx.select().from(jobs).where(inArray(jobs.id, ids)).for("update") : [];
+    const byId = new Map(mentioned.map((j) => [j.id, j]));
+    for (const [id, ref] of reported) {
+      const job = byId.get(id);
+      const sameRun = job && job.attempt === ref.attempt;
+      const stillHere = sameRun && job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
+      const takeBack = sameRun && (job.state === "lost" || (job.state === "queued" && job.allocatedNodes[0]?.node === nodeId));
+      if (stillHere || takeBack) {
+        const state = ref.suspended ? "suspended" : "running";
+        if (job.state !== state || takeBack) {
+          await tx.update(jobs).set({ state, nodeId, reason: null, endedAt: null }).where(eq(jobs.id, id));
+          await recordJobEvent(tx, id, "reconciled", { node: nodeId, state, was: job.state });
+        }
+        if (job.cancelRequestedAt) toSignal.push({ job, kind: SignalJob_Kind.CANCEL, reason: "cancelled while the node was away" });
+      } else {
+        toSignal.push({ job: { id, attempt: ref.attempt }, kind: SignalJob_Kind.CANCEL, reason: "this run is stale: the job ended or runs elsewhere" });
+      }
+    }
+    const onNode = await tx
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.nodeId, nodeId), inArray(jobs.state, ["dispatching", "running", "suspended"])))
+      .for("update");
+    for (const job of onNode) {
+      if (reported.get(job.id)?.attempt === job.attempt || finishingIds.has(job.id)) continue;
+      await releaseJob(tx, job, `node ${nodeId} no longer runs it`);
+    }
+  });
+  for (const s of toSignal) core.links.send(nodeId, signalMessage(s.job, s.kind, s.reason));
+  core.kick();
+}

@@ -1,0 +1,21 @@
+import { eq } from "drizzle-orm";
+import type { Sample } from "@drover/proto/service";
+import { now } from "@drover/shared/clock";
+import { nodes } from "../db/schema.ts";
+import type { Tx } from "../jobs/job-events.ts";
+
+/**
+ * Takes an agent's CPU and memory samples: the node's load and free memory are read from the
+ * latest one. (The reporting framework consumes them as well; see reports/.)
+ */
+export async function recordNodeSamples(tx: Tx, nodeId: string, samples: Sample[]): Promise<void> {
+  const latest = samples.reduce((a, b) => (b.timestampMs > a.timestampMs ? b : a));
+  await tx
+    .update(nodes)
+    .set({
+      cpuLoad: latest.load1,
+      availableMemoryBytes: Number(latest.memoryTotalBytes - latest.memoryUsedBytes),
+      lastHeartbeatAt: new Date(now()),
+    })
+    .where(eq(nodes.id, nodeId));
+}

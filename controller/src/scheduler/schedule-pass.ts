@@ -1,0 +1,127 @@
+import { and, asc, desc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import { create, ControllerMessageSchema, type ControllerMessage } from "@drover/proto/service";
+import { now } from "@drover/shared/clock";
+import type { Core } from "../core.ts";
+import { jobs, nodes, type Job } from "../db/schema.ts";
+import { recordJobEvent } from "../jobs/job-events.ts";
+import { place, type NodeCapacity } from "./placement.ts";
+
+// Serialises scheduling passes between controllers sharing one Postgres.
+const SCHEDULER_LOCK = 7_070_002;
+/** How many queued jobs one pass considers. */
+const PASS_SIZE = 1000;
+
+/** The message that starts a job on its node. */
+export function runMessage(job: Job, hosts: string[]): ControllerMessage {
+  return create(ControllerMessageSchema, {
+    body: {
+      case: "run",
+      value: {
+        jobId: BigInt(job.id),
+        attempt: job.attempt,
+        argv: job.argv,
+        workingDirectory: job.workingDirectory ?? "",
+        environment: job.environment,
+        walltimeMs: BigInt(job.walltimeMs ?? 0),
+        memoryBytes: BigInt(job.memoryBytes),
+        cpus: job.cpus,
+        hosts,
+      },
+    },
+  });
+}
+
+/**
+ * One scheduling pass: places queued jobs that may run (no holds, start time reached,
+ * dependencies completed) on connected nodes with room, highest priority first and FIFO
+ * within a priority, and sends them to their agents. Returns how many were dispatched.
+ */
+export async function schedulePass(core: Core): Promise<number> {
+  const connected = core.links.connectedNodeIds();
+  const dispatched = await core.db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`);
+    const candidates = await tx
+      .select()
+      .from(jobs)
+      .where(
+        and(
+          eq(jobs.state, "queued"),
+          sql`${jobs.holds} = '[]'::jsonb`,
+          or(isNull(jobs.earliestStartAt), lte(jobs.earliestStartAt, new Date(now()))),
+        ),
+      )
+      .orderBy(desc(jobs.priority), asc(jobs.id))
+      .limit(PASS_SIZE);
+    if (candidates.length === 0) return [];
+
+    const depIds = [...new Set(candidates.flatMap((j) => j.dependsOn))];
+    const depStates = new Map<number, string>();
+    if (depIds.length) {
+      for (const r of await tx.select({ id: jobs.id, state: jobs.state }).from(jobs).where(inArray(jobs.id, depIds))) {
+        depStates.set(r.id, r.state);
+      }
+    }
+
+    const capacity: NodeCapacity[] = [];
+    if (connected.length) {
+      const up = await tx.select().from(nodes).where(and(inArray(nodes.id, connected), eq(nodes.state, "up")));
+      const used = await tx
+        .select({ nodeId: jobs.nodeId, cpus: sql<number>`sum(${jobs.cpus})::int`, mem: sql<number>`sum(${jobs.memoryBytes})::bigint` })
+        .from(jobs)
+        .where(and(inArray(jobs.nodeId, connected), inArray(jobs.state, ["dispatching", "running", "suspended"])))
+        .groupBy(jobs.nodeId);
+      const usage = new Map(used.map((u) => [u.nodeId, u]));
+      for (const n of up) {
+        const u = usage.get(n.id);
+        capacity.push({
+          id: n.id,
+          freeCpus: n.cores - Number(u?.cpus ?? 0),
+          freeMemoryBytes: n.memoryBytes - Number(u?.mem ?? 0),
+          features: n.features,
+        });
+      }
+    }
+
+    const placed: { job: Job; node: string }[] = [];
+    for (const job of candidates) {
+      const blocking = job.dependsOn.filter((d) => depStates.get(d) !== "completed");
+      let reason: string | undefined;
+      if (blocking.length) {
+        const failed = blocking.filter((d) => ["failed", "cancelled", "lost"].includes(depStates.get(d) ?? ""));
+        reason = failed.length
+          ? `dependency ${failed.join(", ")} did not complete successfully; this job will not run unless it is released`
+          : `waiting for dependencies ${blocking.join(", ")} to complete`;
+      } else {
+        const result = place(job, capacity);
+        if ("node" in result) {
+          placed.push({ job, node: result.node.id });
+          continue;
+        }
+        reason = result.reason;
+      }
+      if (job.reason !== reason) await tx.update(jobs).set({ reason }).where(eq(jobs.id, job.id));
+    }
+
+    const sent: { job: Job; node: string }[] = [];
+    for (const { job, node } of placed) {
+      const [row] = await tx
+        .update(jobs)
+        .set({
+          state: "dispatching",
+          nodeId: node,
+          attempt: sql`${jobs.attempt} + 1`,
+          allocatedNodes: [{ node, cpus: job.cpus }],
+          reason: null,
+          cancelRequestedAt: null,
+        })
+        .where(and(eq(jobs.id, job.id), eq(jobs.state, "queued")))
+        .returning();
+      if (!row) continue;
+      await recordJobEvent(tx, row.id, "dispatched", { node, attempt: row.attempt });
+      sent.push({ job: row, node });
+    }
+    return sent;
+  });
+  for (const { job, node } of dispatched) core.links.send(node, runMessage(job, [node]));
+  return dispatched.length;
+}
