@@ -31,6 +31,8 @@ export interface AgentOptions {
   features?: string[];
   /** SIGTERM → SIGKILL grace when a job is cancelled or over a limit */
   graceMs?: number;
+  /** the longest wait between reconnection attempts; keep it well under the controller's node timeout */
+  maxBackoffMs?: number;
 }
 
 const AgentClient = makeGenericClientConstructor(agentServiceDefinition, "AgentService");
@@ -122,7 +124,7 @@ export class Agent {
         return;
       }
       this.failures++;
-      const delay = Math.min(30_000, 250 * 2 ** Math.min(this.failures, 10)) * (0.5 + Math.random());
+      const delay = Math.min(this.opts.maxBackoffMs ?? 5000, 250 * 2 ** Math.min(this.failures, 10)) * (0.5 + Math.random());
       log.warn("disconnected from the controller; reconnecting", { reason: details, inMs: Math.round(delay) });
       this.scheduleReconnect(delay);
     };

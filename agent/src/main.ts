@@ -8,7 +8,7 @@ import { parseDuration } from "@drover/shared/durations";
 import { Agent } from "./agent.ts";
 
 export const agentUsage = `Usage: drover agent --controller HOST:PORT --token-file FILE [--name NAME] [--data-dir DIR]
-                    [--partition P] [--features a,b] [--grace 10s]`;
+                    [--partition P] [--features a,b] [--grace 10s] [--max-backoff 5s]`;
 
 /** Parses the agent's command line, starts it, and stops it on SIGINT/SIGTERM. */
 export async function runAgent(args: string[]): Promise<Agent> {
@@ -22,6 +22,7 @@ export async function runAgent(args: string[]): Promise<Agent> {
       partition: { type: "string" },
       features: { type: "string" },
       grace: { type: "string" },
+      "max-backoff": { type: "string" },
     },
     strict: true,
   });
@@ -44,6 +45,7 @@ export async function runAgent(args: string[]): Promise<Agent> {
     partition: values.partition,
     features: values.features?.split(",").map((f) => f.trim()).filter(Boolean),
     graceMs: values.grace ? parseDuration(values.grace, "--grace") : undefined,
+    maxBackoffMs: values["max-backoff"] ? parseDuration(values["max-backoff"], "--max-backoff") : undefined,
   });
   await agent.start();
   return agent;

@@ -86,3 +86,38 @@ export async function forEachDatabase(
     });
   }
 }
+
+/**
+ * Like forEachDatabase, for suites whose controller runs as a separate process: the suite gets
+ * a database URL ("" = the embedded PGlite in the controller's own home).
+ */
+export async function forEachDatabaseUrl(name: string, suite: (url: () => string, kind: DatabaseKind) => void): Promise<void> {
+  const problem = await postgresProblem();
+  if (problem && requirePostgres) {
+    throw new Error(`Postgres at ${POSTGRES_URL} is required (CI=true) but unreachable: ${problem}`);
+  }
+  for (const kind of ["pglite", "postgres"] as const) {
+    const define = kind === "postgres" && problem ? describe.skip : describe;
+    define(`${name} [${kind}]`, () => {
+      let url = "";
+      let dbName = "";
+      beforeAll(async () => {
+        if (kind !== "postgres") return;
+        dbName = `drover_e_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+        const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
+        await admin.unsafe(`create database ${dbName}`);
+        await admin.end();
+        const u = new URL(POSTGRES_URL);
+        u.pathname = `/${dbName}`;
+        url = u.toString();
+      });
+      afterAll(async () => {
+        if (!dbName) return;
+        const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
+        await admin.unsafe(`drop database if exists ${dbName} with (force)`);
+        await admin.end();
+      });
+      suite(() => url, kind);
+    });
+  }
+}

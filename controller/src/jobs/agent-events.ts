@@ -79,6 +79,7 @@ export async function applyJobFinished(tx: Tx, nodeId: string, ev: JobFinished):
       stderrTail: clip(ev.stderrTail),
       suspendedAt: null,
       suspendedMs,
+      messages: reason ? sql`${jobs.messages} || ${JSON.stringify([reason])}::jsonb` : undefined,
     })
     .where(eq(jobs.id, id));
   await recordJobEvent(tx, id, state, {

@@ -11,11 +11,13 @@ import { recordJobEvent, type Tx } from "../jobs/job-events.ts";
 const log = logger("nodes");
 
 /**
- * Ends a job's stay on a node that no longer vouches for it. A job that never confirmed its
- * start goes back to the queue; a started one is lost, and requeued while it has retries left.
+ * Ends a job's stay on a node that no longer vouches for it. When the node's agent said it
+ * never got the job (`neverReached`), it simply goes back to the queue. Otherwise it may have
+ * run, even if its start was never confirmed: it is lost, and requeued only while it has
+ * retries left (counted in dispatches), so a job without retries never runs twice.
  */
-async function releaseJob(tx: Tx, job: Job, why: string): Promise<void> {
-  if (job.state === "dispatching") {
+async function releaseJob(tx: Tx, job: Job, why: string, neverReached: boolean): Promise<void> {
+  if (job.state === "dispatching" && neverReached) {
     await tx.update(jobs).set({ state: "queued", nodeId: null, reason: `requeued: ${why} before the job started` }).where(eq(jobs.id, job.id));
     await recordJobEvent(tx, job.id, "requeued", { reason: why, attempt: job.attempt });
     return;
@@ -25,14 +27,19 @@ async function releaseJob(tx: Tx, job: Job, why: string): Promise<void> {
     await recordJobEvent(tx, job.id, "cancelled", { reason: why });
     return;
   }
-  const retriesLeft = job.startCount <= job.retries;
+  const retriesLeft = job.attempt <= job.retries;
+  const note = retriesLeft ? `lost: ${why}; requeued` : `lost: ${why}`;
   await tx
     .update(jobs)
     .set(
       retriesLeft
-        ? { state: "queued", nodeId: null, reason: `lost (${why}); requeued, retry ${job.startCount} of ${job.retries}`, suspendedAt: null }
+        ? { state: "queued", nodeId: null, reason: `lost (${why}); requeued, retry ${job.attempt} of ${job.retries}`, suspendedAt: null }
         : { state: "lost", reason: `lost: ${why}`, endedAt: new Date(now()), suspendedAt: null },
     )
+    .where(eq(jobs.id, job.id));
+  await tx
+    .update(jobs)
+    .set({ messages: sql`${jobs.messages} || ${JSON.stringify([note])}::jsonb` })
     .where(eq(jobs.id, job.id));
   await recordJobEvent(tx, job.id, "lost", { reason: why, attempt: job.attempt, requeued: retriesLeft });
 }
@@ -46,7 +53,7 @@ export async function markNodeLost(core: Core, nodeId: string, why: string): Pro
       .from(jobs)
       .where(and(eq(jobs.nodeId, nodeId), inArray(jobs.state, ["dispatching", "running", "suspended"])))
       .for("update");
-    for (const job of onNode) await releaseJob(tx, job, why);
+    for (const job of onNode) await releaseJob(tx, job, why, false);
     return onNode.length;
   });
   log.warn("node lost", { node: nodeId, reason: why, jobs: released });
@@ -92,7 +99,9 @@ export async function reconcileNode(core: Core, nodeId: string, running: JobRef[
       .for("update");
     for (const job of onNode) {
       if (reported.get(job.id)?.attempt === job.attempt || finishingIds.has(job.id)) continue;
-      await releaseJob(tx, job, `node ${nodeId} no longer runs it`);
+      // the agent listed everything it runs and every end it still holds: it never got this one
+      // if it was still being dispatched
+      await releaseJob(tx, job, `node ${nodeId} no longer runs it`, true);
     }
   });
   for (const s of toSignal) core.links.send(nodeId, signalMessage(s.job, s.kind, s.reason));

@@ -33,6 +33,7 @@ export const MwsJobSubmission = t.Object(
     userPriority: t.Optional(t.Integer()),
     requirements: t.Optional(t.Array(Requirement, { maxItems: 1 })),
     flags: t.Optional(t.Array(t.String())),
+    retries: t.Optional(t.Integer({ minimum: 0, maximum: 100, description: "drover: times a lost job is requeued" })),
   },
   { additionalProperties: false },
 );
@@ -83,6 +84,8 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     memoryBytes: req.requiredMemoryPerTask === undefined ? undefined : req.requiredMemoryPerTask * MB,
     features: req.requiredNodeFeatures,
     flags: body.flags,
+    // Moab's RESTARTABLE flag: the job may be requeued; drover requeues it up to 3 times when lost.
+    retries: body.retries ?? (body.flags?.includes("RESTARTABLE") ? 3 : undefined),
     extra: { commandFile: body.commandFile, commandLineArguments: body.commandLineArguments },
   };
 }

@@ -3,7 +3,11 @@ import type { Job } from "../../db/schema.ts";
 import { formatMwsDate } from "../conventions/dates.ts";
 import { mwsJobState } from "./job-states.ts";
 
+import { constants } from "node:os";
+
 const MB = 1024 * 1024;
+// A process killed by a signal completes with 128 + the signal's number, as shells report it.
+const signalNumbers = constants.signals as Record<string, number>;
 const seconds = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : Math.round(ms / 1000));
 
 /** The MWS name of a drover job id. */
@@ -46,7 +50,7 @@ export function mwsJobView(job: Job) {
     activeDuration: Math.max(0, Math.round(activeMs / 1000)),
     suspendDuration: Math.round((job.suspendedMs + (job.suspendedAt ? at - job.suspendedAt.getTime() : 0)) / 1000),
     startCount: job.startCount,
-    completionCode: job.exitCode,
+    completionCode: job.exitCode ?? (job.signal ? 128 + (signalNumbers[job.signal] ?? 0) : null),
     blockReason: job.state === "queued" && job.reason ? { type: blockType(job), message: job.reason } : null,
     userPriority: job.priority,
     memoryRequested: Math.round(job.memoryBytes / MB),

@@ -2,7 +2,8 @@ import { Elysia } from "elysia";
 import { notFound } from "@drover/shared/errors";
 import { submitJob } from "../../jobs/submit-job.ts";
 import { countJobs, getJob, listJobs, type JobFilter } from "../../jobs/find-jobs.ts";
-import { cancelJob } from "../../jobs/control-job.ts";
+import { cancelJob, resumeJob, suspendJob } from "../../jobs/control-job.ts";
+import { invalid } from "@drover/shared/errors";
 import type { JobState } from "../../jobs/states.ts";
 import { authPlugin } from "../auth-plugin.ts";
 import type { ApiContext } from "../context.ts";
@@ -59,6 +60,22 @@ export function jobRoutes(ctx: ApiContext, prefix: string) {
         return jsonResponse({ id }, parseListParams(query), 201, { location: `${prefix}/jobs/${id}` });
       },
       { body: MwsJobSubmission, detail: { summary: "Submit a job", tags: ["mws"] } },
+    )
+    .put(
+      "/jobs/:id/:action",
+      async ({ params: { id, action }, principal }) => {
+        const jobId = jobIdOf(id);
+        const actions: Record<string, () => Promise<unknown>> = {
+          cancel: () => cancelJob(ctx.core, principal, jobId),
+          suspend: () => suspendJob(ctx.core, principal, jobId),
+          resume: () => resumeJob(ctx.core, principal, jobId),
+        };
+        const run = actions[action];
+        if (!run) throw invalid(`Unknown job action "${action}"; supported: ${Object.keys(actions).join(", ")}`);
+        await run();
+        return { messages: [`Job ${id} ${action} requested`] };
+      },
+      { detail: { summary: "Perform an action on a job", tags: ["mws"] } },
     )
     .delete(
       "/jobs/:id",

@@ -1,0 +1,74 @@
+import { beforeAll, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { create, RegisterSchema, SignalJob_Kind, type ControllerMessage } from "@drover/proto/service";
+import { loadConfig } from "../../../shared/src/config.ts";
+import type { Core } from "../../../controller/src/core.ts";
+import { jobs, type Job } from "../../../controller/src/db/schema.ts";
+import { AgentLinks } from "../../../controller/src/nodes/agent-links.ts";
+import { markNodeLost, reconcileNode } from "../../../controller/src/nodes/node-loss.ts";
+import { registerNode } from "../../../controller/src/nodes/register-node.ts";
+import { forEachDatabase } from "../../helpers/databases.ts";
+
+await forEachDatabase("node loss and reconciliation", (database) => {
+  let core: Core;
+  const sent: ControllerMessage[] = [];
+  beforeAll(async () => {
+    const links = new AgentLinks();
+    links.attach({ nodeId: "n1", send: (m) => sent.push(m), close: () => {} });
+    core = { db: database().db, config: loadConfig({}, "/nonexistent"), links, kick: () => {}, controllerId: "test", startedAt: 0 };
+    await registerNode(core.db, create(RegisterSchema, { nodeName: "n1", hostname: "n1", cores: 4, memoryBytes: 1n << 30n }), "test");
+  });
+
+  const jobOn = async (fields: Partial<Job>): Promise<Job> => {
+    const [row] = await core.db
+      .insert(jobs)
+      .values({ owner: "u", argv: ["true"], nodeId: "n1", allocatedNodes: [{ node: "n1", cpus: 1 }], ...fields })
+      .returning();
+    return row!;
+  };
+  const reload = async (id: number) => (await core.db.select().from(jobs).where(eq(jobs.id, id)))[0]!;
+
+  test("a timed-out node's unconfirmed job without retries is lost, not run again", async () => {
+    const j = await jobOn({ state: "dispatching", attempt: 1, retries: 0 });
+    await markNodeLost(core, "n1", "no heartbeat");
+    expect((await reload(j.id)).state).toBe("lost");
+  });
+
+  test("a timed-out node's running job with retries left is requeued", async () => {
+    const j = await jobOn({ state: "running", attempt: 1, startCount: 1, retries: 2 });
+    await markNodeLost(core, "n1", "no heartbeat");
+    const after = await reload(j.id);
+    expect(after.state).toBe("queued");
+    expect(after.nodeId).toBeNull();
+    expect(after.messages.at(-1)).toBe("lost: no heartbeat; requeued");
+  });
+
+  test("a job being dispatched that the reconnected agent does not know goes back to the queue", async () => {
+    const j = await jobOn({ state: "dispatching", attempt: 1, retries: 0 });
+    await reconcileNode(core, "n1", [], []);
+    expect((await reload(j.id)).state).toBe("queued");
+  });
+
+  test("a lost job the agent still runs (same attempt) is taken back instead of run twice", async () => {
+    const j = await jobOn({ state: "lost", attempt: 1, retries: 0 });
+    await reconcileNode(core, "n1", [{ $typeName: "drover.agent.v1.JobRef", jobId: BigInt(j.id), attempt: 1, suspended: false }], []);
+    const after = await reload(j.id);
+    expect(after.state).toBe("running");
+    expect(after.nodeId).toBe("n1");
+  });
+
+  test("a run of an older attempt is stale: the agent is told to kill it and the job is untouched", async () => {
+    const j = await jobOn({ state: "running", attempt: 2, nodeId: "other", allocatedNodes: [{ node: "other", cpus: 1 }] });
+    sent.length = 0;
+    await reconcileNode(core, "n1", [{ $typeName: "drover.agent.v1.JobRef", jobId: BigInt(j.id), attempt: 1, suspended: false }], []);
+    expect((await reload(j.id)).nodeId).toBe("other");
+    const signal = sent.find((m) => m.body.case === "signal");
+    expect(signal?.body.value).toMatchObject({ jobId: BigInt(j.id), attempt: 1, kind: SignalJob_Kind.CANCEL });
+  });
+
+  test("a job whose end is still in the agent's spool is left for that event", async () => {
+    const j = await jobOn({ state: "running", attempt: 1, retries: 0 });
+    await reconcileNode(core, "n1", [], [{ $typeName: "drover.agent.v1.JobRef", jobId: BigInt(j.id), attempt: 1, suspended: false }]);
+    expect((await reload(j.id)).state).toBe("running");
+  });
+});

@@ -1,0 +1,170 @@
+// A real cluster for end-to-end tests: the controller and each agent are separate `bun`
+// processes talking gRPC over loopback; jobs are real child processes of the agents.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { until } from "./until.ts";
+
+const ROOT = join(import.meta.dir, "..", "..");
+export const ADMIN = { username: "admin", password: "cluster-admin-password" };
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ClusterOptions {
+  /** "" for the embedded database in the controller's home, else a postgres:// URL */
+  databaseUrl: string;
+  env?: Record<string, string>;
+}
+
+interface Proc {
+  proc: Subprocess<"ignore", "ignore", "pipe">;
+  stderr: string[];
+}
+
+function spawnBun(args: string[], env: Record<string, string>): Proc {
+  const proc = Bun.spawn([process.execPath, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DROVER_LOG_LEVEL: "info", ...env },
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  const stderr: string[] = [];
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) stderr.push(decoder.decode(chunk));
+  })();
+  return { proc, stderr };
+}
+
+export class Cluster {
+  readonly home = mkdtempSync(join(tmpdir(), "drover-cluster-"));
+  httpPort = 0;
+  grpcPort = 0;
+  controller: Proc | undefined;
+  agents = new Map<string, Proc>();
+  private token = "";
+  private agentToken = "";
+
+  constructor(private readonly opts: ClusterOptions) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  /** Starts (or restarts, on the same home, ports and database) the controller process. */
+  async startController(): Promise<void> {
+    if (!this.httpPort) {
+      this.httpPort = await freePort();
+      this.grpcPort = await freePort();
+    }
+    this.controller = spawnBun(["controller/src/cli.ts", "controller"], {
+      DROVER_HOME: this.home,
+      DROVER_HTTP_PORT: String(this.httpPort),
+      DROVER_GRPC_PORT: String(this.grpcPort),
+      DATABASE_URL: this.opts.databaseUrl,
+      DROVER_ADMIN_PASSWORD: ADMIN.password,
+      DROVER_NODE_TIMEOUT: "4s",
+      DROVER_HEARTBEAT_INTERVAL: "300ms",
+      DROVER_SAMPLE_INTERVAL: "1s",
+      ...this.opts.env,
+    });
+    await until(async () => (await fetch(`${this.url}/health`)).ok, 60_000, "the controller to answer /health");
+    this.token = "";
+  }
+
+  /** kill -9 of the controller. */
+  async killController(): Promise<void> {
+    this.controller?.proc.kill("SIGKILL");
+    await this.controller?.proc.exited;
+  }
+
+  async adminToken(): Promise<string> {
+    if (!this.token) {
+      const res = await fetch(`${this.url}/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(ADMIN) });
+      this.token = ((await res.json()) as { token: string }).token;
+    }
+    return this.token;
+  }
+
+  async api(path: string, init: { method?: string; json?: unknown } = {}): Promise<Response> {
+    return fetch(this.url + path, {
+      method: init.method ?? "GET",
+      headers: { authorization: `Bearer ${await this.adminToken()}`, "content-type": "application/json" },
+      body: init.json === undefined ? undefined : JSON.stringify(init.json),
+    });
+  }
+
+  async json<T = any>(path: string, init: { method?: string; json?: unknown } = {}): Promise<T> {
+    const res = await this.api(path, init);
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path}: ${res.status} ${text}`);
+    return JSON.parse(text) as T;
+  }
+
+  /** Starts an agent process named `name` with a token from the REST API (or the given one). */
+  async startAgent(name: string, opts: { token?: string; waitForRegistration?: boolean } = {}): Promise<Proc> {
+    if (!opts.token && !this.agentToken) {
+      this.agentToken = (await this.json<{ token: string }>("/auth/agent-tokens", { method: "POST", json: { name: "tests" } })).token;
+    }
+    const tokenFile = join(this.home, `token-${name}`);
+    writeFileSync(tokenFile, opts.token ?? this.agentToken, { mode: 0o600 });
+    const dataDir = join(this.home, "agents", name);
+    mkdirSync(dataDir, { recursive: true });
+    const agent = spawnBun(
+      ["agent/src/main.ts", "--controller", `127.0.0.1:${this.grpcPort}`, "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms"],
+      {},
+    );
+    this.agents.set(name, agent);
+    if (opts.waitForRegistration !== false) {
+      await until(async () => (await this.api(`/rest/nodes/${name}`)).ok && (await this.json(`/rest/nodes/${name}`)).state !== "Down", 30_000, `agent ${name} to register`);
+    }
+    return agent;
+  }
+
+  agentDataDir(name: string): string {
+    return join(this.home, "agents", name);
+  }
+
+  async killAgent(name: string): Promise<void> {
+    const a = this.agents.get(name);
+    a?.proc.kill("SIGKILL");
+    await a?.proc.exited;
+  }
+
+  /** Submits through MWS and returns the job id ("drover.N"). */
+  async submit(payload: Record<string, unknown>): Promise<string> {
+    return (await this.json<{ id: string }>("/rest/jobs", { method: "POST", json: payload })).id;
+  }
+
+  async job(id: string): Promise<any> {
+    return this.json(`/rest/jobs/${id}`);
+  }
+
+  async waitForState(id: string, states: string[], timeoutMs = 30_000): Promise<any> {
+    return until(async () => {
+      const j = await this.job(id);
+      return states.includes(j.state) ? j : undefined;
+    }, timeoutMs, `job ${id} to reach ${states.join("/")}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const a of this.agents.values()) a.proc.kill("SIGTERM");
+    this.controller?.proc.kill("SIGTERM");
+    await Promise.all([...this.agents.values()].map((a) => a.proc.exited));
+    await this.controller?.proc.exited;
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
