@@ -33,6 +33,8 @@ export interface AgentOptions {
   graceMs?: number;
   /** the longest wait between reconnection attempts; keep it well under the controller's node timeout */
   maxBackoffMs?: number;
+  /** how the node's facts are read (the standalone daemon reads them in a child process) */
+  readFacts?: (dataDir: string) => Promise<NodeFacts>;
 }
 
 const AgentClient = makeGenericClientConstructor(agentServiceDefinition, "AgentService");
@@ -76,7 +78,7 @@ export class Agent {
 
   async start(): Promise<void> {
     this.killLeftovers();
-    this.facts = await readNodeFacts(this.opts.dataDir);
+    this.facts = await (this.opts.readFacts ?? readNodeFacts)(this.opts.dataDir);
     this.client = new AgentClient(this.opts.controller, credentials.createInsecure(), {
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,

@@ -1,5 +1,4 @@
 import { hostname } from "node:os";
-import si from "systeminformation";
 
 /** What a node is: the facts an agent registers with. */
 export interface NodeFacts {
@@ -14,8 +13,12 @@ export interface NodeFacts {
   gpus: { model: string; memoryBytes: number }[];
 }
 
-/** Reads the node's facts with systeminformation. GPU discovery failing is not fatal. */
+/**
+ * Reads the node's facts with systeminformation (loaded only here: the standalone agent
+ * calls this in a short-lived child, see readNodeFactsInChild). GPU discovery failing is not fatal.
+ */
 export async function readNodeFacts(dataDir: string): Promise<NodeFacts> {
+  const { default: si } = await import("systeminformation");
   const [os, cpu, mem, fs, nets] = await Promise.all([si.osInfo(), si.cpu(), si.mem(), si.fsSize(dataDir), si.networkInterfaces()]);
   let gpus: NodeFacts["gpus"] = [];
   try {
@@ -39,4 +42,17 @@ export async function readNodeFacts(dataDir: string): Promise<NodeFacts> {
     arch: os.arch,
     gpus,
   };
+}
+
+/**
+ * Reads the facts in a child process of this same program (`--print-facts DIR`), so the
+ * long-running agent never keeps systeminformation (tens of MB) in memory.
+ */
+export async function readNodeFactsInChild(dataDir: string, subcommand: string[] = []): Promise<NodeFacts> {
+  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
+  const argv = [process.execPath, ...(compiled ? [] : [Bun.main]), ...subcommand, "--print-facts", dataDir];
+  const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (code !== 0) throw new Error(`reading the node's facts failed: ${err.trim() || `exit code ${code}`}`);
+  return JSON.parse(out) as NodeFacts;
 }

@@ -6,12 +6,16 @@ import { parseArgs } from "node:util";
 import { droverHome } from "@drover/shared/config";
 import { parseDuration } from "@drover/shared/durations";
 import { Agent } from "./agent.ts";
+import { readNodeFacts, readNodeFactsInChild } from "./facts.ts";
 
 export const agentUsage = `Usage: drover agent --controller HOST:PORT --token-file FILE [--name NAME] [--data-dir DIR]
                     [--partition P] [--features a,b] [--grace 10s] [--max-backoff 5s]`;
 
-/** Parses the agent's command line, starts it, and stops it on SIGINT/SIGTERM. */
-export async function runAgent(args: string[]): Promise<Agent> {
+/**
+ * Parses the agent's command line and starts it. `standalone` agents (their own process)
+ * read the node's facts in a child process to stay small.
+ */
+export async function runAgent(args: string[], standalone?: { subcommand: string[] }): Promise<Agent> {
   const { values } = parseArgs({
     args,
     options: {
@@ -45,14 +49,19 @@ export async function runAgent(args: string[]): Promise<Agent> {
     partition: values.partition,
     features: values.features?.split(",").map((f) => f.trim()).filter(Boolean),
     graceMs: values.grace ? parseDuration(values.grace, "--grace") : undefined,
+    readFacts: standalone ? (dir) => readNodeFactsInChild(dir, standalone.subcommand) : undefined,
     maxBackoffMs: values["max-backoff"] ? parseDuration(values["max-backoff"], "--max-backoff") : undefined,
   });
   await agent.start();
   return agent;
 }
 
-if (import.meta.main) {
-  runAgent(process.argv.slice(2))
+if (import.meta.main && process.argv[2] === "--print-facts") {
+  // the child of readNodeFactsInChild
+  process.stdout.write(JSON.stringify(await readNodeFacts(process.argv[3] ?? "/")));
+  process.exit(0);
+} else if (import.meta.main) {
+  runAgent(process.argv.slice(2), { subcommand: [] })
     .then((agent) => {
       const stop = async () => {
         await agent.stop();

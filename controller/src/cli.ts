@@ -80,7 +80,12 @@ async function main(): Promise<void> {
     case "controller":
       return runController(rest, false);
     case "agent": {
-      const agent = await runAgent(rest);
+      if (rest[0] === "--print-facts") {
+        const { readNodeFacts } = await import("../../agent/src/facts.ts");
+        process.stdout.write(JSON.stringify(await readNodeFacts(rest[1] ?? "/")));
+        return;
+      }
+      const agent = await runAgent(rest, { subcommand: ["agent"] });
       const stop = async () => {
         await agent.stop();
         process.exit(0);

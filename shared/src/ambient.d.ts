@@ -3,3 +3,13 @@ declare module "*.sql" {
   const text: string;
   export default text;
 }
+
+// Files embedded into compiled binaries (`with { type: "file" }` yields their path).
+declare module "*.wasm" {
+  const path: string;
+  export default path;
+}
+declare module "*.data" {
+  const path: string;
+  export default path;
+}

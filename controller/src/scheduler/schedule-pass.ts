@@ -8,8 +8,23 @@ import { place, type NodeCapacity } from "./placement.ts";
 
 // Serialises scheduling passes between controllers sharing one Postgres.
 const SCHEDULER_LOCK = 7_070_002;
-/** How many queued jobs one pass considers. */
+/** How many queued jobs one pass considers at most (fewer when few cpus are free). */
 const PASS_SIZE = 1000;
+/** How many waiting jobs per pass get their reason brought up to date (the head of the queue). */
+const REASON_UPDATES = 20;
+
+/** A queued job with a dependency that has not completed (yet). */
+const unmetDependency = sql`exists (select 1 from jsonb_array_elements_text(${jobs.dependsOn}) as d(id) join jobs dep on dep.id = d.id::bigint where dep.state <> 'completed')`;
+
+/** True when the head of the queue has no reason recorded yet (so a full cluster still explains itself). */
+async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boolean> {
+  const rows = await tx
+    .select({ id: jobs.id })
+    .from(jobs)
+    .where(and(eq(jobs.state, "queued"), isNull(jobs.reason)))
+    .limit(1);
+  return rows.length > 0;
+}
 
 /** The message that starts a job on its node. */
 export function runMessage(job: Job, hosts: string[]): ControllerMessage {
@@ -40,28 +55,6 @@ export async function schedulePass(core: Core): Promise<number> {
   const connected = core.links.connectedNodeIds();
   const dispatched = await core.db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`);
-    const candidates = await tx
-      .select()
-      .from(jobs)
-      .where(
-        and(
-          eq(jobs.state, "queued"),
-          sql`${jobs.holds} = '[]'::jsonb`,
-          or(isNull(jobs.earliestStartAt), lte(jobs.earliestStartAt, new Date(now()))),
-        ),
-      )
-      .orderBy(desc(jobs.priority), asc(jobs.id))
-      .limit(PASS_SIZE);
-    if (candidates.length === 0) return [];
-
-    const depIds = [...new Set(candidates.flatMap((j) => j.dependsOn))];
-    const depStates = new Map<number, string>();
-    if (depIds.length) {
-      for (const r of await tx.select({ id: jobs.id, state: jobs.state }).from(jobs).where(inArray(jobs.id, depIds))) {
-        depStates.set(r.id, r.state);
-      }
-    }
-
     const capacity: NodeCapacity[] = [];
     if (connected.length) {
       const up = await tx.select().from(nodes).where(and(inArray(nodes.id, connected), eq(nodes.state, "up")));
@@ -82,9 +75,43 @@ export async function schedulePass(core: Core): Promise<number> {
       }
     }
 
+    const freeCpus = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus), 0);
+    if (freeCpus === 0 && !(await anyQueuedNeedsReason(tx))) return [];
+
+    const candidates = await tx
+      .select()
+      .from(jobs)
+      .where(
+        and(
+          eq(jobs.state, "queued"),
+          sql`${jobs.holds} = '[]'::jsonb`,
+          or(isNull(jobs.earliestStartAt), lte(jobs.earliestStartAt, new Date(now()))),
+          sql`not ${unmetDependency}`,
+        ),
+      )
+      .orderBy(desc(jobs.priority), asc(jobs.id))
+      .limit(Math.min(PASS_SIZE, freeCpus * 4 + REASON_UPDATES));
+
+    // jobs held back by dependencies are not candidates; the head of them learns why
+    const waiting = await tx
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.state, "queued"), sql`${jobs.holds} = '[]'::jsonb`, sql`${unmetDependency}`))
+      .orderBy(desc(jobs.priority), asc(jobs.id))
+      .limit(REASON_UPDATES);
+    const depIds = [...new Set(waiting.flatMap((j) => j.dependsOn))];
+    const depStates = new Map<number, string>();
+    if (depIds.length) {
+      for (const r of await tx.select({ id: jobs.id, state: jobs.state }).from(jobs).where(inArray(jobs.id, depIds))) {
+        depStates.set(r.id, r.state);
+      }
+    }
+    if (candidates.length === 0 && waiting.length === 0) return [];
+
     const placed: { job: Job; node: string }[] = [];
-    for (const job of candidates) {
-      const blocking = job.dependsOn.filter((d) => depStates.get(d) !== "completed");
+    let reasonsWritten = 0;
+    for (const job of [...candidates, ...waiting]) {
+      const blocking = job.dependsOn.filter((d) => depStates.has(d) && depStates.get(d) !== "completed");
       let reason: string | undefined;
       if (blocking.length) {
         const failed = blocking.filter((d) => ["failed", "cancelled", "lost"].includes(depStates.get(d) ?? ""));
@@ -99,7 +126,10 @@ export async function schedulePass(core: Core): Promise<number> {
         }
         reason = result.reason;
       }
-      if (job.reason !== reason) await tx.update(jobs).set({ reason }).where(eq(jobs.id, job.id));
+      if (job.reason !== reason && reasonsWritten < REASON_UPDATES) {
+        reasonsWritten++;
+        await tx.update(jobs).set({ reason }).where(eq(jobs.id, job.id));
+      }
     }
 
     const sent: { job: Job; node: string }[] = [];

@@ -1,6 +1,6 @@
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { notFound } from "@drover/shared/errors";
-import { submitJob } from "../../jobs/submit-job.ts";
+import { submitJobs } from "../../jobs/submit-job.ts";
 import { countJobs, getJob, listJobs, type JobFilter } from "../../jobs/find-jobs.ts";
 import { cancelJob, resumeJob, suspendJob } from "../../jobs/control-job.ts";
 import { invalid } from "@drover/shared/errors";
@@ -55,11 +55,20 @@ export function jobRoutes(ctx: ApiContext, prefix: string) {
     .post(
       "/jobs",
       async ({ body, principal, query }) => {
-        const job = await submitJob(ctx.core, principal, fromMwsSubmission(body));
-        const id = mwsJobId(job.id);
-        return jsonResponse({ id }, parseListParams(query), 201, { location: `${prefix}/jobs/${id}` });
+        const params = parseListParams(query);
+        if (Array.isArray(body)) {
+          // drover extension: an array submits every job or none, in one transaction
+          const created = await submitJobs(ctx.core, principal, body.map(fromMwsSubmission));
+          return jsonResponse(created.map((j) => ({ id: mwsJobId(j.id) })), params, 201, { location: `${prefix}/jobs` });
+        }
+        const [job] = await submitJobs(ctx.core, principal, [fromMwsSubmission(body)]);
+        const id = mwsJobId(job!.id);
+        return jsonResponse({ id }, params, 201, { location: `${prefix}/jobs/${id}` });
       },
-      { body: MwsJobSubmission, detail: { summary: "Submit a job", tags: ["mws"] } },
+      {
+        body: t.Union([MwsJobSubmission, t.Array(MwsJobSubmission, { minItems: 1, maxItems: 10_000 })]),
+        detail: { summary: "Submit a job (or, as a drover extension, an array of jobs: all or none)", tags: ["mws"] },
+      },
     )
     .put(
       "/jobs/:id/:action",

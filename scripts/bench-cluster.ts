@@ -1,0 +1,144 @@
+// Benchmark of the agents issue (not a test): REST submission rate, end-to-end throughput of
+// /bin/true jobs with 1 and 4 agents against the machine's raw Bun.spawn rate, submit→start
+// latency on an idle cluster, and an idle agent's RSS and CPU. Real processes, real Postgres.
+//
+//   bun scripts/bench-cluster.ts [--write]      (--write updates BENCHMARKS.md)
+import { cpus, totalmem } from "node:os";
+import { readFileSync } from "node:fs";
+import postgres from "postgres";
+import { Cluster } from "../tests/helpers/cluster.ts";
+import { POSTGRES_URL } from "../tests/helpers/databases.ts";
+import { until } from "../tests/helpers/until.ts";
+import { writeBenchmarkSection } from "./bench-report.ts";
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+
+async function rawSpawnRate(n: number, concurrency: number): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < n) await Bun.spawn(["/bin/true"]).exited;
+    }),
+  );
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `drover_bench_${process.pid}_${Math.random().toString(36).slice(2, 7)}`;
+  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const u = new URL(POSTGRES_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+async function withCluster<T>(agents: number, fn: (c: Cluster, sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const db = await freshDatabase();
+  const c = new Cluster({ databaseUrl: db.url, env: { DROVER_LOG_LEVEL: "warn", DROVER_SAMPLE_INTERVAL: "10s", DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_NODE_TIMEOUT: "30s" } });
+  const sql = postgres(db.url, { max: 2, onnotice: () => {} });
+  try {
+    await c.startController();
+    await Promise.all(Array.from({ length: agents }, (_, i) => c.startAgent(`bench-${i}`)));
+    return await fn(c, sql);
+  } finally {
+    await sql.end();
+    await c.stop();
+    await db.drop();
+  }
+}
+
+async function completedCount(sql: postgres.Sql): Promise<number> {
+  const [r] = await sql`select count(*)::int as n from jobs where state in ('completed','failed','cancelled','lost')`;
+  return r!.n as number;
+}
+
+async function throughput(c: Cluster, sql: postgres.Sql, n: number): Promise<number> {
+  const before = await completedCount(sql);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += 500) {
+    await c.json("/rest/jobs", { method: "POST", json: Array.from({ length: Math.min(500, n - i) }, () => ({ commandFile: "/bin/true" })) });
+  }
+  await until(async () => (await completedCount(sql)) >= before + n, 600_000, "jobs to finish");
+  return n / ((performance.now() - t0) / 1000);
+}
+
+const results: Record<string, string> = {};
+const log = (k: string, v: string) => {
+  results[k] = v;
+  console.log(`${k}: ${v}`);
+};
+
+const raw = await rawSpawnRate(2000, cpus().length);
+log("raw Bun.spawn of /bin/true (concurrency = cores)", `${raw.toFixed(0)} /s`);
+
+await withCluster(1, async (c, sql) => {
+  // REST submission, one job per request, 4 clients in parallel
+  const n = 1000;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next++ < n) await c.json("/rest/jobs", { method: "POST", json: { commandFile: "/bin/true", holds: ["USER"] } });
+    }),
+  );
+  log("REST submissions, one per request (4 clients)", `${(n / ((performance.now() - t0) / 1000)).toFixed(0)} jobs/s`);
+  const m = 20_000;
+  const t1 = performance.now();
+  for (let i = 0; i < m; i += 1000) {
+    await c.json("/rest/jobs", { method: "POST", json: Array.from({ length: 1000 }, () => ({ commandFile: "/bin/true", holds: ["USER"] })) });
+  }
+  log("REST submissions, batches of 1000", `${(m / ((performance.now() - t1) / 1000)).toFixed(0)} jobs/s`);
+  await sql`delete from jobs`;
+
+  // latency on an idle cluster: one job at a time
+  const latencies: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const { id } = await c.json<{ id: string }>("/rest/jobs", { method: "POST", json: { commandFile: "/bin/true" } });
+    const jobId = Number(id.replace("drover.", ""));
+    const row = await until(async () => {
+      const [r] = await sql`select extract(epoch from submitted_at) * 1000 as s, extract(epoch from started_at) * 1000 as t from jobs where id = ${jobId} and state = 'completed'`;
+      return r;
+    }, 10_000, "job to complete");
+    latencies.push(Number(row.t) - Number(row.s));
+  }
+  log("submit→start latency, idle cluster (p50 / p99)", `${quantile(latencies, 0.5).toFixed(1)} ms / ${quantile(latencies, 0.99).toFixed(1)} ms`);
+
+  log("end-to-end /bin/true throughput, 1 agent", `${(await throughput(c, sql, 3000)).toFixed(0)} jobs/s`);
+
+  // idle agent: RSS and CPU over 20 s
+  const pid = c.agents.get("bench-0")!.proc.pid;
+  await Bun.sleep(2000);
+  const ticks = () => {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(f[11]) + Number(f[12]);
+  };
+  const t = ticks();
+  const w0 = performance.now();
+  await Bun.sleep(20_000);
+  const cpu = (ticks() - t) / 100 / ((performance.now() - w0) / 1000);
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+  log("idle agent RSS", `${rss.toFixed(0)} MB`);
+  log("idle agent CPU", `${(cpu * 100).toFixed(2)} % of a core`);
+});
+
+await withCluster(4, async (c, sql) => {
+  log("end-to-end /bin/true throughput, 4 agents", `${(await throughput(c, sql, 3000)).toFixed(0)} jobs/s`);
+});
+
+if (process.argv.includes("--write")) {
+  writeBenchmarkSection("Agents and end-to-end execution (issue: agents)", "bun scripts/bench-cluster.ts --write", results, [
+    `Targets: end-to-end throughput ≥ half the raw Bun.spawn rate; p50 submit→start < 10 ms; idle agent < 60 MB RSS and < 1 % of a core.`,
+    `Agents run on the same ${cpus().length}-core machine as the controller and Postgres, so they share its cores.`,
+  ]);
+}
+process.exit(0);

@@ -1,0 +1,11 @@
+// Embeds PGlite's wasm and data files into `bun build --compile` binaries: inside a binary
+// PGlite cannot find them next to its module, so connect.ts receives them from here.
+import pgliteWasm from "../../node_modules/@electric-sql/pglite/dist/pglite.wasm" with { type: "file" };
+import initdbWasm from "../../node_modules/@electric-sql/pglite/dist/initdb.wasm" with { type: "file" };
+import pgliteData from "../../node_modules/@electric-sql/pglite/dist/pglite.data" with { type: "file" };
+
+(globalThis as { __droverPgliteAssets?: () => Promise<Record<string, unknown>> }).__droverPgliteAssets = async () => ({
+  pgliteWasmModule: await WebAssembly.compile(await Bun.file(pgliteWasm).arrayBuffer()),
+  initdbWasmModule: await WebAssembly.compile(await Bun.file(initdbWasm).arrayBuffer()),
+  fsBundle: new Blob([await Bun.file(pgliteData).arrayBuffer()]),
+});

@@ -1,0 +1,116 @@
+import { beforeAll, beforeEach, expect, test } from "bun:test";
+import { eq, sql } from "drizzle-orm";
+import { create, RegisterSchema, type ControllerMessage } from "@drover/proto/service";
+import { loadConfig } from "../../../shared/src/config.ts";
+import { ManualClock, setClock } from "../../../shared/src/clock.ts";
+import type { Core } from "../../../controller/src/core.ts";
+import { jobs } from "../../../controller/src/db/schema.ts";
+import { AgentLinks } from "../../../controller/src/nodes/agent-links.ts";
+import { registerNode } from "../../../controller/src/nodes/register-node.ts";
+import { schedulePass } from "../../../controller/src/scheduler/schedule-pass.ts";
+import { submitJob } from "../../../controller/src/jobs/submit-job.ts";
+import type { JobSpec } from "../../../controller/src/jobs/job-spec.ts";
+import { forEachDatabase } from "../../helpers/databases.ts";
+
+const alice = { username: "alice", role: "user" as const };
+
+await forEachDatabase("the scheduling pass", (database) => {
+  let core: Core;
+  const sent = new Map<string, ControllerMessage[]>();
+  const runs = (node: string) => (sent.get(node) ?? []).filter((m) => m.body.case === "run").map((m) => Number((m.body.value as { jobId: bigint }).jobId));
+
+  beforeAll(async () => {
+    const links = new AgentLinks();
+    for (const node of ["n1", "n2"]) {
+      links.attach({ nodeId: node, send: (m) => sent.set(node, [...(sent.get(node) ?? []), m]), close: () => {} });
+      await registerNode(database().db, create(RegisterSchema, { nodeName: node, hostname: node, cores: 2, memoryBytes: 4n << 30n }), "t");
+    }
+    core = { db: database().db, config: loadConfig({}, "/nonexistent"), links, kick: () => {}, controllerId: "t", startedAt: 0 };
+  });
+
+  beforeEach(async () => {
+    await core.db.execute(sql`delete from jobs`);
+    sent.clear();
+  });
+
+  const submit = async (spec: Partial<JobSpec> = {}) => (await submitJob(core, alice, { argv: ["true"], ...spec })).id;
+  const stateOf = async (id: number) => (await core.db.select().from(jobs).where(eq(jobs.id, id)))[0]!;
+
+  test("higher priority first, then first come first served, until the cpus are used", async () => {
+    const a = await submit();
+    const b = await submit({ priority: 10 });
+    const c = await submit();
+    const d = await submit({ priority: 10 });
+    const e = await submit();
+    expect(await schedulePass(core)).toBe(4);
+    expect([...runs("n1"), ...runs("n2")].sort()).toEqual([a, b, c, d].sort());
+    expect((await stateOf(e)).state).toBe("queued");
+    expect((await stateOf(b)).state).toBe("dispatching");
+  });
+
+  test("a job that needs more cpus than any node has waits and says why; smaller ones run past it", async () => {
+    const big = await submit({ cpus: 3 });
+    const small = await submit();
+    await schedulePass(core);
+    expect((await stateOf(big)).reason).toMatch(/no eligible node has 3 free cpus/);
+    expect((await stateOf(small)).state).toBe("dispatching");
+  });
+
+  test("held and deferred jobs are not started", async () => {
+    const held = await submit({ holds: ["USER"] });
+    const later = await submit({ earliestStartAt: new Date(Date.now() + 3_600_000) });
+    expect(await schedulePass(core)).toBe(0);
+    expect((await stateOf(held)).state).toBe("queued");
+    expect((await stateOf(later)).state).toBe("queued");
+  });
+
+  test("a deferred job starts once its time has come (driven clock)", async () => {
+    const clock = new ManualClock(Date.now());
+    const restore = setClock(clock.read);
+    try {
+      const later = await submit({ earliestStartAt: new Date(clock.ms + 60_000) });
+      expect(await schedulePass(core)).toBe(0);
+      clock.advance(61_000);
+      expect(await schedulePass(core)).toBe(1);
+      expect((await stateOf(later)).state).toBe("dispatching");
+    } finally {
+      restore();
+    }
+  });
+
+  test("dependants wait for their dependencies to complete, and say so when one failed", async () => {
+    const first = await submit();
+    const second = await submit({ dependsOn: [first] });
+    const loser = await submit({ holds: ["USER"] });
+    const orphan = await submit({ dependsOn: [loser] });
+    await schedulePass(core);
+    expect(runs("n1").concat(runs("n2"))).toEqual([first]);
+    expect((await stateOf(second)).reason).toBe(`waiting for dependencies ${first} to complete`);
+    await core.db.update(jobs).set({ state: "completed" }).where(eq(jobs.id, first));
+    await core.db.update(jobs).set({ state: "failed", holds: [] }).where(eq(jobs.id, loser));
+    await schedulePass(core);
+    expect((await stateOf(second)).state).toBe("dispatching");
+    expect((await stateOf(orphan)).reason).toMatch(new RegExp(`dependency ${loser} did not complete successfully`));
+  });
+
+  test("many jobs blocked by dependencies at the head of the queue do not starve the rest", async () => {
+    const gate = await submit({ holds: ["USER"] });
+    for (let i = 0; i < 60; i++) await submit({ dependsOn: [gate] });
+    const free = await submit();
+    await schedulePass(core);
+    expect((await stateOf(free)).state).toBe("dispatching");
+  });
+
+  test("a host list pins a job to the named node", async () => {
+    const pinned = await submit({ hosts: ["n2"] });
+    await schedulePass(core);
+    expect(runs("n2")).toEqual([pinned]);
+    expect(runs("n1")).toEqual([]);
+  });
+
+  test("a job for a host that is not connected waits with a reason", async () => {
+    const id = await submit({ hosts: ["elsewhere"] });
+    await schedulePass(core);
+    expect((await stateOf(id)).reason).toMatch(/none of the requested hosts \(elsewhere\)/);
+  });
+});

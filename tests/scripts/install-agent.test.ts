@@ -1,0 +1,40 @@
+import { expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const script = join(import.meta.dir, "..", "..", "scripts", "install-agent");
+
+function run(args: string[]) {
+  return Bun.spawnSync(["bash", script, ...args], { stderr: "pipe", stdout: "pipe" });
+}
+
+test("install-agent writes the binary, a private token and a systemd unit that starts the agent", () => {
+  const root = mkdtempSync(join(tmpdir(), "drover-install-"));
+  const token = join(root, "token");
+  const binary = join(root, "fake-agent");
+  writeFileSync(token, "drover-agent-secret\n");
+  writeFileSync(binary, "#!/bin/sh\n", { mode: 0o755 });
+  const r = run(["--controller", "ctl.example:7071", "--token-file", token, "--binary", binary, "--name", "node7", "--root", root]);
+  expect(r.stderr.toString()).toBe("");
+  expect(r.exitCode).toBe(0);
+  const unit = readFileSync(join(root, "etc/systemd/system/drover-agent.service"), "utf8");
+  expect(unit).toContain(
+    "ExecStart=/usr/local/bin/drover-agent --controller ctl.example:7071 --token-file /etc/drover/agent-token --data-dir /var/lib/drover-agent --name node7",
+  );
+  expect(unit).toContain("Restart=always");
+  expect(unit).toContain("WantedBy=multi-user.target");
+  expect(statSync(join(root, "etc/drover/agent-token")).mode & 0o777).toBe(0o600);
+  expect(statSync(join(root, "usr/local/bin/drover-agent")).mode & 0o111).toBeGreaterThan(0);
+});
+
+test("install-agent refuses a bad controller address and names that cannot go into a unit file", () => {
+  const root = mkdtempSync(join(tmpdir(), "drover-install-"));
+  const token = join(root, "token");
+  writeFileSync(token, "t");
+  const bad = run(["--controller", "ctl;rm -rf /", "--token-file", token, "--root", root]);
+  expect(bad.exitCode).toBe(2);
+  expect(bad.stderr.toString()).toContain("--controller must be HOST:PORT");
+  const badName = run(["--controller", "ctl:7071", "--token-file", token, "--binary", "/bin/true", "--name", "x\nExecStartPre=/bin/evil", "--root", root]);
+  expect(badName.exitCode).toBe(2);
+});
