@@ -14,6 +14,8 @@ import { AgentLinks } from "./nodes/agent-links.ts";
 import { watchLiveness } from "./nodes/liveness.ts";
 import { Scheduler } from "./scheduler/scheduler.ts";
 import { startGrpcServer } from "./grpc/server.ts";
+import { startConsolidator } from "./reports/consolidator.ts";
+import { startClusterSampler } from "./reports/node-reports.ts";
 import { now } from "@drover/shared/clock";
 
 const log = logger("controller");
@@ -70,6 +72,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const grpcAddress = `${config.grpc.host}:${grpc.port}`;
     scheduler.start(config.scheduler.intervalMs);
     const stopLiveness = watchLiveness(core);
+    const stopConsolidator = startConsolidator(database.db);
+    const stopClusterSampler = startClusterSampler(database.db, config.nodes.sampleIntervalMs);
     const context: ApiContext = { db: database.db, config, core, auth: new Authenticator(database.db, tokens) };
     const app = buildHttpApi(context).listen({ hostname: config.http.host, port: config.http.port });
     const port = app.server!.port;
@@ -85,6 +89,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       generatedAdminPassword: admin?.generated ? admin.password : undefined,
       async stop() {
         stopLiveness();
+        stopClusterSampler();
+        await stopConsolidator();
         await scheduler.stop();
         await app.stop(true);
         await grpc.stop();

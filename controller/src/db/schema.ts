@@ -54,6 +54,8 @@ export const nodes = pgTable("nodes", {
   stateReason: text("state_reason"),
   agentVersion: text("agent_version").notNull().default(""),
   cpuLoad: doublePrecision("cpu_load"),
+  /** percent of all cores busy in the latest sample */
+  cpuUtilization: doublePrecision("cpu_utilization"),
   availableMemoryBytes: big("available_memory_bytes"),
   lastHeartbeatAt: tz("last_heartbeat_at"),
   registeredAt: tz("registered_at").notNull().defaultNow(),
@@ -150,19 +152,27 @@ export const files = pgTable("files", {
 });
 
 /** MWS section 4: a report definition; its schedule is derived from these rows and its datapoints. */
-export const reports = pgTable("reports", {
-  id: serial("id").primaryKey(),
-  name: text("name").notNull().unique(),
-  description: text("description"),
-  datapointDurationS: integer("datapoint_duration_s").notNull(),
-  reportSize: integer("report_size").notNull(),
-  minimumSampleSize: integer("minimum_sample_size").notNull().default(0),
-  keepSamples: boolean("keep_samples").notNull().default(false),
-  consolidationFunction: text("consolidation_function").notNull().default("average"),
-  createdAt: tz("created_at").notNull().defaultNow(),
-  /** the end of the window that the next consolidation closes */
-  nextConsolidationAt: tz("next_consolidation_at").notNull(),
-});
+export const reports = pgTable(
+  "reports",
+  {
+    id: serial("id").primaryKey(),
+    name: text("name").notNull().unique(),
+    description: text("description"),
+    datapointDurationS: integer("datapoint_duration_s").notNull(),
+    reportSize: integer("report_size").notNull(),
+    minimumSampleSize: integer("minimum_sample_size").notNull().default(1),
+    keepSamples: boolean("keep_samples").notNull().default(false),
+    consolidationFunction: text("consolidation_function").notNull().default("average"),
+    /** who created it; null for the reports drover feeds from agents (node-*, cluster) */
+    owner: text("owner"),
+    /** counts consolidations, as MWS's document version does */
+    version: integer("version").notNull().default(0),
+    createdAt: tz("created_at").notNull().defaultNow(),
+    /** the end of the window that the next consolidation closes */
+    nextConsolidationAt: tz("next_consolidation_at").notNull(),
+  },
+  (t) => [index("reports_next_consolidation").on(t.nextConsolidationAt)],
+);
 
 export const samples = pgTable(
   "samples",

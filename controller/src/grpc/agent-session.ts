@@ -10,6 +10,7 @@ import { checkNodeName, recordHeartbeat, registerNode } from "../nodes/register-
 import { reconcileNode } from "../nodes/node-loss.ts";
 import { verifyAgentToken } from "../nodes/agent-tokens.ts";
 import { recordNodeSamples } from "../nodes/node-samples.ts";
+import { ensureNodeReports } from "../reports/node-reports.ts";
 
 const log = logger("grpc");
 
@@ -144,6 +145,7 @@ export class AgentSession implements AgentLink {
       return;
     }
     const node = await registerNode(this.core.db, reg, this.core.controllerId);
+    await ensureNodeReports(this.core.db, this.core.config, node.id);
     this.nodeId = node.id;
     this.registered = true;
     this.core.links.attach(this);

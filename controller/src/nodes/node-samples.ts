@@ -3,10 +3,11 @@ import type { Sample } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
 import { nodes } from "../db/schema.ts";
 import type { Tx } from "../jobs/job-events.ts";
+import { feedNodeReport } from "../reports/node-reports.ts";
 
 /**
  * Takes an agent's CPU and memory samples: the node's load and free memory are read from the
- * latest one. (The reporting framework consumes them as well; see reports/.)
+ * latest one, and they feed the node's report (reports/node-reports.ts).
  */
 export async function recordNodeSamples(tx: Tx, nodeId: string, samples: Sample[]): Promise<void> {
   const latest = samples.reduce((a, b) => (b.timestampMs > a.timestampMs ? b : a));
@@ -14,8 +15,10 @@ export async function recordNodeSamples(tx: Tx, nodeId: string, samples: Sample[
     .update(nodes)
     .set({
       cpuLoad: latest.load1,
+      cpuUtilization: Number((latest.cpuTotal * 100).toFixed(2)),
       availableMemoryBytes: Number(latest.memoryTotalBytes - latest.memoryUsedBytes),
       lastHeartbeatAt: new Date(now()),
     })
     .where(eq(nodes.id, nodeId));
+  await feedNodeReport(tx, nodeId, samples);
 }

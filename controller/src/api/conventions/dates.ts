@@ -1,6 +1,8 @@
 // MWS renders dates as "2012-01-01 12:00:00 MST" and accepts that form (and ISO 8601) in
 // queries and payloads. drover renders in UTC ("2012-01-01 19:00:00 UTC").
 
+import { invalid } from "@drover/shared/errors";
+
 const zoneOffsetMinutes: Record<string, number> = {
   UTC: 0, GMT: 0, Z: 0,
   EST: -300, EDT: -240, CST: -360, CDT: -300, MST: -420, MDT: -360, PST: -480, PDT: -420,
@@ -37,4 +39,13 @@ export function formatMwsDate(date: Date | number | null | undefined): string | 
   if (date === null || date === undefined) return null;
   const d = typeof date === "number" ? new Date(date) : date;
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} UTC`;
+}
+
+/** Parses a date a client sent in a named field; a 400 names the field and the accepted forms. */
+export function parseDateField(text: string, field: string): number {
+  const ms = parseMwsDate(text);
+  if (ms === undefined) {
+    throw invalid(`Invalid field "${field}": "${text}" is not a date; use "2012-01-01 12:00:00 MST" or ISO 8601 ("2012-01-01T19:00:00Z")`);
+  }
+  return ms;
 }

@@ -3,9 +3,10 @@ import type { ApiContext } from "../context.ts";
 import { diagRoutes } from "./diag.ts";
 import { jobRoutes } from "./jobs.ts";
 import { nodeRoutes } from "./nodes.ts";
+import { reportRoutes } from "./reports.ts";
 
 /** The Moab Web Services dialect, served under both /rest and /mws/rest. */
 export function mwsApi(ctx: ApiContext) {
-  const routes = (prefix: string) => new Elysia({ prefix }).use(diagRoutes(ctx)).use(jobRoutes(ctx, prefix)).use(nodeRoutes(ctx));
+  const routes = (prefix: string) => new Elysia({ prefix }).use(diagRoutes(ctx)).use(jobRoutes(ctx, prefix)).use(nodeRoutes(ctx)).use(reportRoutes(ctx, prefix));
   return new Elysia({ name: "mws" }).use(routes("/rest")).use(routes("/mws/rest"));
 }
