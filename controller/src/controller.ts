@@ -72,7 +72,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const grpcAddress = `${config.grpc.host}:${grpc.port}`;
     scheduler.start(config.scheduler.intervalMs);
     const stopLiveness = watchLiveness(core);
-    const stopConsolidator = startConsolidator(database.db);
+    const stopConsolidator = config.reports.consolidationPollMs > 0 ? startConsolidator(database.db, config.reports.consolidationPollMs) : async () => {};
     const stopClusterSampler = startClusterSampler(database.db, config.nodes.sampleIntervalMs);
     const context: ApiContext = { db: database.db, config, core, auth: new Authenticator(database.db, tokens) };
     const app = buildHttpApi(context).listen({ hostname: config.http.host, port: config.http.port });

@@ -13,7 +13,8 @@ export interface Config {
   auth: { tokenLifetimeMs: number };
   nodes: { heartbeatTimeoutMs: number; heartbeatIntervalMs: number; sampleIntervalMs: number };
   scheduler: { intervalMs: number };
-  reports: { nodeDatapointDurationMs: number; nodeReportSize: number };
+  /** consolidationPollMs = 0: this controller never consolidates (another one does, or a test drives it) */
+  reports: { nodeDatapointDurationMs: number; nodeReportSize: number; consolidationPollMs: number };
 }
 
 type Setting = {
@@ -44,6 +45,14 @@ const duration = (min: number) => (raw: unknown) => {
   if (ms < min) throw new Error(`must be at least ${min} ms`);
   return ms;
 };
+const durationOrOff = (min: number) => (raw: unknown) => {
+  if (raw === 0 || raw === "0" || raw === "off") return 0;
+  try {
+    return duration(min)(raw);
+  } catch {
+    throw new Error(`must be a duration of at least ${min} ms, or 0 / "off"`);
+  }
+};
 const positiveInt = (raw: unknown) => {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error("must be a whole number of at least 1");
@@ -70,6 +79,7 @@ const settings: Setting[] = [
   { key: "scheduler.intervalMs", env: ["DROVER_SCHEDULER_INTERVAL"], default: "1s", parse: duration(10) },
   { key: "reports.nodeDatapointDurationMs", env: ["DROVER_NODE_REPORT_DATAPOINT"], default: "1m", parse: duration(1000) },
   { key: "reports.nodeReportSize", env: ["DROVER_NODE_REPORT_SIZE"], default: 1440, parse: positiveInt },
+  { key: "reports.consolidationPollMs", env: ["DROVER_REPORTS_POLL"], default: "1s", parse: durationOrOff(10) },
 ];
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {

@@ -10,7 +10,8 @@ const BUN = process.execPath;
 await forEachDatabaseUrl("a controller and two agents as processes", (url) => {
   let c: Cluster;
   beforeAll(async () => {
-    c = new Cluster({ databaseUrl: url() });
+    // one-second datapoints so that the agents' samples reach the node reports within the test
+    c = new Cluster({ databaseUrl: url(), env: { DROVER_NODE_REPORT_DATAPOINT: "1s" } });
     await c.startController();
     await Promise.all([c.startAgent("node-a"), c.startAgent("node-b")]);
   }, 90_000);
@@ -97,4 +98,22 @@ await forEachDatabaseUrl("a controller and two agents as processes", (url) => {
       expect(["Idle", "Running", "Busy"]).toContain(n.state);
     }
   });
+
+  test("the agents' samples feed a report per node and the cluster report", async () => {
+    const point = await until(async () => {
+      const r = await c.json<{ datapoints: { data: any }[] }>("/rest/reports/node-node-a");
+      return r.datapoints.find((d) => d.data !== null);
+    }, 30_000, "a datapoint with data in node-node-a report");
+    expect(point.data.cpuUtilization).toBeGreaterThanOrEqual(0);
+    expect(point.data.cpuUtilization).toBeLessThanOrEqual(100);
+    expect(Object.keys(point.data.cpuPerCore).length).toBeGreaterThan(0);
+    expect(point.data.memory.totalBytes).toBeGreaterThan(point.data.memory.usedBytes);
+    expect(point.data.load.minutes1).toBeGreaterThanOrEqual(0);
+    const cluster = await until(async () => {
+      const r = await c.json<{ datapoints: { data: any }[] }>("/rest/reports/cluster");
+      return r.datapoints.find((d) => d.data !== null);
+    }, 30_000, "a datapoint with data in the cluster report");
+    expect(cluster.data.nodes.up).toBeGreaterThanOrEqual(1);
+    expect(cluster.data.processors.total).toBeGreaterThan(0);
+  }, 60_000);
 });

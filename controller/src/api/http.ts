@@ -23,7 +23,8 @@ function methodTable(routes: { method: string; path: string }[]) {
 export function buildHttpApi(ctx: ApiContext) {
   let allowedMethods: (path: string) => string[] = () => [];
   const maxBody = ctx.config.http.maxBodyBytes;
-  const app = new Elysia({ serve: { maxRequestBodySize: maxBody + 1024 } })
+  // normalize: false — a body with a field the schema does not know is refused (400), never silently trimmed
+  const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: maxBody + 1024 } })
     .onRequest(({ request }) => {
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > maxBody) {
