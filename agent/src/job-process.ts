@@ -96,7 +96,7 @@ export class JobProcess {
       DROVER_JOB_ID: String(this.jobId),
       DROVER_JOB_ATTEMPT: String(this.attempt),
       DROVER_NODEFILE: nodefile,
-      DROVER_HOSTS: this.spec.hosts.join(","),
+      DROVER_HOSTS: [...new Set(this.spec.hosts)].join(","),
       DROVER_CPUS: String(this.spec.cpus),
       PBS_NODEFILE: nodefile,
       PBS_JOBID: String(this.jobId),

@@ -82,6 +82,7 @@ export const jobs = pgTable(
     walltimeMs: big("walltime_ms"),
     hosts: jsonb("hosts").$type<string[]>().notNull().default([]),
     features: jsonb("features").$type<string[]>().notNull().default([]),
+    /** unused: the node count follows from cpus and tasksPerNode */
     nodeCount: integer("node_count").notNull().default(1),
     tasksPerNode: integer("tasks_per_node"),
     priority: integer("priority").notNull().default(0),
@@ -94,7 +95,7 @@ export const jobs = pgTable(
     /** why it is not running yet, or why it ended badly, in words */
     reason: text("reason"),
     nodeId: text("node_id"),
-    allocatedNodes: jsonb("allocated_nodes").$type<{ node: string; cpus: number }[]>().notNull().default([]),
+    allocatedNodes: jsonb("allocated_nodes").$type<{ node: string; cpus: number; memoryBytes?: number }[]>().notNull().default([]),
     pid: integer("pid"),
     exitCode: integer("exit_code"),
     signal: text("signal"),
@@ -118,6 +119,10 @@ export const jobs = pgTable(
     extra: jsonb("extra").$type<Record<string, unknown>>().notNull().default({}),
     /** set when someone asked to cancel a job that is on a node; the agent's confirmation ends it */
     cancelRequestedAt: tz("cancel_requested_at"),
+    /** set by MWS requeue on a job that is on a node: when its process ends, it goes back to the queue */
+    requeueRequestedAt: tz("requeue_requested_at"),
+    /** set by MWS execute: the job goes ahead of the queue and ignores its earliest start date */
+    executeRequestedAt: tz("execute_requested_at"),
     /** increases on every dispatch so that late events from an older attempt are ignored */
     attempt: integer("attempt").notNull().default(0),
   },

@@ -54,6 +54,30 @@ export async function applyJobFinished(tx: Tx, nodeId: string, ev: JobFinished):
   const lostHere = (job.state === "lost" || job.state === "queued") && job.allocatedNodes[0]?.node === nodeId;
   if (!onThisNode && !lostHere) return undefined;
 
+  if (job.requeueRequestedAt && !job.cancelRequestedAt && onThisNode) {
+    // MWS requeue: the process was stopped on request; the job waits in the queue again
+    const note = `requeued on request; attempt ${ev.attempt} on ${nodeId} was stopped`;
+    await tx
+      .update(jobs)
+      .set({
+        state: "queued",
+        nodeId: null,
+        allocatedNodes: [],
+        pid: null,
+        reason: null,
+        startedAt: null,
+        endedAt: null,
+        suspendedAt: null,
+        requeueRequestedAt: null,
+        stdoutTail: clip(ev.stdoutTail),
+        stderrTail: clip(ev.stderrTail),
+        messages: sql`${jobs.messages} || ${JSON.stringify([note])}::jsonb`,
+      })
+      .where(eq(jobs.id, id));
+    await recordJobEvent(tx, id, "requeued", { node: nodeId, attempt: ev.attempt });
+    return "queued";
+  }
+
   const exitedCleanly = ev.exitCode === 0 && !ev.signal && !ev.failReason && ev.started;
   const state = job.cancelRequestedAt ? "cancelled" : exitedCleanly ? "completed" : "failed";
   const reason =

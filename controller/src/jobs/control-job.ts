@@ -1,11 +1,12 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { create, SignalJob_Kind, ControllerMessageSchema } from "@drover/proto/service";
-import { conflict, invalid } from "@drover/shared/errors";
+import { conflict, forbidden, invalid } from "@drover/shared/errors";
 import { now } from "@drover/shared/clock";
 import type { Principal } from "../auth/principal.ts";
 import type { Core } from "../core.ts";
 import { jobs, type Job } from "../db/schema.ts";
 import { getJob } from "./find-jobs.ts";
+import { schedulePass } from "../scheduler/schedule-pass.ts";
 import { recordJobEvent } from "./job-events.ts";
 import { isOnNode, isTerminal } from "./states.ts";
 
@@ -87,4 +88,113 @@ export async function resumeJob(core: Core, principal: Principal, id: number): P
   if (!row) throw conflict(`Job ${id} changed state meanwhile; look at it again`);
   core.links.send(row.nodeId!, signalMessage(row, SignalJob_Kind.RESUME, `resumed by ${principal.username}`));
   return row;
+}
+
+/** Hold types (Moab): USER is the owner's own; SYSTEM and BATCH are set and released by admins. */
+export const holdTypes = ["USER", "SYSTEM", "BATCH"] as const;
+export type HoldType = (typeof holdTypes)[number];
+
+/** Expands ALL and checks who may touch which hold. */
+function checkHolds(principal: Principal, requested: string[], verb: string): HoldType[] {
+  const out = new Set<HoldType>();
+  for (const h of requested) {
+    const upper = h.toUpperCase();
+    if (upper === "ALL") holdTypes.forEach((t) => out.add(t));
+    else if ((holdTypes as readonly string[]).includes(upper)) out.add(upper as HoldType);
+    else throw invalid(`Unknown hold type "${h}"; use USER, SYSTEM, BATCH or ALL`);
+  }
+  if (principal.role !== "admin") {
+    const explicit = requested.map((h) => h.toUpperCase()).filter((h) => h !== "ALL" && h !== "USER");
+    if (explicit.length) throw forbidden(`Only an administrator may ${verb} ${explicit.join(", ")} holds`);
+    // ALL, for a user, means the holds a user may touch
+    return [...out].filter((h) => h === "USER");
+  }
+  return [...out];
+}
+
+/** Adds holds to a queued job: it will not be scheduled until they are released. */
+export async function holdJob(core: Core, principal: Principal, id: number, requested: string[]): Promise<Job> {
+  const job = await getJob(core.db, principal, id);
+  const add = checkHolds(principal, requested.length ? requested : ["USER"], "set");
+  if (job.state !== "queued") throw invalid(`Job ${id} is ${job.state}; only a queued job can be held (requeue it first)`);
+  const holds = [...new Set([...job.holds, ...add])];
+  return core.db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(jobs)
+      .set({ holds, reason: `held (${holds.join(", ")})`, messages: appendMessage(`hold ${add.join(", ")} set by ${principal.username}`) })
+      .where(and(eq(jobs.id, id), eq(jobs.state, "queued")))
+      .returning();
+    if (!row) throw conflict(`Job ${id} was dispatched meanwhile; it can no longer be held`);
+    await recordJobEvent(tx, id, "held", { by: principal.username, holds: add });
+    return row;
+  });
+}
+
+/** Releases holds (all the caller may release when none are named, as MWS says). */
+export async function unholdJob(core: Core, principal: Principal, id: number, requested: string[]): Promise<Job> {
+  const job = await getJob(core.db, principal, id);
+  const release = checkHolds(principal, requested.length ? requested : ["ALL"], "release");
+  const holds = job.holds.filter((h) => !release.includes(h as HoldType));
+  const released = job.holds.filter((h) => release.includes(h as HoldType));
+  const row = await core.db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(jobs)
+      .set({
+        holds,
+        reason: holds.length ? `held (${holds.join(", ")})` : null,
+        messages: released.length ? appendMessage(`hold ${released.join(", ")} released by ${principal.username}`) : undefined,
+      })
+      .where(eq(jobs.id, id))
+      .returning();
+    if (released.length) await recordJobEvent(tx, id, "released", { by: principal.username, holds: released });
+    return row!;
+  });
+  core.kick();
+  return row;
+}
+
+/**
+ * Sends a job back to the queue. A job on a node is stopped (SIGTERM, grace, SIGKILL) and
+ * queued again when its agent confirms the process ended; its attempt count moves on.
+ */
+export async function requeueJob(core: Core, principal: Principal, id: number): Promise<Job> {
+  const job = await getJob(core.db, principal, id);
+  if (job.state === "queued") throw invalid(`Job ${id} is already queued`);
+  if (isTerminal(job.state)) throw invalid(`Job ${id} has ended (${job.state}); submit it again instead`);
+  if (job.cancelRequestedAt) throw conflict(`Job ${id} is being cancelled; it cannot be requeued`);
+  const [row] = await core.db.transaction(async (tx) => {
+    const rows = await tx
+      .update(jobs)
+      .set({ requeueRequestedAt: new Date(now()), messages: appendMessage(`requeue requested by ${principal.username}`) })
+      .where(and(eq(jobs.id, id), eq(jobs.attempt, job.attempt)))
+      .returning();
+    if (rows.length) await recordJobEvent(tx, id, "requeue-requested", { by: principal.username });
+    return rows;
+  });
+  if (!row) throw conflict(`Job ${id} changed meanwhile; look at it again`);
+  if (row.nodeId) core.links.send(row.nodeId, signalMessage(row, SignalJob_Kind.CANCEL, `requeued by ${principal.username}`));
+  return row;
+}
+
+/**
+ * MWS execute: the job goes ahead of the queue and its earliest start date no longer holds it
+ * back; it starts at once when a node has room, else as soon as one has. Holds still apply.
+ */
+export async function executeJob(core: Core, principal: Principal, id: number): Promise<Job> {
+  const job = await getJob(core.db, principal, id);
+  if (job.state !== "queued") throw invalid(`Job ${id} is ${job.state}; only a queued job can be executed`);
+  if (job.holds.length) throw invalid(`Job ${id} is held (${job.holds.join(", ")}); release the holds first`);
+  const [row] = await core.db
+    .update(jobs)
+    .set({ executeRequestedAt: new Date(now()), messages: appendMessage(`execute requested by ${principal.username}`) })
+    .where(and(eq(jobs.id, id), eq(jobs.state, "queued")))
+    .returning();
+  if (!row) throw conflict(`Job ${id} was dispatched meanwhile`);
+  await schedulePass(core);
+  return getJob(core.db, principal, id);
+}
+
+/** Appends a message to a job's messages (they are never removed). */
+export function appendMessage(...messages: string[]) {
+  return sql`${jobs.messages} || ${JSON.stringify(messages)}::jsonb`;
 }

@@ -8,7 +8,11 @@ export interface JobSpec {
   workingDirectory?: string;
   environment?: Record<string, string>;
   group?: string;
+  /** processors in all */
   cpus?: number;
+  /** processors per node: the job spans cpus / tasksPerNode nodes */
+  tasksPerNode?: number;
+  /** memory per processor */
   memoryBytes?: number;
   diskBytes?: number;
   gpus?: number;
@@ -45,6 +49,11 @@ export function checkJobSpec(spec: JobSpec): void {
   };
   positive("cpus", spec.cpus, 1);
   positive("memory", spec.memoryBytes, 0);
+  positive("tasksPerNode", spec.tasksPerNode, 1);
+  if (spec.tasksPerNode !== undefined && (spec.cpus ?? 1) % spec.tasksPerNode !== 0) {
+    throw invalid(`The processor count (${spec.cpus ?? 1}) must be a multiple of tasksPerNode (${spec.tasksPerNode}): nodes=N:ppn=P is N×P processors, P per node`);
+  }
+  if (spec.hosts?.length && new Set(spec.hosts).size !== spec.hosts.length) throw invalid("hosts lists a node twice");
   positive("disk", spec.diskBytes, 0);
   positive("gpus", spec.gpus, 0);
   positive("walltime", spec.walltimeMs, 1);

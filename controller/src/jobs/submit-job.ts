@@ -34,6 +34,7 @@ export async function submitJobs(core: Core, principal: Principal, specs: JobSpe
           workingDirectory: s.workingDirectory ?? null,
           environment: s.environment ?? {},
           cpus: s.cpus ?? 1,
+          tasksPerNode: s.tasksPerNode ?? null,
           memoryBytes: s.memoryBytes ?? 0,
           diskBytes: s.diskBytes ?? 0,
           gpus: s.gpus ?? 0,

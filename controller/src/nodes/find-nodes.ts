@@ -1,7 +1,8 @@
-import { asc, eq, inArray } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
+import { nodeUsage } from "../scheduler/schedule-pass.ts";
 import { notFound } from "@drover/shared/errors";
 import type { Db } from "../db/connect.ts";
-import { jobs, nodes, type Node } from "../db/schema.ts";
+import { nodes, type Node } from "../db/schema.ts";
 
 /** A node with the jobs it holds and the resources they take. */
 export interface NodeWithJobs extends Node {
@@ -12,19 +13,10 @@ export interface NodeWithJobs extends Node {
 
 async function withJobs(db: Db, rows: Node[]): Promise<NodeWithJobs[]> {
   if (!rows.length) return [];
-  const onNodes = await db
-    .select({ id: jobs.id, nodeId: jobs.nodeId, cpus: jobs.cpus, mem: jobs.memoryBytes })
-    .from(jobs)
-    .where(inArray(jobs.state, ["dispatching", "running", "suspended"]))
-    .orderBy(asc(jobs.id));
+  const usage = await nodeUsage(db, rows.map((n) => n.id));
   return rows.map((n) => {
-    const mine = onNodes.filter((j) => j.nodeId === n.id);
-    return {
-      ...n,
-      jobIds: mine.map((j) => j.id),
-      usedCpus: mine.reduce((s, j) => s + j.cpus, 0),
-      usedMemoryBytes: mine.reduce((s, j) => s + j.mem, 0),
-    };
+    const u = usage.get(n.id);
+    return { ...n, jobIds: u?.jobIds ?? [], usedCpus: u?.cpus ?? 0, usedMemoryBytes: u?.memoryBytes ?? 0 };
   });
 }
 

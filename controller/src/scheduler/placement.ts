@@ -7,33 +7,85 @@ export interface NodeCapacity {
 }
 
 export interface PlacementRequest {
+  /** processors (tasks) in all */
   cpus: number;
+  /** memory per processor (MWS requiredMemoryPerTask) */
   memoryBytes: number;
+  /** when given, the job takes every one of these nodes */
   hosts: string[];
   features: string[];
+  /** processors per node (MWS tasksPerNode, PBS ppn): cpus / tasksPerNode nodes exactly */
+  tasksPerNode: number | null;
 }
 
+/** One node's share of a job; the first is the master, where the command runs. */
+export interface Allocation {
+  node: string;
+  cpus: number;
+  memoryBytes: number;
+}
+
+const MB = 1024 * 1024;
+const mb = (bytes: number) => `${Math.round(bytes / MB)} MB`;
+
 /**
- * Picks a node for a job, or says in words why none fits. Among fitting nodes the one with
- * the most free cpus wins, spreading load. Capacities are reduced in place when placed.
+ * Picks the nodes for a job, or says in words why none fit. Capacities are reduced in place
+ * when placed.
+ * - hosts given: each listed node gets tasksPerNode processors (or an even share of cpus);
+ * - tasksPerNode given: cpus / tasksPerNode distinct nodes, each with tasksPerNode free;
+ * - otherwise one node if any has room (the one with most free processors, spreading load),
+ *   else the job spans nodes, taking the freest first, as Moab does with a processor count.
  */
-export function place(job: PlacementRequest, nodes: NodeCapacity[]): { node: NodeCapacity } | { reason: string } {
-  const eligible = nodes.filter(
-    (n) => (job.hosts.length === 0 || job.hosts.includes(n.id)) && job.features.every((f) => n.features.includes(f)),
-  );
+export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocation: Allocation[] } | { reason: string } {
+  const eligible = nodes.filter((n) => job.features.every((f) => n.features.includes(f)));
   if (eligible.length === 0) {
-    if (job.hosts.length) return { reason: `none of the requested hosts (${job.hosts.join(", ")}) is connected and up` };
     if (job.features.length) return { reason: `no connected node has the features ${job.features.join(", ")}` };
     return { reason: "no node is connected" };
   }
-  let best: NodeCapacity | undefined;
-  for (const n of eligible) {
-    if (n.freeCpus >= job.cpus && n.freeMemoryBytes >= job.memoryBytes && (!best || n.freeCpus > best.freeCpus)) best = n;
+  const fits = (n: NodeCapacity, cpus: number) => n.freeCpus >= cpus && n.freeMemoryBytes >= cpus * job.memoryBytes;
+  const take = (picked: { n: NodeCapacity; cpus: number }[]) => {
+    for (const { n, cpus } of picked) {
+      n.freeCpus -= cpus;
+      n.freeMemoryBytes -= cpus * job.memoryBytes;
+    }
+    return { allocation: picked.map(({ n, cpus }) => ({ node: n.id, cpus, memoryBytes: cpus * job.memoryBytes })) };
+  };
+  const need = (cpus: number) => `${cpus} free processors and ${mb(cpus * job.memoryBytes)} of free memory`;
+
+  if (job.hosts.length) {
+    const perHost = job.tasksPerNode ?? Math.max(1, Math.ceil(job.cpus / job.hosts.length));
+    const picked: { n: NodeCapacity; cpus: number }[] = [];
+    for (const h of job.hosts) {
+      const n = eligible.find((e) => e.id === h);
+      if (!n) return { reason: `requested host ${h} is not connected and up${job.features.length ? " with the required features" : ""}` };
+      if (!fits(n, perHost)) return { reason: `waiting for resources: requested host ${h} does not have ${need(perHost)}` };
+      picked.push({ n, cpus: perHost });
+    }
+    return take(picked);
   }
-  if (!best) {
-    return { reason: `waiting for resources: no eligible node has ${job.cpus} free cpus and ${job.memoryBytes} bytes of free memory` };
+
+  const byFreest = [...eligible].sort((a, b) => b.freeCpus - a.freeCpus);
+  if (job.tasksPerNode) {
+    const count = Math.ceil(job.cpus / job.tasksPerNode);
+    const fitting = byFreest.filter((n) => fits(n, job.tasksPerNode!));
+    if (fitting.length < count) {
+      return { reason: `waiting for resources: needs ${count} nodes with ${need(job.tasksPerNode)} each; ${fitting.length} have them now` };
+    }
+    return take(fitting.slice(0, count).map((n) => ({ n, cpus: job.tasksPerNode! })));
   }
-  best.freeCpus -= job.cpus;
-  best.freeMemoryBytes -= job.memoryBytes;
-  return { node: best };
+
+  const single = byFreest.find((n) => fits(n, job.cpus));
+  if (single) return take([{ n: single, cpus: job.cpus }]);
+  const picked: { n: NodeCapacity; cpus: number }[] = [];
+  let remaining = job.cpus;
+  for (const n of byFreest) {
+    const byMemory = job.memoryBytes > 0 ? Math.floor(n.freeMemoryBytes / job.memoryBytes) : Infinity;
+    const cpus = Math.min(remaining, n.freeCpus, byMemory);
+    if (cpus > 0) {
+      picked.push({ n, cpus });
+      remaining -= cpus;
+    }
+    if (remaining === 0) return take(picked);
+  }
+  return { reason: `waiting for resources: the connected nodes do not have ${need(job.cpus)} between them` };
 }

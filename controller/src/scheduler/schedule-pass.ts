@@ -1,10 +1,11 @@
-import { and, asc, desc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
 import { create, ControllerMessageSchema, type ControllerMessage } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
 import type { Core } from "../core.ts";
 import { jobs, nodes, type Job } from "../db/schema.ts";
 import { recordJobEvent } from "../jobs/job-events.ts";
-import { place, type NodeCapacity } from "./placement.ts";
+import { place, type Allocation, type NodeCapacity } from "./placement.ts";
+import { rowsOf } from "../db/migrate.ts";
 
 // Serialises scheduling passes between controllers sharing one Postgres.
 const SCHEDULER_LOCK = 7_070_002;
@@ -26,8 +27,12 @@ async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boo
   return rows.length > 0;
 }
 
-/** The message that starts a job on its node. */
-export function runMessage(job: Job, hosts: string[]): ControllerMessage {
+/**
+ * The message that starts a job on its master node: the command runs there, with the limits of
+ * the master's share, and learns every allocated host (one line per processor, as PBS_NODEFILE).
+ */
+export function runMessage(job: Job, allocation: Allocation[]): ControllerMessage {
+  const master = allocation[0]!;
   return create(ControllerMessageSchema, {
     body: {
       case: "run",
@@ -38,12 +43,29 @@ export function runMessage(job: Job, hosts: string[]): ControllerMessage {
         workingDirectory: job.workingDirectory ?? "",
         environment: job.environment,
         walltimeMs: BigInt(job.walltimeMs ?? 0),
-        memoryBytes: BigInt(job.memoryBytes),
-        cpus: job.cpus,
-        hosts,
+        memoryBytes: BigInt(master.memoryBytes),
+        cpus: master.cpus,
+        hosts: allocation.flatMap((a) => Array.from({ length: a.cpus }, () => a.node)),
       },
     },
   });
+}
+
+/** Processors and memory taken on each node by jobs on nodes, from their allocations. */
+export async function nodeUsage(tx: Pick<Core["db"], "execute">, nodeIds?: string[]): Promise<Map<string, { cpus: number; memoryBytes: number; jobIds: number[] }>> {
+  const rows = rowsOf<{ node: string; cpus: number | string; memory: number | string; ids: number[] | string }>(
+    await tx.execute(sql`
+      select a->>'node' as node, sum((a->>'cpus')::int) as cpus,
+             sum(coalesce((a->>'memoryBytes')::bigint, j.memory_bytes)) as memory,
+             jsonb_agg(j.id order by j.id) as ids
+      from jobs j, jsonb_array_elements(j.allocated_nodes) a
+      where j.state in ('dispatching', 'running', 'suspended')
+      ${nodeIds ? sql`and a->>'node' in (${sql.join(nodeIds.length ? nodeIds.map((n) => sql`${n}`) : [sql`null`], sql`, `)})` : sql``}
+      group by 1`),
+  );
+  return new Map(
+    rows.map((r) => [r.node, { cpus: Number(r.cpus), memoryBytes: Number(r.memory), jobIds: (typeof r.ids === "string" ? JSON.parse(r.ids) : r.ids).map(Number) }]),
+  );
 }
 
 /**
@@ -58,18 +80,13 @@ export async function schedulePass(core: Core): Promise<number> {
     const capacity: NodeCapacity[] = [];
     if (connected.length) {
       const up = await tx.select().from(nodes).where(and(inArray(nodes.id, connected), eq(nodes.state, "up")));
-      const used = await tx
-        .select({ nodeId: jobs.nodeId, cpus: sql<number>`sum(${jobs.cpus})::int`, mem: sql<number>`sum(${jobs.memoryBytes})::bigint` })
-        .from(jobs)
-        .where(and(inArray(jobs.nodeId, connected), inArray(jobs.state, ["dispatching", "running", "suspended"])))
-        .groupBy(jobs.nodeId);
-      const usage = new Map(used.map((u) => [u.nodeId, u]));
+      const usage = await nodeUsage(tx, connected);
       for (const n of up) {
         const u = usage.get(n.id);
         capacity.push({
           id: n.id,
-          freeCpus: n.cores - Number(u?.cpus ?? 0),
-          freeMemoryBytes: n.memoryBytes - Number(u?.mem ?? 0),
+          freeCpus: n.cores - (u?.cpus ?? 0),
+          freeMemoryBytes: n.memoryBytes - (u?.memoryBytes ?? 0),
           features: n.features,
         });
       }
@@ -85,11 +102,12 @@ export async function schedulePass(core: Core): Promise<number> {
         and(
           eq(jobs.state, "queued"),
           sql`${jobs.holds} = '[]'::jsonb`,
-          or(isNull(jobs.earliestStartAt), lte(jobs.earliestStartAt, new Date(now()))),
+          or(isNull(jobs.earliestStartAt), lte(jobs.earliestStartAt, new Date(now())), isNotNull(jobs.executeRequestedAt)),
           sql`not ${unmetDependency}`,
         ),
       )
-      .orderBy(desc(jobs.priority), asc(jobs.id))
+      // jobs someone asked to execute (MWS execute) go first, then priority, then FIFO
+      .orderBy(sql`${jobs.executeRequestedAt} is null`, desc(jobs.priority), asc(jobs.id))
       .limit(Math.min(PASS_SIZE, freeCpus * 4 + REASON_UPDATES));
 
     // jobs held back by dependencies are not candidates; the head of them learns why
@@ -108,7 +126,7 @@ export async function schedulePass(core: Core): Promise<number> {
     }
     if (candidates.length === 0 && waiting.length === 0) return [];
 
-    const placed: { job: Job; node: string }[] = [];
+    const placed: { job: Job; allocation: Allocation[] }[] = [];
     let reasonsWritten = 0;
     for (const job of [...candidates, ...waiting]) {
       const blocking = job.dependsOn.filter((d) => depStates.has(d) && depStates.get(d) !== "completed");
@@ -120,8 +138,8 @@ export async function schedulePass(core: Core): Promise<number> {
           : `waiting for dependencies ${blocking.join(", ")} to complete`;
       } else {
         const result = place(job, capacity);
-        if ("node" in result) {
-          placed.push({ job, node: result.node.id });
+        if ("allocation" in result) {
+          placed.push({ job, allocation: result.allocation });
           continue;
         }
         reason = result.reason;
@@ -132,26 +150,28 @@ export async function schedulePass(core: Core): Promise<number> {
       }
     }
 
-    const sent: { job: Job; node: string }[] = [];
-    for (const { job, node } of placed) {
+    const sent: { job: Job; allocation: Allocation[] }[] = [];
+    for (const { job, allocation } of placed) {
+      const node = allocation[0]!.node;
       const [row] = await tx
         .update(jobs)
         .set({
           state: "dispatching",
           nodeId: node,
           attempt: sql`${jobs.attempt} + 1`,
-          allocatedNodes: [{ node, cpus: job.cpus }],
+          allocatedNodes: allocation,
           reason: null,
           cancelRequestedAt: null,
+          executeRequestedAt: null,
         })
         .where(and(eq(jobs.id, job.id), eq(jobs.state, "queued")))
         .returning();
       if (!row) continue;
-      await recordJobEvent(tx, row.id, "dispatched", { node, attempt: row.attempt });
-      sent.push({ job: row, node });
+      await recordJobEvent(tx, row.id, "dispatched", { node, attempt: row.attempt, nodes: allocation.map((a) => a.node) });
+      sent.push({ job: row, allocation });
     }
     return sent;
   });
-  for (const { job, node } of dispatched) core.links.send(node, runMessage(job, [node]));
+  for (const { job, allocation } of dispatched) core.links.send(allocation[0]!.node, runMessage(job, allocation));
   return dispatched.length;
 }

@@ -48,12 +48,52 @@ await forEachDatabase("the scheduling pass", (database) => {
     expect((await stateOf(b)).state).toBe("dispatching");
   });
 
-  test("a job that needs more cpus than any node has waits and says why; smaller ones run past it", async () => {
-    const big = await submit({ cpus: 3 });
+  test("a job that needs more cpus than the cluster has waits and says why; smaller ones run past it", async () => {
+    const big = await submit({ cpus: 5 });
     const small = await submit();
     await schedulePass(core);
-    expect((await stateOf(big)).reason).toMatch(/no eligible node has 3 free cpus/);
+    expect((await stateOf(big)).reason).toMatch(/do not have 5 free processors and 0 MB of free memory between them/);
     expect((await stateOf(small)).state).toBe("dispatching");
+  });
+
+  test("a processor count no node has alone spans nodes; the master runs it and learns every host", async () => {
+    const wide = await submit({ cpus: 3, memoryBytes: 100 * 2 ** 20 });
+    await schedulePass(core);
+    const job = await stateOf(wide);
+    expect(job.state).toBe("dispatching");
+    expect(job.allocatedNodes.map((a) => a.cpus).sort()).toEqual([1, 2]);
+    const master = job.allocatedNodes[0]!.node;
+    const run = (sent.get(master) ?? []).find((m) => m.body.case === "run")!.body.value as { hosts: string[]; cpus: number; memoryBytes: bigint };
+    expect(run.hosts).toHaveLength(3);
+    expect(new Set(run.hosts)).toEqual(new Set(["n1", "n2"]));
+    expect(run.memoryBytes).toBe(BigInt(job.allocatedNodes[0]!.cpus * 100 * 2 ** 20));
+    // one processor is left in the cluster
+    const two = await submit({ cpus: 2 });
+    const one = await submit({ cpus: 1 });
+    await schedulePass(core);
+    expect((await stateOf(two)).state).toBe("queued");
+    expect((await stateOf(one)).state).toBe("dispatching");
+  });
+
+  test("tasksPerNode (nodes=2:ppn=2) takes two whole nodes, or waits for them", async () => {
+    const busy = await submit({ cpus: 1 });
+    const pbs = await submit({ cpus: 4, tasksPerNode: 2 });
+    await schedulePass(core);
+    expect((await stateOf(busy)).state).toBe("dispatching");
+    expect((await stateOf(pbs)).reason).toMatch(/needs 2 nodes with 2 free processors .* each; 1 have them now/);
+    await core.db.execute(sql`update jobs set state = 'completed' where id = ${busy}`);
+    await schedulePass(core);
+    const job = await stateOf(pbs);
+    expect(job.state).toBe("dispatching");
+    expect(job.allocatedNodes.map((a) => [a.node, a.cpus]).sort()).toEqual([["n1", 2], ["n2", 2]]);
+  });
+
+  test("a host list takes every listed node", async () => {
+    const both = await submit({ hosts: ["n2", "n1"] });
+    await schedulePass(core);
+    const job = await stateOf(both);
+    expect(job.allocatedNodes.map((a) => a.node)).toEqual(["n2", "n1"]);
+    expect(runs("n2")).toEqual([both]);
   });
 
   test("held and deferred jobs are not started", async () => {
@@ -111,6 +151,6 @@ await forEachDatabase("the scheduling pass", (database) => {
   test("a job for a host that is not connected waits with a reason", async () => {
     const id = await submit({ hosts: ["elsewhere"] });
     await schedulePass(core);
-    expect((await stateOf(id)).reason).toMatch(/none of the requested hosts \(elsewhere\)/);
+    expect((await stateOf(id)).reason).toMatch(/requested host elsewhere is not connected/);
   });
 });

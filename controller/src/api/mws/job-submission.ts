@@ -2,13 +2,16 @@ import { t, type Static } from "elysia";
 import parseArgsStringToArgv from "string-argv";
 import { invalid } from "@drover/shared/errors";
 import type { JobSpec } from "../../jobs/job-spec.ts";
+import type { JobChanges } from "../../jobs/modify-job.ts";
 import { parseMwsDate } from "../conventions/dates.ts";
 
 const MB = 1024 * 1024;
 
 const Requirement = t.Object(
   {
-    requiredProcessorCountMinimum: t.Optional(t.Integer({ minimum: 1 })),
+    // the examples of MWS 3.4.2.3 send it as a string ("20")
+    requiredProcessorCountMinimum: t.Optional(t.Union([t.Integer({ minimum: 1 }), t.String({ pattern: "^[1-9][0-9]{0,5}$" })])),
+    tasksPerNode: t.Optional(t.Integer({ minimum: 1, description: "processors per node (PBS ppn)" })),
     requiredMemoryPerTask: t.Optional(t.Integer({ minimum: 0, description: "MB" })),
     requiredNodeFeatures: t.Optional(t.Array(t.String())),
   },
@@ -22,6 +25,7 @@ export const MwsJobSubmission = t.Object(
     commandLineArguments: t.Optional(t.String()),
     commandLine: t.Optional(t.String({ minLength: 1, description: "drover: a command line, split into words without a shell" })),
     name: t.Optional(t.String({ maxLength: 256 })),
+    user: t.Optional(t.String({ description: "the job's owner: yourself, or anyone for an administrator" })),
     group: t.Optional(t.String({ maxLength: 256 })),
     hosts: t.Optional(t.Array(t.String())),
     initialWorkingDirectory: t.Optional(t.String()),
@@ -40,7 +44,7 @@ export const MwsJobSubmission = t.Object(
 export type MwsJobSubmission = Static<typeof MwsJobSubmission>;
 
 /** MWS 3.4.2: variable names and values exclude some characters. */
-function checkVariables(vars: Record<string, string>): void {
+export function checkVariables(vars: Record<string, string>): void {
   for (const [k, v] of Object.entries(vars)) {
     if (/[=;:+?^\\\s]/.test(k) || k === "") throw invalid(`Variable name "${k}" may not contain = ; : + ? ^ \\ or white space`);
     if (/[;:+^]/.test(v)) throw invalid(`Variable ${k}'s value may not contain ; : + or ^`);
@@ -80,12 +84,55 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     walltimeMs: body.durationRequested === undefined ? undefined : body.durationRequested * 1000,
     earliestStartAt,
     priority: body.userPriority,
-    cpus: req.requiredProcessorCountMinimum,
+    cpus: req.requiredProcessorCountMinimum === undefined ? undefined : Number(req.requiredProcessorCountMinimum),
+    tasksPerNode: req.tasksPerNode,
     memoryBytes: req.requiredMemoryPerTask === undefined ? undefined : req.requiredMemoryPerTask * MB,
     features: req.requiredNodeFeatures,
     flags: body.flags,
     // Moab's RESTARTABLE flag: the job may be requeued; drover requeues it up to 3 times when lost.
     retries: body.retries ?? (body.flags?.includes("RESTARTABLE") ? 3 : undefined),
     extra: { commandFile: body.commandFile, commandLineArguments: body.commandLineArguments },
+  };
+}
+
+/** Fields of MWS 3.4.3.1 drover has no counterpart for: refused by name rather than ignored. */
+const unsupportedModifications = ["account", "qosRequested", "queue", "requirements", "reservationRequested", "trigger"] as const;
+
+/** The modification payload of MWS 3.4.3.1. */
+export const MwsJobModification = t.Object(
+  {
+    name: t.Optional(t.String({ maxLength: 256 })),
+    durationRequested: t.Optional(t.Integer({ minimum: 1, description: "walltime in seconds" })),
+    earliestStartDateRequested: t.Optional(t.String()),
+    userPriority: t.Optional(t.Integer({ minimum: -1024, maximum: 1024 })),
+    holds: t.Optional(t.Array(t.String())),
+    messages: t.Optional(t.Array(t.Object({ message: t.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }), { maxItems: 100 })),
+    variables: t.Optional(t.Record(t.String(), t.String())),
+    flags: t.Optional(t.Array(t.String())),
+    ...Object.fromEntries(unsupportedModifications.map((k) => [k, t.Optional(t.Unknown())])),
+  },
+  { additionalProperties: false },
+);
+export type MwsJobModification = Static<typeof MwsJobModification>;
+
+export function fromMwsModification(body: MwsJobModification): JobChanges {
+  const refused = unsupportedModifications.filter((k) => (body as Record<string, unknown>)[k] !== undefined);
+  if (refused.length) throw invalid(`drover does not support modifying ${refused.join(", ")}; nothing was changed`);
+  if (body.variables) checkVariables(body.variables);
+  let earliestStartAt: Date | undefined;
+  if (body.earliestStartDateRequested !== undefined) {
+    const ms = parseMwsDate(body.earliestStartDateRequested);
+    if (ms === undefined) throw invalid(`earliestStartDateRequested "${body.earliestStartDateRequested}" is not a date like "2011-08-24 15:02:00 MST" or ISO 8601`);
+    earliestStartAt = new Date(ms);
+  }
+  return {
+    name: body.name,
+    walltimeMs: body.durationRequested === undefined ? undefined : body.durationRequested * 1000,
+    earliestStartAt,
+    priority: body.userPriority,
+    holds: body.holds,
+    messages: body.messages?.map((m) => m.message),
+    variables: body.variables,
+    flags: body.flags,
   };
 }

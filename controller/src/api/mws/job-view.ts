@@ -50,13 +50,21 @@ export function mwsJobView(job: Job) {
     activeDuration: Math.max(0, Math.round(activeMs / 1000)),
     suspendDuration: Math.round((job.suspendedMs + (job.suspendedAt ? at - job.suspendedAt.getTime() : 0)) / 1000),
     startCount: job.startCount,
+    // processors × seconds they were held, as Moab accounts it
+    dedicatedProcessorSeconds: job.cpus * Math.max(0, Math.round(activeMs / 1000)),
+    // time spent waiting in the queue: until the start, or until now while still queued
+    effectiveQueueDuration: Math.max(0, Math.round(((job.startedAt?.getTime() ?? (job.state === "queued" ? at : job.endedAt?.getTime() ?? at)) - job.submittedAt.getTime()) / 1000)),
+    expectedState: state,
+    queueStatus: queueStatusOf(state),
     completionCode: job.exitCode ?? (job.signal ? 128 + (signalNumbers[job.signal] ?? 0) : null),
-    blockReason: job.state === "queued" && job.reason ? { type: blockType(job), message: job.reason } : null,
+    blockReason: job.state === "queued" ? blockReasonOf(job) : null,
     userPriority: job.priority,
-    memoryRequested: Math.round(job.memoryBytes / MB),
+    memoryRequested: Math.round((job.memoryBytes * job.cpus) / MB),
     requirements: [
       {
         requiredProcessorCountMinimum: job.cpus,
+        tasksPerNode: job.tasksPerNode ?? 0,
+        requiredNodeCountMinimum: job.tasksPerNode ? job.cpus / job.tasksPerNode : job.hosts.length || 1,
         requiredMemoryPerTask: Math.round(job.memoryBytes / MB),
         requiredNodeFeatures: job.features,
         allocatedNodes: hosts,
@@ -68,10 +76,28 @@ export function mwsJobView(job: Job) {
   };
 }
 
+/** Moab's queue status: ACTIVE on nodes, ELIGIBLE to start, BLOCKED from starting, COMPLETED. */
+function queueStatusOf(state: string): string {
+  if (["STARTING", "RUNNING", "SUSPENDED"].includes(state)) return "ACTIVE";
+  if (state === "IDLE") return "ELIGIBLE";
+  if (["HOLD", "DEFERRED", "BLOCKED"].includes(state)) return "BLOCKED";
+  return "COMPLETED";
+}
+
 function blockType(job: Job): string {
   if (job.holds.length) return "HOLD";
+  if (job.earliestStartAt && job.earliestStartAt.getTime() > now()) return "DEFERRED";
   if (job.reason?.startsWith("dependency") || job.reason?.startsWith("waiting for dependencies")) return "DEPENDENCY";
   return "NORESOURCE";
 }
 
 export type MwsJobView = ReturnType<typeof mwsJobView>;
+
+/** Why a queued job is not running, in Moab's form; null when nothing holds it back yet. */
+function blockReasonOf(job: Job): { type: string; message: string } | null {
+  if (job.holds.length) return { type: "HOLD", message: `held (${job.holds.join(", ")})` };
+  if (job.earliestStartAt && job.earliestStartAt.getTime() > now() && !job.executeRequestedAt) {
+    return { type: "DEFERRED", message: `deferred until ${formatMwsDate(job.earliestStartAt)}` };
+  }
+  return job.reason ? { type: blockType(job), message: job.reason } : null;
+}

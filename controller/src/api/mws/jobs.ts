@@ -2,19 +2,48 @@ import { Elysia, t } from "elysia";
 import { notFound } from "@drover/shared/errors";
 import { submitJobs } from "../../jobs/submit-job.ts";
 import { countJobs, getJob, listJobs, type JobFilter } from "../../jobs/find-jobs.ts";
-import { cancelJob, resumeJob, suspendJob } from "../../jobs/control-job.ts";
-import { invalid } from "@drover/shared/errors";
+import { cancelJob, executeJob, holdJob, requeueJob, resumeJob, suspendJob, unholdJob } from "../../jobs/control-job.ts";
+import { modifyJob } from "../../jobs/modify-job.ts";
+import { forbidden, invalid } from "@drover/shared/errors";
+import { findUser } from "../../users/users.ts";
+import type { Principal } from "../../auth/principal.ts";
 import type { JobState } from "../../jobs/states.ts";
 import { authPlugin } from "../auth-plugin.ts";
 import type { ApiContext } from "../context.ts";
 import { jsonResponse, listEnvelope, pageable, parseListParams, shapeObject } from "../conventions/listing.ts";
 import { activeStates, completeStates } from "./job-states.ts";
-import { fromMwsSubmission, MwsJobSubmission } from "./job-submission.ts";
+import { fromMwsModification, fromMwsSubmission, MwsJobModification, MwsJobSubmission } from "./job-submission.ts";
 import { mwsJobId, mwsJobView, parseMwsJobId } from "./job-view.ts";
+
+/** The optional body of hold/unhold: {"holds": ["USER", …]}. */
+function checkHoldsBody(body: unknown): string[] {
+  if (body === undefined || body === null || body === "") return [];
+  const holds = (body as { holds?: unknown }).holds;
+  const keys = typeof body === "object" ? Object.keys(body as object) : ["(not an object)"];
+  const extra = keys.filter((k) => k !== "holds");
+  if (extra.length) throw invalid(`Invalid body field "${extra[0]}": an action's body may only hold "holds"`);
+  if (holds === undefined) return [];
+  if (!Array.isArray(holds) || holds.some((h) => typeof h !== "string")) throw invalid(`Invalid body field "holds": must be a list of hold types (USER, SYSTEM, BATCH, ALL)`);
+  return holds;
+}
 
 /** MWS 3.4: the jobs resource. */
 export function jobRoutes(ctx: ApiContext, prefix: string) {
   const { db } = ctx;
+
+  /**
+   * Whose job it is: the caller's, unless an administrator submits for someone else (the
+   * proxy-user parameter or the user field, MWS 3.4.2). Users cannot submit as others.
+   */
+  const ownerFor = async (principal: Principal, proxyUser: string | undefined, user: string): Promise<Principal> => {
+    if (user === principal.username) return principal;
+    if (principal.role !== "admin") {
+      throw forbidden(proxyUser !== undefined && proxyUser !== principal.username ? "proxy-user is honoured for administrators only" : `You cannot submit jobs as user "${user}"`);
+    }
+    const target = await findUser(db, user);
+    if (!target) throw invalid(`User "${user}" does not exist; create it first (POST /auth/users)`);
+    return { username: target.username, role: principal.role };
+  };
 
   const jobIdOf = (text: string) => {
     const id = parseMwsJobId(text);
@@ -22,7 +51,7 @@ export function jobRoutes(ctx: ApiContext, prefix: string) {
     return id;
   };
 
-  const list = (filter: JobFilter) => async ({ query, principal }: { query: Record<string, string | undefined>; principal: import("../../auth/principal.ts").Principal }) => {
+  const list = (filter: JobFilter) => async ({ query, principal }: { query: Record<string, string | undefined>; principal: Principal }) => {
     const params = parseListParams(query);
     const total = await countJobs(db, principal, filter);
     if (pageable(params)) {
@@ -34,7 +63,7 @@ export function jobRoutes(ctx: ApiContext, prefix: string) {
     return jsonResponse(listEnvelope(rows.map(mwsJobView), params, total), params);
   };
 
-  const show = (filter: JobFilter) => async ({ params: { id }, query, principal }: { params: { id: string }; query: Record<string, string | undefined>; principal: import("../../auth/principal.ts").Principal }) => {
+  const show = (filter: JobFilter) => async ({ params: { id }, query, principal }: { params: { id: string }; query: Record<string, string | undefined>; principal: Principal }) => {
     const p = parseListParams(query);
     const job = await getJob(db, principal, jobIdOf(id));
     if (filter.states && !filter.states.includes(job.state as JobState)) throw notFound(`The resource with id '${id}' was not found`);
@@ -56,12 +85,17 @@ export function jobRoutes(ctx: ApiContext, prefix: string) {
       "/jobs",
       async ({ body, principal, query }) => {
         const params = parseListParams(query);
+        const submissions = Array.isArray(body) ? body : [body];
+        const owners = new Set(submissions.map((b) => b.user ?? query["proxy-user"] ?? principal.username));
+        if (owners.size > 1) throw invalid("All jobs of one submission must belong to one user");
+        const owner = await ownerFor(principal, query["proxy-user"], [...owners][0]!);
+        const specs = submissions.map(fromMwsSubmission);
         if (Array.isArray(body)) {
           // drover extension: an array submits every job or none, in one transaction
-          const created = await submitJobs(ctx.core, principal, body.map(fromMwsSubmission));
+          const created = await submitJobs(ctx.core, owner, specs);
           return jsonResponse(created.map((j) => ({ id: mwsJobId(j.id) })), params, 201, { location: `${prefix}/jobs` });
         }
-        const [job] = await submitJobs(ctx.core, principal, [fromMwsSubmission(body)]);
+        const [job] = await submitJobs(ctx.core, owner, specs);
         const id = mwsJobId(job!.id);
         return jsonResponse({ id }, params, 201, { location: `${prefix}/jobs/${id}` });
       },
@@ -71,20 +105,47 @@ export function jobRoutes(ctx: ApiContext, prefix: string) {
       },
     )
     .put(
+      "/jobs/:id",
+      async ({ params: { id }, body, principal }) => {
+        const messages = await modifyJob(ctx.core, principal, jobIdOf(id), fromMwsModification(body));
+        return { messages };
+      },
+      { body: MwsJobModification, detail: { summary: "Modify a job's attributes (messages are appended)", tags: ["mws"] } },
+    )
+    .put(
       "/jobs/:id/:action",
-      async ({ params: { id, action }, principal }) => {
+      async ({ params: { id, action }, body, principal }) => {
         const jobId = jobIdOf(id);
-        const actions: Record<string, () => Promise<unknown>> = {
-          cancel: () => cancelJob(ctx.core, principal, jobId),
-          suspend: () => suspendJob(ctx.core, principal, jobId),
-          resume: () => resumeJob(ctx.core, principal, jobId),
+        const holds = checkHoldsBody(body);
+        const actions: Record<string, () => Promise<string>> = {
+          cancel: async () => (await cancelJob(ctx.core, principal, jobId), `Job ${id} cancel requested`),
+          suspend: async () => (await suspendJob(ctx.core, principal, jobId), `Job ${id} suspended`),
+          resume: async () => (await resumeJob(ctx.core, principal, jobId), `Job ${id} resumed`),
+          hold: async () => `Job ${id} held (${(await holdJob(ctx.core, principal, jobId, holds)).holds.join(", ")})`,
+          unhold: async () => {
+            const job = await unholdJob(ctx.core, principal, jobId, holds);
+            return job.holds.length ? `Job ${id} still held (${job.holds.join(", ")}): only an administrator may release those` : `Job ${id} released`;
+          },
+          requeue: async () => {
+            const job = await requeueJob(ctx.core, principal, jobId);
+            return job.state === "queued" ? `Job ${id} requeued` : `Job ${id} requeue requested: its process on ${job.nodeId} is being stopped`;
+          },
+          execute: async () => {
+            const job = await executeJob(ctx.core, principal, jobId);
+            return job.state === "queued"
+              ? `Job ${id} will start ahead of the queue as soon as resources allow${job.reason ? `: ${job.reason}` : ""}`
+              : `Job ${id} started on ${job.nodeId}`;
+          },
+          checkpoint: async () => {
+            throw invalid(`Checkpointing is not supported: drover cannot save and restore a job's process state`);
+          },
         };
         const run = actions[action];
         if (!run) throw invalid(`Unknown job action "${action}"; supported: ${Object.keys(actions).join(", ")}`);
-        await run();
-        return { messages: [`Job ${id} ${action} requested`] };
+        if (action !== "hold" && action !== "unhold" && holds.length) throw invalid(`The ${action} action takes no holds`);
+        return { messages: [await run()] };
       },
-      { detail: { summary: "Perform an action on a job", tags: ["mws"] } },
+      { body: t.Optional(t.Unknown()), detail: { summary: "Perform an action on a job: cancel, checkpoint, execute, hold, requeue, resume, suspend, unhold", tags: ["mws"] } },
     )
     .delete(
       "/jobs/:id",
