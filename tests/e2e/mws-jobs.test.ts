@@ -23,7 +23,7 @@ await forEachDatabaseUrl("the MWS jobs API on a three-node cluster", (url) => {
 
   const put = async (path: string, json?: unknown) => {
     const res = await c.api(path, { method: "PUT", json });
-    return { status: res.status, body: await res.json() };
+    return { status: res.status, body: (await res.json()) as any };
   };
   const messagesOf = (j: any) => j.messages.map((m: any) => m.message) as string[];
 
