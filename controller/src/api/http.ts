@@ -4,6 +4,7 @@ import { buildInfo } from "@drover/shared/build-info";
 import type { ApiContext } from "./context.ts";
 import { errorResponse, translateError } from "./errors.ts";
 import { healthRoutes } from "./drover/health.ts";
+import { wrVersionRoutes } from "./wr/version.ts";
 import { tokenRoutes, userRoutes } from "./drover/auth-routes.ts";
 import { mwsApi } from "./mws/index.ts";
 import { agentTokenRoutes } from "./drover/agent-token-routes.ts";
@@ -45,6 +46,7 @@ export function buildHttpApi(ctx: ApiContext) {
       }),
     )
     .use(healthRoutes(ctx))
+    .use(wrVersionRoutes())
     .use(tokenRoutes(ctx))
     .use(userRoutes(ctx))
     .use(agentTokenRoutes(ctx))

@@ -66,6 +66,9 @@ await forEachDatabase("REST conventions", (db) => {
 
   test("/health and the OpenAPI document are open; every other route demands authentication", async () => {
     expect((await c.request("/health")).status).toBe(200);
+    const version = await c.request("/rest/version/");
+    expect(version.status).toBe(200);
+    expect(await version.json()).toEqual({ Version: expect.any(String), API: "1" });
     const doc = (await (await c.request("/docs/json")).json()) as { paths: Record<string, Record<string, unknown>> };
     expect(doc.paths["/rest/diag/about"]).toBeDefined();
     const open = new Set(["GET /health", "POST /auth/token", "GET /docs", "GET /docs/json", "GET /rest/version/", "GET /rest/version"]);
