@@ -3,32 +3,15 @@
 // loopback, so they include HTTP as well as the server's work.
 //
 //   bun scripts/bench-jobs-api.ts [--write]      (--write updates BENCHMARKS.md)
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import postgres from "postgres";
 import { sql } from "drizzle-orm";
-import { loadConfig } from "../shared/src/config.ts";
-import { startController } from "../controller/src/controller.ts";
-import { POSTGRES_URL } from "../tests/helpers/databases.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
+import { BENCH_PASSWORD, withBenchController } from "./bench-controller.ts";
 
 const JOBS = 100_000;
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
-const dbName = `drover_bench_jobs_${process.pid}`;
-const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${dbName}`);
-const url = new URL(POSTGRES_URL);
-url.pathname = `/${dbName}`;
-const home = mkdtempSync(join(tmpdir(), "drover-bench-"));
-const password = "bench-password";
-const controller = await startController({
-  config: loadConfig({ DROVER_HTTP_PORT: "0", DROVER_GRPC_PORT: "0", DATABASE_URL: url.toString() }, home),
-  adminPassword: password,
-});
 const figures: Record<string, string> = {};
-try {
+await withBenchController("jobs", {}, async (controller) => {
   // 100,000 finished jobs with realistic fields, written straight into the table
   await controller.database.db.execute(sql`
     insert into jobs (name, owner, argv, state, exit_code, submitted_at, started_at, ended_at, allocated_nodes, node_id, messages, start_count, attempt)
@@ -37,7 +20,7 @@ try {
            '[{"node":"node-a","cpus":1}]'::jsonb, 'node-a', '[]'::jsonb, 1, 1
     from generate_series(1, ${JOBS}) as i`);
   await controller.database.db.execute(sql`analyze jobs`);
-  const auth = { authorization: `Basic ${btoa(`admin:${password}`)}` };
+  const auth = { authorization: `Basic ${btoa(`admin:${BENCH_PASSWORD}`)}` };
   const get = async (path: string) => {
     const t = performance.now();
     const res = await fetch(controller.url + path, { headers: auth });
@@ -53,12 +36,7 @@ try {
   figures[`GET /rest/jobs?max=100&offset=N, ${JOBS.toLocaleString("en")} jobs stored (p50 / p99; target p50 < 50 ms)`] = `${quantile(pages, 0.5).toFixed(1)} ms / ${quantile(pages, 0.99).toFixed(1)} ms`;
   figures["GET /rest/jobs/{id} (p50 / p99; target p50 < 5 ms)"] = `${quantile(shows, 0.5).toFixed(2)} ms / ${quantile(shows, 0.99).toFixed(2)} ms`;
   for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`);
-} finally {
-  await controller.stop();
-  await admin.unsafe(`drop database if exists ${dbName} with (force)`);
-  await admin.end();
-  rmSync(home, { recursive: true, force: true });
-}
+});
 
 if (process.argv.includes("--write")) {
   writeBenchmarkSection("MWS jobs API: listing and showing with 100,000 jobs stored", "bun scripts/bench-jobs-api.ts --write", figures, [

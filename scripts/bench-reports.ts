@@ -2,35 +2,18 @@
 // consolidation of one window holding 10,000 samples. Real controller, real Postgres.
 //
 //   bun scripts/bench-reports.ts [--write]      (--write updates BENCHMARKS.md)
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import postgres from "postgres";
-import { loadConfig } from "../shared/src/config.ts";
 import { ManualClock, setClock } from "../shared/src/clock.ts";
-import { startController } from "../controller/src/controller.ts";
 import { consolidateReport } from "../controller/src/reports/consolidator.ts";
 import { createReport } from "../controller/src/reports/reports.ts";
 import { addSamples } from "../controller/src/reports/samples.ts";
-import { POSTGRES_URL } from "../tests/helpers/databases.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
+import { BENCH_PASSWORD, withBenchController } from "./bench-controller.ts";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const dbName = `drover_bench_reports_${process.pid}`;
-const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${dbName}`);
-const url = new URL(POSTGRES_URL);
-url.pathname = `/${dbName}`;
-const home = mkdtempSync(join(tmpdir(), "drover-bench-"));
-const password = "bench-password";
-const controller = await startController({
-  config: loadConfig({ DROVER_HTTP_PORT: "0", DROVER_GRPC_PORT: "0", DATABASE_URL: url.toString(), DROVER_REPORTS_POLL: "0", DROVER_LOG_LEVEL: "warn" }, home),
-  adminPassword: password,
-});
 const figures: Record<string, string> = {};
-try {
-  const auth = { authorization: `Basic ${btoa(`admin:${password}`)}`, "content-type": "application/json" };
+await withBenchController("reports", { DROVER_REPORTS_POLL: "0" }, async (controller) => {
+  const auth = { authorization: `Basic ${btoa(`admin:${BENCH_PASSWORD}`)}`, "content-type": "application/json" };
   const post = async (path: string, body: unknown) => {
     const res = await fetch(controller.url + path, { method: "POST", headers: auth, body: JSON.stringify(body) });
     if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`);
@@ -72,12 +55,7 @@ try {
   restore();
   figures["consolidation of one window of 10,000 samples, median of 5 (target < 200 ms)"] = `${median(times).toFixed(1)} ms`;
   console.log(`consolidation: ${times.map((t) => t.toFixed(1)).join(", ")} ms`);
-} finally {
-  await controller.stop();
-  await admin.unsafe(`drop database if exists ${dbName} with (force)`);
-  await admin.end();
-  rmSync(home, { recursive: true, force: true });
-}
+});
 
 if (process.argv.includes("--write")) {
   writeBenchmarkSection("Reports: sample ingestion and consolidation", "bun scripts/bench-reports.ts --write", figures, [
