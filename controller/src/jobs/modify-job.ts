@@ -43,9 +43,10 @@ export async function modifyJob(core: Core, principal: Principal, id: number, ch
   if (changes.variables !== undefined) (set.variables = { ...job.variables, ...changes.variables }), done.push("Variables modified successfully");
   if (changes.flags !== undefined) (set.flags = [...new Set(changes.flags)]), done.push("Flags modified successfully");
   if (changes.messages?.length) done.push("Messages modified successfully");
-  const notes = [...(changes.messages ?? []), ...(done.length ? [`modified by ${principal.username}: ${done.map((d) => d.split(" ")[0]).join(", ")}`] : [])];
+  const changed = Object.keys(set);
+  const notes = [...(changes.messages ?? []), ...(changed.length ? [`modified by ${principal.username}: ${changed.join(", ")}`] : [])];
 
-  if (Object.keys(set).length || notes.length) {
+  if (notes.length) {
     await core.db.transaction(async (tx) => {
       const rows = await tx
         .update(jobs)
@@ -53,7 +54,7 @@ export async function modifyJob(core: Core, principal: Principal, id: number, ch
         .where(and(eq(jobs.id, id), queuedOnly.length ? eq(jobs.state, "queued") : sql`true`))
         .returning({ id: jobs.id });
       if (!rows.length) throw conflict(`Job ${id} was dispatched meanwhile; look at it again`);
-      await recordJobEvent(tx, id, "modified", { by: principal.username, fields: Object.keys(set) });
+      await recordJobEvent(tx, id, "modified", { by: principal.username, fields: changed });
     });
   }
   if (changes.holds?.length) {

@@ -1,11 +1,24 @@
 import { inArray } from "drizzle-orm";
-import { invalid } from "@drover/shared/errors";
+import { forbidden, invalid } from "@drover/shared/errors";
+import { findUser } from "../users/users.ts";
 import type { Principal } from "../auth/principal.ts";
 import { mayActOn } from "../auth/principal.ts";
 import type { Core } from "../core.ts";
 import { jobs, type Job } from "../db/schema.ts";
 import { checkJobSpec, type JobSpec } from "./job-spec.ts";
 import { recordJobEvent } from "./job-events.ts";
+
+/**
+ * Whose jobs a submission makes: the caller's, unless an administrator submits for another
+ * existing user (MWS proxy-user / user). Users cannot submit as others.
+ */
+export async function submitterFor(core: Core, principal: Principal, owner: string): Promise<Principal> {
+  if (owner === principal.username) return principal;
+  if (principal.role !== "admin") throw forbidden(`Only an administrator may submit jobs for another user ("${owner}")`);
+  const target = await findUser(core.db, owner);
+  if (!target) throw invalid(`User "${owner}" does not exist; create it first (POST /auth/users)`);
+  return { username: target.username, role: principal.role };
+}
 
 /** Queues one job for the principal and asks the scheduler to look at it. */
 export async function submitJob(core: Core, principal: Principal, spec: JobSpec): Promise<Job> {

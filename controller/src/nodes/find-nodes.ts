@@ -1,5 +1,5 @@
 import { asc, eq } from "drizzle-orm";
-import { nodeUsage } from "../scheduler/schedule-pass.ts";
+import { nodeUsage } from "./node-usage.ts";
 import { notFound } from "@drover/shared/errors";
 import type { Db } from "../db/connect.ts";
 import { nodes, type Node } from "../db/schema.ts";

@@ -5,7 +5,7 @@ import type { Core } from "../core.ts";
 import { jobs, nodes, type Job } from "../db/schema.ts";
 import { recordJobEvent } from "../jobs/job-events.ts";
 import { place, type Allocation, type NodeCapacity } from "./placement.ts";
-import { rowsOf } from "../db/migrate.ts";
+import { nodeUsage } from "../nodes/node-usage.ts";
 
 // Serialises scheduling passes between controllers sharing one Postgres.
 const SCHEDULER_LOCK = 7_070_002;
@@ -49,23 +49,6 @@ export function runMessage(job: Job, allocation: Allocation[]): ControllerMessag
       },
     },
   });
-}
-
-/** Processors and memory taken on each node by jobs on nodes, from their allocations. */
-export async function nodeUsage(tx: Pick<Core["db"], "execute">, nodeIds?: string[]): Promise<Map<string, { cpus: number; memoryBytes: number; jobIds: number[] }>> {
-  const rows = rowsOf<{ node: string; cpus: number | string; memory: number | string; ids: number[] | string }>(
-    await tx.execute(sql`
-      select a->>'node' as node, sum((a->>'cpus')::int) as cpus,
-             sum(coalesce((a->>'memoryBytes')::bigint, j.memory_bytes)) as memory,
-             jsonb_agg(j.id order by j.id) as ids
-      from jobs j, jsonb_array_elements(j.allocated_nodes) a
-      where j.state in ('dispatching', 'running', 'suspended')
-      ${nodeIds ? sql`and a->>'node' in (${sql.join(nodeIds.length ? nodeIds.map((n) => sql`${n}`) : [sql`null`], sql`, `)})` : sql``}
-      group by 1`),
-  );
-  return new Map(
-    rows.map((r) => [r.node, { cpus: Number(r.cpus), memoryBytes: Number(r.memory), jobIds: (typeof r.ids === "string" ? JSON.parse(r.ids) : r.ids).map(Number) }]),
-  );
 }
 
 /**

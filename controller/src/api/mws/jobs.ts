@@ -1,11 +1,10 @@
 import { Elysia, t } from "elysia";
 import { notFound } from "@drover/shared/errors";
-import { submitJobs } from "../../jobs/submit-job.ts";
+import { submitJobs, submitterFor } from "../../jobs/submit-job.ts";
 import { countJobs, getJob, listJobs, type JobFilter } from "../../jobs/find-jobs.ts";
 import { cancelJob, executeJob, holdJob, requeueJob, resumeJob, suspendJob, unholdJob } from "../../jobs/control-job.ts";
 import { modifyJob } from "../../jobs/modify-job.ts";
-import { forbidden, invalid } from "@drover/shared/errors";
-import { findUser } from "../../users/users.ts";
+import { invalid } from "@drover/shared/errors";
 import type { Principal } from "../../auth/principal.ts";
 import type { JobState } from "../../jobs/states.ts";
 import { authPlugin } from "../auth-plugin.ts";
@@ -30,20 +29,6 @@ function checkHoldsBody(body: unknown): string[] {
 /** MWS 3.4: the jobs resource. */
 export function jobRoutes(ctx: ApiContext, prefix: string) {
   const { db } = ctx;
-
-  /**
-   * Whose job it is: the caller's, unless an administrator submits for someone else (the
-   * proxy-user parameter or the user field, MWS 3.4.2). Users cannot submit as others.
-   */
-  const ownerFor = async (principal: Principal, proxyUser: string | undefined, user: string): Promise<Principal> => {
-    if (user === principal.username) return principal;
-    if (principal.role !== "admin") {
-      throw forbidden(proxyUser !== undefined && proxyUser !== principal.username ? "proxy-user is honoured for administrators only" : `You cannot submit jobs as user "${user}"`);
-    }
-    const target = await findUser(db, user);
-    if (!target) throw invalid(`User "${user}" does not exist; create it first (POST /auth/users)`);
-    return { username: target.username, role: principal.role };
-  };
 
   const jobIdOf = (text: string) => {
     const id = parseMwsJobId(text);
@@ -88,7 +73,7 @@ export function jobRoutes(ctx: ApiContext, prefix: string) {
         const submissions = Array.isArray(body) ? body : [body];
         const owners = new Set(submissions.map((b) => b.user ?? query["proxy-user"] ?? principal.username));
         if (owners.size > 1) throw invalid("All jobs of one submission must belong to one user");
-        const owner = await ownerFor(principal, query["proxy-user"], [...owners][0]!);
+        const owner = await submitterFor(ctx.core, principal, [...owners][0]!);
         const specs = submissions.map(fromMwsSubmission);
         if (Array.isArray(body)) {
           // drover extension: an array submits every job or none, in one transaction
