@@ -206,6 +206,8 @@ export class Agent {
         else if (kind === SignalJob_Kind.SUSPEND) job.suspend();
         else if (kind === SignalJob_Kind.RESUME) job.resume();
         this.saveState();
+        // a cancel is confirmed by the job's end; a suspend or resume right away
+        if (kind === SignalJob_Kind.SUSPEND || kind === SignalJob_Kind.RESUME) this.sendLive({ case: "jobSignalled", value: { jobId, attempt, kind } });
         break;
       }
       case "settings":

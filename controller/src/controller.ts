@@ -7,6 +7,7 @@ import { TokenIssuer } from "./auth/tokens.ts";
 import { openDatabase, type Database } from "./db/connect.ts";
 import { migrate } from "./db/migrate.ts";
 import { buildHttpApi } from "./api/http.ts";
+import { loadTemplateFiles } from "./api/mws/template-files.ts";
 import type { ApiContext } from "./api/context.ts";
 import { ensureAdmin } from "./users/bootstrap-admin.ts";
 import type { Core } from "./core.ts";
@@ -58,6 +59,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const applied = await migrate(database.db);
     if (applied.length) log.info("applied migrations", { migrations: applied.join(",") });
     const admin = await ensureAdmin(database.db, opts.adminPassword);
+    await loadTemplateFiles(database.db, join(config.home, "etc", "job-templates"));
     const tokens = new TokenIssuer(loadSigningSecret(config.home), config.auth.tokenLifetimeMs);
     const scheduler = new Scheduler(() => core);
     const core: Core = {

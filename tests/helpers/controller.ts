@@ -19,8 +19,13 @@ export interface TestController extends RunningController {
 }
 
 /** A controller on `database` with its own temporary DROVER_HOME; stop() removes the home. */
-export async function startTestController(database: Database, env: Record<string, string> = {}): Promise<TestController> {
+export async function startTestController(
+  database: Database,
+  env: Record<string, string> = {},
+  opts: { beforeStart?: (home: string) => void } = {},
+): Promise<TestController> {
   const home = mkdtempSync(join(tmpdir(), "drover-test-"));
+  opts.beforeStart?.(home);
   const config = loadConfig({ DROVER_HTTP_PORT: "0", DROVER_GRPC_PORT: "0", ...env }, home);
   const controller = await startController({ config, adminPassword: ADMIN_PASSWORD, database });
   let adminToken: string | undefined;

@@ -123,6 +123,8 @@ export const jobs = pgTable(
     requeueRequestedAt: tz("requeue_requested_at"),
     /** set by MWS execute: the job goes ahead of the queue and ignores its earliest start date */
     executeRequestedAt: tz("execute_requested_at"),
+    /** set when a sister node of a multi-node job was lost: the master's process is being stopped for this reason */
+    sisterLostReason: text("sister_lost_reason"),
     /** increases on every dispatch so that late events from an older attempt are ignored */
     attempt: integer("attempt").notNull().default(0),
   },
@@ -207,15 +209,41 @@ export const datapoints = pgTable(
 );
 
 /** Operations in flight between the controller and agents (MWS 3.7 pending actions). */
-export const pendingActions = pgTable("pending_actions", {
-  id: bigserial("id", { mode: "number" }).primaryKey(),
-  type: text("type").notNull(),
-  state: text("state").notNull().default("RUNNING"),
-  requester: text("requester").notNull(),
-  jobId: big("job_id"),
-  hosts: jsonb("hosts").$type<string[]>().notNull().default([]),
-  startedAt: tz("started_at").notNull().defaultNow(),
-  maxDurationS: integer("max_duration_s").notNull().default(60),
+export const pendingActions = pgTable(
+  "pending_actions",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    /** DISPATCH, CANCEL, SUSPEND, RESUME or REQUEUE */
+    type: text("type").notNull(),
+    requester: text("requester").notNull(),
+    jobId: big("job_id").notNull(),
+    /** the job attempt the action is about: a confirmation for another attempt does not count */
+    attempt: integer("attempt").notNull().default(0),
+    /** the nodes involved, the one that must confirm first */
+    hosts: jsonb("hosts").$type<string[]>().notNull().default([]),
+    startedAt: tz("started_at").notNull().defaultNow(),
+    maxDurationS: integer("max_duration_s").notNull().default(60),
+  },
+  (t) => [index("pending_actions_job").on(t.jobId)],
+);
+
+/**
+ * MWS 3.5 job templates: defaults and prerequisites that a submission's templateList applies.
+ * `spec` holds the JobSpec fields the template sets; `dependencies` name templates whose jobs
+ * must succeed first.
+ */
+export const jobTemplates = pgTable("job_templates", {
+  id: text("id").primaryKey(),
+  description: text("description").notNull().default(""),
+  spec: jsonb("spec").$type<Record<string, unknown>>().notNull().default({}),
+  dependencies: jsonb("dependencies").$type<{ name: string; type: string }[]>().notNull().default([]),
+  /** whether a submission may name it in templateList (Moab's SELECT) */
+  selectable: boolean("selectable").notNull().default(true),
+  /** "api" or the file under DROVER_HOME/etc/job-templates it was loaded from */
+  source: text("source").notNull().default("api"),
+  version: integer("version").notNull().default(0),
+  createdAt: tz("created_at").notNull().defaultNow(),
+  updatedAt: tz("updated_at").notNull().defaultNow(),
 });
 
 export type User = typeof users.$inferSelect;

@@ -4,7 +4,7 @@ import { create, ControllerMessageSchema, type AgentMessage, type ControllerMess
 import { now } from "@drover/shared/clock";
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
-import { applyJobFinished, applyJobOutput, applyJobStarted } from "../jobs/agent-events.ts";
+import { applyJobFinished, applyJobOutput, applyJobSignalled, applyJobStarted } from "../jobs/agent-events.ts";
 import type { AgentLink } from "../nodes/agent-links.ts";
 import { checkNodeName, recordHeartbeat, registerNode } from "../nodes/register-node.ts";
 import { reconcileNode } from "../nodes/node-loss.ts";
@@ -122,6 +122,9 @@ export class AgentSession implements AgentLink {
           case "jobFinished":
             await applyJobFinished(tx, this.nodeId, m.body.value);
             finished = true;
+            break;
+          case "jobSignalled":
+            await applyJobSignalled(tx, m.body.value);
             break;
           case "samples":
             break;

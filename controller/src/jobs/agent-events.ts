@@ -1,7 +1,8 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { JobFinished, JobOutput, JobStarted } from "@drover/proto/service";
+import { SignalJob_Kind, type JobFinished, type JobOutput, type JobSignalled, type JobStarted } from "@drover/proto/service";
 import { jobs } from "../db/schema.ts";
 import { recordJobEvent, type Tx } from "./job-events.ts";
+import { settlePendingActions } from "./pending-actions.ts";
 
 // Agents deliver these at least once (they replay their spool after a reconnect), so each
 // one is idempotent: it applies only to the attempt it names, and only once.
@@ -26,6 +27,13 @@ export async function applyJobStarted(tx: Tx, nodeId: string, ev: JobStarted): P
     .where(and(eq(jobs.id, id), eq(jobs.attempt, ev.attempt), eq(jobs.nodeId, nodeId), eq(jobs.state, "dispatching")))
     .returning({ id: jobs.id });
   if (rows.length) await recordJobEvent(tx, id, "started", { node: nodeId, pid: ev.pid, attempt: ev.attempt });
+  await settlePendingActions(tx, id, ev.attempt, ["DISPATCH"]);
+}
+
+/** The agent stopped or continued a job's process group as asked. */
+export async function applyJobSignalled(tx: Tx, ev: JobSignalled): Promise<void> {
+  const type = ev.kind === SignalJob_Kind.SUSPEND ? "SUSPEND" : ev.kind === SignalJob_Kind.RESUME ? "RESUME" : undefined;
+  if (type) await settlePendingActions(tx, Number(ev.jobId), ev.attempt, [type]);
 }
 
 /** New output tails of a running job. */
@@ -50,13 +58,43 @@ export async function applyJobFinished(tx: Tx, nodeId: string, ev: JobFinished):
     .where(and(eq(jobs.id, id), eq(jobs.attempt, ev.attempt)))
     .for("update");
   if (!job) return undefined;
+  // whatever was asked of this run, its end answers it
+  await settlePendingActions(tx, id, ev.attempt);
   const onThisNode = job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
   const lostHere = (job.state === "lost" || job.state === "queued") && job.allocatedNodes[0]?.node === nodeId;
   if (!onThisNode && !lostHere) return undefined;
 
-  if (job.requeueRequestedAt && !job.cancelRequestedAt && onThisNode) {
-    // MWS requeue: the process was stopped on request; the job waits in the queue again
-    const note = `requeued on request; attempt ${ev.attempt} on ${nodeId} was stopped`;
+  // a sister node of a multi-node job was lost: the master's processes were stopped for it and
+  // the job is requeued while it has retries left, else it is lost
+  const sisterLost = job.sisterLostReason && !job.cancelRequestedAt && onThisNode;
+  if (sisterLost && job.attempt > job.retries) {
+    const reason = `lost: ${job.sisterLostReason}`;
+    await tx
+      .update(jobs)
+      .set({
+        state: "lost",
+        reason,
+        exitCode: ev.exitCode ?? null,
+        signal: ev.signal || null,
+        endedAt: new Date(Number(ev.endedAtMs)),
+        walltimeUsedMs: Number(ev.walltimeMs),
+        cpuTimeMs: Number(ev.cpuTimeMs),
+        peakRssBytes: Number(ev.peakRssBytes),
+        stdoutTail: clip(ev.stdoutTail),
+        stderrTail: clip(ev.stderrTail),
+        suspendedAt: null,
+        messages: sql`${jobs.messages} || ${JSON.stringify([reason])}::jsonb`,
+      })
+      .where(eq(jobs.id, id));
+    await recordJobEvent(tx, id, "lost", { node: nodeId, attempt: ev.attempt, reason: job.sisterLostReason, requeued: false });
+    return "lost";
+  }
+  if ((job.requeueRequestedAt || sisterLost) && !job.cancelRequestedAt && onThisNode) {
+    // MWS requeue, or a lost sister node with retries left: the process was stopped; the job
+    // waits in the queue again
+    const note = sisterLost
+      ? `lost: ${job.sisterLostReason}; requeued, retry ${job.attempt} of ${job.retries}`
+      : `requeued on request; attempt ${ev.attempt} on ${nodeId} was stopped`;
     await tx
       .update(jobs)
       .set({
@@ -69,12 +107,13 @@ export async function applyJobFinished(tx: Tx, nodeId: string, ev: JobFinished):
         endedAt: null,
         suspendedAt: null,
         requeueRequestedAt: null,
+        sisterLostReason: null,
         stdoutTail: clip(ev.stdoutTail),
         stderrTail: clip(ev.stderrTail),
         messages: sql`${jobs.messages} || ${JSON.stringify([note])}::jsonb`,
       })
       .where(eq(jobs.id, id));
-    await recordJobEvent(tx, id, "requeued", { node: nodeId, attempt: ev.attempt });
+    await recordJobEvent(tx, id, sisterLost ? "lost" : "requeued", { node: nodeId, attempt: ev.attempt, requeued: true });
     return "queued";
   }
 

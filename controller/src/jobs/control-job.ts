@@ -8,6 +8,7 @@ import { jobs, type Job } from "../db/schema.ts";
 import { getJob } from "./find-jobs.ts";
 import { schedulePass } from "../scheduler/schedule-pass.ts";
 import { recordJobEvent } from "./job-events.ts";
+import { openPendingActions, type PendingActionType } from "./pending-actions.ts";
 import { isOnNode, isTerminal } from "./states.ts";
 
 /** The message that asks a node's agent to signal a job's process group. */
@@ -41,6 +42,7 @@ export async function cancelJob(core: Core, principal: Principal, id: number): P
       .where(eq(jobs.id, id))
       .returning();
     await recordJobEvent(tx, id, "cancel-requested", { by: principal.username });
+    if (row && isOnNode(row.state)) await openPendingActions(tx, [actionOn(row, "CANCEL", principal)]);
     return row;
   });
   if (!updated) return cancelJob(core, principal, id); // it was dispatched meanwhile: cancel it on its node
@@ -62,7 +64,10 @@ export async function suspendJob(core: Core, principal: Principal, id: number): 
       .set({ state: "suspended", suspendedAt: new Date(now()) })
       .where(and(eq(jobs.id, id), eq(jobs.state, "running"), eq(jobs.attempt, job.attempt)))
       .returning();
-    if (rows.length) await recordJobEvent(tx, id, "suspended", { by: principal.username });
+    if (rows.length) {
+      await recordJobEvent(tx, id, "suspended", { by: principal.username });
+      await openPendingActions(tx, [actionOn(rows[0]!, "SUSPEND", principal)]);
+    }
     return rows;
   });
   if (!row) throw conflict(`Job ${id} changed state meanwhile; look at it again`);
@@ -82,7 +87,10 @@ export async function resumeJob(core: Core, principal: Principal, id: number): P
       .set({ state: "running", suspendedAt: null, suspendedMs: job.suspendedMs + Math.max(0, pausedMs) })
       .where(and(eq(jobs.id, id), eq(jobs.state, "suspended"), eq(jobs.attempt, job.attempt)))
       .returning();
-    if (rows.length) await recordJobEvent(tx, id, "resumed", { by: principal.username });
+    if (rows.length) {
+      await recordJobEvent(tx, id, "resumed", { by: principal.username });
+      await openPendingActions(tx, [actionOn(rows[0]!, "RESUME", principal)]);
+    }
     return rows;
   });
   if (!row) throw conflict(`Job ${id} changed state meanwhile; look at it again`);
@@ -168,7 +176,10 @@ export async function requeueJob(core: Core, principal: Principal, id: number): 
       .set({ requeueRequestedAt: new Date(now()), messages: appendMessage(`requeue requested by ${principal.username}`) })
       .where(and(eq(jobs.id, id), eq(jobs.attempt, job.attempt)))
       .returning();
-    if (rows.length) await recordJobEvent(tx, id, "requeue-requested", { by: principal.username });
+    if (rows.length) {
+      await recordJobEvent(tx, id, "requeue-requested", { by: principal.username });
+      if (rows[0]!.nodeId) await openPendingActions(tx, [actionOn(rows[0]!, "REQUEUE", principal)]);
+    }
     return rows;
   });
   if (!row) throw conflict(`Job ${id} changed meanwhile; look at it again`);
@@ -192,6 +203,12 @@ export async function executeJob(core: Core, principal: Principal, id: number): 
   if (!row) throw conflict(`Job ${id} was dispatched meanwhile`);
   await schedulePass(core);
   return getJob(core.db, principal, id);
+}
+
+/** A pending action on a job's nodes, master first. */
+function actionOn(job: Job, type: PendingActionType, principal: Principal) {
+  const hosts = job.allocatedNodes.length ? job.allocatedNodes.map((a) => a.node) : job.nodeId ? [job.nodeId] : [];
+  return { type, requester: principal.username, jobId: job.id, attempt: job.attempt, hosts };
 }
 
 /** Appends a message to a job's messages (they are never removed). */

@@ -26,6 +26,8 @@ export interface JobSpec {
   retries?: number;
   variables?: Record<string, string>;
   flags?: string[];
+  /** job templates whose defaults and dependencies apply (MWS templateList) */
+  templates?: string[];
   extra?: Record<string, unknown>;
 }
 

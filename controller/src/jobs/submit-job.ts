@@ -4,9 +4,10 @@ import { findUser } from "../users/users.ts";
 import type { Principal } from "../auth/principal.ts";
 import { mayActOn } from "../auth/principal.ts";
 import type { Core } from "../core.ts";
-import { jobs, type Job } from "../db/schema.ts";
+import { jobs, type Job, type NewJob } from "../db/schema.ts";
 import { checkJobSpec, type JobSpec } from "./job-spec.ts";
-import { recordJobEvent } from "./job-events.ts";
+import { recordJobEvent, type Tx } from "./job-events.ts";
+import { planWithTemplates, type PlannedJob } from "./job-templates.ts";
 
 /**
  * Whose jobs a submission makes: the caller's, unless an administrator submits for another
@@ -27,7 +28,9 @@ export async function submitJob(core: Core, principal: Principal, spec: JobSpec)
 
 /** Queues several jobs in one transaction: all are stored or none. */
 export async function submitJobs(core: Core, principal: Principal, specs: JobSpec[]): Promise<Job[]> {
-  specs.forEach(checkJobSpec);
+  const withTemplates = specs.some((s) => s.templates?.length);
+  // without templates every spec is complete now; with them, once the templates are applied
+  if (!withTemplates) specs.forEach(checkJobSpec);
   const deps = [...new Set(specs.flatMap((s) => s.dependsOn ?? []))];
   const created = await core.db.transaction(async (tx) => {
     if (deps.length) {
@@ -36,38 +39,53 @@ export async function submitJobs(core: Core, principal: Principal, specs: JobSpe
       const missing = deps.filter((d) => !visible.has(d));
       if (missing.length) throw invalid(`Dependency job(s) ${missing.join(", ")} do not exist`);
     }
-    const rows = await tx
-      .insert(jobs)
-      .values(
-        specs.map((s) => ({
-          name: s.name ?? "",
-          owner: principal.username,
-          group: s.group ?? "",
-          argv: s.argv,
-          workingDirectory: s.workingDirectory ?? null,
-          environment: s.environment ?? {},
-          cpus: s.cpus ?? 1,
-          tasksPerNode: s.tasksPerNode ?? null,
-          memoryBytes: s.memoryBytes ?? 0,
-          diskBytes: s.diskBytes ?? 0,
-          gpus: s.gpus ?? 0,
-          walltimeMs: s.walltimeMs ?? null,
-          hosts: s.hosts ?? [],
-          features: s.features ?? [],
-          priority: s.priority ?? 0,
-          holds: s.holds ?? [],
-          dependsOn: s.dependsOn ?? [],
-          earliestStartAt: s.earliestStartAt ?? null,
-          retries: s.retries ?? 0,
-          variables: s.variables ?? {},
-          flags: s.flags ?? [],
-          extra: s.extra ?? {},
-        })),
-      )
-      .returning();
+    if (withTemplates) {
+      const rows: Job[] = [];
+      for (const spec of specs) rows.push(await insertPlanned(tx, principal, await planWithTemplates(tx, spec, spec.templates ?? [])));
+      return rows;
+    }
+    const rows = await tx.insert(jobs).values(specs.map((s) => jobRow(principal, s))).returning();
     for (const job of rows) await recordJobEvent(tx, job.id, "submitted", { by: principal.username });
     return rows;
   });
   core.kick();
   return created;
+}
+
+/** Inserts a job after the jobs its templates made it depend on, which it waits for. */
+async function insertPlanned(tx: Tx, principal: Principal, plan: PlannedJob): Promise<Job> {
+  const before: number[] = [];
+  for (const p of plan.prerequisites) before.push((await insertPlanned(tx, principal, p)).id);
+  const spec: JobSpec = { ...plan.spec, dependsOn: [...(plan.spec.dependsOn ?? []), ...before] };
+  checkJobSpec(spec);
+  const [row] = await tx.insert(jobs).values(jobRow(principal, spec)).returning();
+  await recordJobEvent(tx, row!.id, "submitted", { by: principal.username, templates: spec.templates ?? [], dependsOn: spec.dependsOn });
+  return row!;
+}
+
+function jobRow(principal: Principal, s: JobSpec): NewJob {
+  return {
+    name: s.name ?? "",
+    owner: principal.username,
+    group: s.group ?? "",
+    argv: s.argv,
+    workingDirectory: s.workingDirectory ?? null,
+    environment: s.environment ?? {},
+    cpus: s.cpus ?? 1,
+    tasksPerNode: s.tasksPerNode ?? null,
+    memoryBytes: s.memoryBytes ?? 0,
+    diskBytes: s.diskBytes ?? 0,
+    gpus: s.gpus ?? 0,
+    walltimeMs: s.walltimeMs ?? null,
+    hosts: s.hosts ?? [],
+    features: s.features ?? [],
+    priority: s.priority ?? 0,
+    holds: s.holds ?? [],
+    dependsOn: s.dependsOn ?? [],
+    earliestStartAt: s.earliestStartAt ?? null,
+    retries: s.retries ?? 0,
+    variables: s.variables ?? {},
+    flags: s.flags ?? [],
+    extra: { ...s.extra, ...(s.templates?.length ? { templateList: s.templates } : {}) },
+  };
 }

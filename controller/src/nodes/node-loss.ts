@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { JobRef } from "@drover/proto/service";
 import { SignalJob_Kind } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
@@ -7,6 +7,7 @@ import type { Core } from "../core.ts";
 import { jobs, nodes, type Job } from "../db/schema.ts";
 import { signalMessage } from "../jobs/control-job.ts";
 import { recordJobEvent, type Tx } from "../jobs/job-events.ts";
+import { dropPendingActions, openPendingActions, settlePendingActions } from "../jobs/pending-actions.ts";
 
 const log = logger("nodes");
 
@@ -17,6 +18,7 @@ const log = logger("nodes");
  * retries left (counted in dispatches), so a job without retries never runs twice.
  */
 async function releaseJob(tx: Tx, job: Job, why: string, neverReached: boolean): Promise<void> {
+  await dropPendingActions(tx, job.id);
   if (job.state === "dispatching" && neverReached) {
     await tx.update(jobs).set({ state: "queued", nodeId: null, reason: `requeued: ${why} before the job started` }).where(eq(jobs.id, job.id));
     await recordJobEvent(tx, job.id, "requeued", { reason: why, attempt: job.attempt });
@@ -44,9 +46,13 @@ async function releaseJob(tx: Tx, job: Job, why: string, neverReached: boolean):
   await recordJobEvent(tx, job.id, "lost", { reason: why, attempt: job.attempt, requeued: retriesLeft });
 }
 
-/** A node stopped answering: it goes down and every job on it is released. */
+/**
+ * A node stopped answering: it goes down and every job it is the master of is released. A
+ * multi-node job that merely had processors there cannot go on either: its master is asked to
+ * stop it, and the job is requeued or lost when the master confirms.
+ */
 export async function markNodeLost(core: Core, nodeId: string, why: string): Promise<void> {
-  const released = await core.db.transaction(async (tx) => {
+  const { released, stopping } = await core.db.transaction(async (tx) => {
     await tx.update(nodes).set({ state: "down", stateReason: why }).where(and(eq(nodes.id, nodeId), sql`${nodes.state} <> 'drained'`));
     const onNode = await tx
       .select()
@@ -54,9 +60,28 @@ export async function markNodeLost(core: Core, nodeId: string, why: string): Pro
       .where(and(eq(jobs.nodeId, nodeId), inArray(jobs.state, ["dispatching", "running", "suspended"])))
       .for("update");
     for (const job of onNode) await releaseJob(tx, job, why, false);
-    return onNode.length;
+    const spanning = await tx
+      .select()
+      .from(jobs)
+      .where(
+        and(
+          inArray(jobs.state, ["dispatching", "running", "suspended"]),
+          sql`${jobs.nodeId} <> ${nodeId}`,
+          sql`${jobs.allocatedNodes} @> ${JSON.stringify([{ node: nodeId }])}::jsonb`,
+          isNull(jobs.sisterLostReason),
+        ),
+      )
+      .for("update");
+    for (const job of spanning) {
+      const reason = `node ${nodeId}, one of the job's nodes, was lost (${why})`;
+      await tx.update(jobs).set({ sisterLostReason: reason }).where(eq(jobs.id, job.id));
+      await recordJobEvent(tx, job.id, "sister-node-lost", { node: nodeId, master: job.nodeId, attempt: job.attempt });
+      await openPendingActions(tx, [{ type: "CANCEL", requester: "drover", jobId: job.id, attempt: job.attempt, hosts: [job.nodeId!] }]);
+    }
+    return { released: onNode.length, stopping: spanning };
   });
-  log.warn("node lost", { node: nodeId, reason: why, jobs: released });
+  for (const job of stopping) core.links.send(job.nodeId!, signalMessage(job, SignalJob_Kind.CANCEL, `node ${nodeId}, one of the job's nodes, was lost`));
+  log.warn("node lost", { node: nodeId, reason: why, jobs: released, spanningJobsStopped: stopping.length });
   core.kick();
 }
 
@@ -87,7 +112,11 @@ export async function reconcileNode(core: Core, nodeId: string, running: JobRef[
           await tx.update(jobs).set({ state, nodeId, reason: null, endedAt: null }).where(eq(jobs.id, id));
           await recordJobEvent(tx, id, "reconciled", { node: nodeId, state, was: job.state });
         }
+        // the node's own account of the job (started; suspended or not) is adopted above, so
+        // nothing about starting, suspending or resuming this run is in flight any more
+        await settlePendingActions(tx, id, job.attempt, ["DISPATCH", "SUSPEND", "RESUME"]);
         if (job.cancelRequestedAt) toSignal.push({ job, kind: SignalJob_Kind.CANCEL, reason: "cancelled while the node was away" });
+        else if (job.sisterLostReason) toSignal.push({ job, kind: SignalJob_Kind.CANCEL, reason: job.sisterLostReason });
       } else {
         toSignal.push({ job: { id, attempt: ref.attempt }, kind: SignalJob_Kind.CANCEL, reason: "this run is stale: the job ended or runs elsewhere" });
       }

@@ -4,6 +4,7 @@ import { now } from "@drover/shared/clock";
 import type { Core } from "../core.ts";
 import { jobs, nodes, type Job } from "../db/schema.ts";
 import { recordJobEvent } from "../jobs/job-events.ts";
+import { openPendingActions } from "../jobs/pending-actions.ts";
 import { place, type Allocation, type NodeCapacity } from "./placement.ts";
 import { nodeUsage } from "../nodes/node-usage.ts";
 
@@ -146,6 +147,8 @@ export async function schedulePass(core: Core): Promise<number> {
           reason: null,
           cancelRequestedAt: null,
           executeRequestedAt: null,
+          requeueRequestedAt: null,
+          sisterLostReason: null,
         })
         .where(and(eq(jobs.id, job.id), eq(jobs.state, "queued")))
         .returning();
@@ -153,6 +156,10 @@ export async function schedulePass(core: Core): Promise<number> {
       await recordJobEvent(tx, row.id, "dispatched", { node, attempt: row.attempt, nodes: allocation.map((a) => a.node) });
       sent.push({ job: row, allocation });
     }
+    await openPendingActions(
+      tx,
+      sent.map(({ job, allocation }) => ({ type: "DISPATCH", requester: "drover", jobId: job.id, attempt: job.attempt, hosts: allocation.map((a) => a.node) })),
+    );
     return sent;
   });
   for (const { job, allocation } of dispatched) core.links.send(allocation[0]!.node, runMessage(job, allocation));

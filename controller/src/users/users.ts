@@ -24,6 +24,8 @@ export async function insertUser(
   if (!usernamePattern.test(input.username)) {
     throw invalid(`Username "${input.username}" is not allowed: use lower-case letters, digits, _ . - (at most 64, starting with a letter or _)`);
   }
+  // "drover" names drover itself where it acts on its own (pending actions, audit notes)
+  if (input.username === "drover") throw invalid(`Username "drover" is reserved for drover itself; choose another`);
   if (input.password.length < 8) throw invalid("The password must have at least 8 characters");
   const passwordHash = await Bun.password.hash(input.password);
   const rows = await db

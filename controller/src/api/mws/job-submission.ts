@@ -38,6 +38,7 @@ export const MwsJobSubmission = t.Object(
     requirements: t.Optional(t.Array(Requirement, { maxItems: 1 })),
     flags: t.Optional(t.Array(t.String())),
     retries: t.Optional(t.Integer({ minimum: 0, maximum: 100, description: "drover: times a lost job is requeued" })),
+    templateList: t.Optional(t.Array(t.String({ minLength: 1 }), { maxItems: 16, description: "job templates (GET /rest/job-templates) whose defaults and dependencies apply" })),
   },
   { additionalProperties: false },
 );
@@ -59,6 +60,8 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     argv = parseArgsStringToArgv(body.commandLine);
   } else if (body.commandFile !== undefined) {
     argv = [body.commandFile, ...parseArgsStringToArgv(body.commandLineArguments ?? "")];
+  } else if (body.templateList?.length) {
+    argv = []; // the templates give the command
   } else {
     throw invalid("A job needs commandFile (and optionally commandLineArguments), or commandLine");
   }
@@ -91,6 +94,7 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     flags: body.flags,
     // Moab's RESTARTABLE flag: the job may be requeued; drover requeues it up to 3 times when lost.
     retries: body.retries ?? (body.flags?.includes("RESTARTABLE") ? 3 : undefined),
+    templates: body.templateList,
     extra: { commandFile: body.commandFile, commandLineArguments: body.commandLineArguments },
   };
 }
