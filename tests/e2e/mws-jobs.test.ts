@@ -169,4 +169,79 @@ await forEachDatabaseUrl("the MWS jobs API on a three-node cluster", (url) => {
     expect((await c.api("/rest/jobs?proxy-user=nobody", { method: "POST", json: { commandLine: "true" } })).status).toBe(400);
     await put(`/rest/jobs/${adminJob}/cancel`);
   }, 60_000);
+
+  test("a job from a template runs after the job of its template dependency", async () => {
+    const stamp = (file: string) => `-c "sleep 0.2; date +%s%N > ${join(work, file)}"`;
+    expect((await c.api("/rest/job-templates", { method: "POST", json: { id: "stage-in", commandFile: "/bin/sh", args: stamp("stage-in"), select: false } })).status).toBe(201);
+    const main = { id: "analysis", commandFile: "/bin/sh", args: stamp("analysis"), durationRequested: 120, jobDependencies: [{ name: "stage-in", type: "JOBSUCCESSFULCOMPLETE" }] };
+    expect((await c.api("/rest/job-templates", { method: "POST", json: main })).status).toBe(201);
+    const id = await c.submit({ templateList: ["analysis"], initialWorkingDirectory: work });
+    const j = await c.waitForState(id, ["COMPLETED"], 60_000);
+    expect(j.durationRequested).toBe(120);
+    const setup = await c.waitForState(j.dependencies[0], ["COMPLETED"]);
+    expect(setup.name).toBe("stage-in");
+    const at = (f: string) => BigInt(readFileSync(join(work, f), "utf8").trim());
+    expect(at("stage-in") < at("analysis")).toBe(true);
+  }, 60_000);
+
+  test("pending actions: a dispatch, suspend and cancel are listed until the agent confirms them", async () => {
+    const agent = c.agents.get("node-c")!.proc;
+    const actionsFor = async (id: string) => (await c.json<{ results: any[] }>("/rest/pending-actions")).results.filter((a) => a.jobId === id);
+    const confirmed = (id: string, what: string) => until(async () => ((await actionsFor(id)).length === 0 ? true : undefined), 15_000, what);
+    // a stopped agent process keeps its stream but answers nothing: what is sent to it stays pending
+    agent.kill("SIGSTOP");
+    let id: string;
+    try {
+      id = await c.submit({ commandLine: "sleep 60", hosts: ["node-c"] });
+      const [dispatch] = await until(async () => {
+        const a = await actionsFor(id);
+        return a.length ? a : undefined;
+      }, 10_000, "the dispatch to be pending");
+      expect(dispatch).toMatchObject({ pendingActionType: "DISPATCH", pendingActionState: "RUNNING", hosts: ["node-c"], requester: "drover", motivation: "scheduled by drover", maxDurationInSeconds: 60 });
+      expect(dispatch.id).toMatch(/^dispatch-\d+$/);
+      expect(dispatch.startTime).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
+    } finally {
+      agent.kill("SIGCONT");
+    }
+    await confirmed(id, "the agent to confirm the start");
+    await c.waitForState(id, ["RUNNING"]);
+
+    agent.kill("SIGSTOP");
+    try {
+      expect((await put(`/rest/jobs/${id}/suspend`)).status).toBe(200);
+      expect((await actionsFor(id)).map((a) => [a.pendingActionType, a.requester])).toEqual([["SUSPEND", "admin"]]);
+    } finally {
+      agent.kill("SIGCONT");
+    }
+    await confirmed(id, "the agent to confirm the suspension");
+    expect((await put(`/rest/jobs/${id}/resume`)).status).toBe(200);
+    await confirmed(id, "the agent to confirm the resumption");
+
+    agent.kill("SIGSTOP");
+    try {
+      expect((await put(`/rest/jobs/${id}/cancel`)).status).toBe(200);
+      expect((await actionsFor(id)).map((a) => a.pendingActionType)).toEqual(["CANCEL"]);
+      // another user sees none of it
+      await c.json("/auth/users", { method: "POST", json: { username: "mallory", password: "mallory-password" } });
+      const asMallory = await fetch(c.url + "/rest/pending-actions", { headers: { authorization: "Basic " + btoa("mallory:mallory-password") } });
+      expect(((await asMallory.json()) as any).totalCount).toBe(0);
+    } finally {
+      agent.kill("SIGCONT");
+    }
+    await c.waitForState(id, ["REMOVED"]);
+    await confirmed(id, "the agent to confirm the cancellation");
+  }, 90_000);
+
+  test("losing a node of a multi-node job stops the job on its master and records why", async () => {
+    const id = await c.submit({ commandLine: "sleep 120", hosts: ["node-b", "node-c"] });
+    const running = await c.waitForState(id, ["RUNNING"]);
+    expect(running.masterHost).toBe("node-b");
+    await c.killAgent("node-c");
+    const lost = await c.waitForState(id, ["VACATED"], 30_000);
+    expect(messagesOf(lost).some((m) => m.includes("node node-c, one of the job's nodes, was lost"))).toBe(true);
+    // the master's process was really stopped (the job did not wait for its 120 s)
+    expect(lost.activeDuration).toBeLessThan(60);
+    expect((await c.json<{ results: any[] }>("/rest/pending-actions")).results.filter((a) => a.jobId === id)).toEqual([]);
+    await c.startAgent("node-c");
+  }, 90_000);
 });
