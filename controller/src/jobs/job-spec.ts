@@ -31,6 +31,12 @@ export interface JobSpec {
   extra?: Record<string, unknown>;
 }
 
+/** Fills what other fields imply: a host list with tasksPerNode asks for that many processors on each host. */
+export function deriveJobSpec(spec: JobSpec): JobSpec {
+  if (spec.cpus === undefined && spec.tasksPerNode !== undefined && spec.hosts?.length) return { ...spec, cpus: spec.hosts.length * spec.tasksPerNode };
+  return spec;
+}
+
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Checks a spec's values; throws a 400 naming the field. */

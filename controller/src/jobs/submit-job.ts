@@ -5,7 +5,7 @@ import type { Principal } from "../auth/principal.ts";
 import { mayActOn } from "../auth/principal.ts";
 import type { Core } from "../core.ts";
 import { jobs, type Job, type NewJob } from "../db/schema.ts";
-import { checkJobSpec, type JobSpec } from "./job-spec.ts";
+import { checkJobSpec, deriveJobSpec, type JobSpec } from "./job-spec.ts";
 import { recordJobEvent, type Tx } from "./job-events.ts";
 import { planWithTemplates, type PlannedJob } from "./job-templates.ts";
 
@@ -27,7 +27,8 @@ export async function submitJob(core: Core, principal: Principal, spec: JobSpec)
 }
 
 /** Queues several jobs in one transaction: all are stored or none. */
-export async function submitJobs(core: Core, principal: Principal, specs: JobSpec[]): Promise<Job[]> {
+export async function submitJobs(core: Core, principal: Principal, requested: JobSpec[]): Promise<Job[]> {
+  const specs = requested.map(deriveJobSpec);
   const withTemplates = specs.some((s) => s.templates?.length);
   // without templates every spec is complete now; with them, once the templates are applied
   if (!withTemplates) specs.forEach(checkJobSpec);
@@ -56,7 +57,7 @@ export async function submitJobs(core: Core, principal: Principal, specs: JobSpe
 async function insertPlanned(tx: Tx, principal: Principal, plan: PlannedJob): Promise<Job> {
   const before: number[] = [];
   for (const p of plan.prerequisites) before.push((await insertPlanned(tx, principal, p)).id);
-  const spec: JobSpec = { ...plan.spec, dependsOn: [...(plan.spec.dependsOn ?? []), ...before] };
+  const spec: JobSpec = deriveJobSpec({ ...plan.spec, dependsOn: [...(plan.spec.dependsOn ?? []), ...before] });
   checkJobSpec(spec);
   const [row] = await tx.insert(jobs).values(jobRow(principal, spec)).returning();
   await recordJobEvent(tx, row!.id, "submitted", { by: principal.username, templates: spec.templates ?? [], dependsOn: spec.dependsOn });

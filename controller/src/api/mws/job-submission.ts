@@ -7,8 +7,42 @@ import { parseMwsDate } from "../conventions/dates.ts";
 
 const MB = 1024 * 1024;
 
+/**
+ * Fields of the 3.4.2 payloads drover has no counterpart for. Each is refused by name when it
+ * asks for something (a value other than empty or the one drover's behaviour already is).
+ */
+const unsupportedSubmission: Record<string, (v: unknown) => boolean> = {
+  account: nonEmpty,
+  emailNotifyTypes: nonEmpty,
+  emailNotifyUsers: nonEmpty,
+  environmentRequested: (v) => v === true,
+  os: nonEmpty,
+  qosRequested: nonEmpty,
+  queue: nonEmpty,
+  reservationRequested: nonEmpty,
+  standardErrorFilePath: nonEmpty,
+  standardOutputFilePath: nonEmpty,
+  virtualContainers: nonEmpty,
+  vmUsagePolicy: nonEmpty,
+};
+const unsupportedRequirement: Record<string, (v: unknown) => boolean> = {
+  genericResources: (v) => nonEmpty(v) && !(typeof v === "object" && Object.keys(v as object).length === 0),
+  // drover places jobs on nodes that others use too: SHARED is what it does
+  nodeAccessPolicy: (v) => nonEmpty(v) && String(v).toUpperCase() !== "SHARED",
+  requiredArchitecture: nonEmpty,
+  requiredDiskPerTask: (v) => nonEmpty(v) && v !== 0,
+  requiredPartition: nonEmpty,
+  requiredProcessorsPerTask: (v) => nonEmpty(v) && Number(v) !== 1,
+  requiredSwapPerTask: (v) => nonEmpty(v) && v !== 0,
+};
+function nonEmpty(v: unknown): boolean {
+  return !(v === undefined || v === null || v === "" || v === false || (Array.isArray(v) && v.length === 0));
+}
+const anyOf = (fields: Record<string, unknown>) => Object.fromEntries(Object.keys(fields).map((k) => [k, t.Optional(t.Unknown())]));
+
 const Requirement = t.Object(
   {
+    ...anyOf(unsupportedRequirement),
     // the examples of MWS 3.4.2.3 send it as a string ("20")
     requiredProcessorCountMinimum: t.Optional(t.Union([t.Integer({ minimum: 1 }), t.String({ pattern: "^[1-9][0-9]{0,5}$" })])),
     tasksPerNode: t.Optional(t.Integer({ minimum: 1, description: "processors per node (PBS ppn)" })),
@@ -38,6 +72,8 @@ export const MwsJobSubmission = t.Object(
     requirements: t.Optional(t.Array(Requirement, { maxItems: 1 })),
     flags: t.Optional(t.Array(t.String())),
     retries: t.Optional(t.Integer({ minimum: 0, maximum: 100, description: "drover: times a lost job is requeued" })),
+    submitHost: t.Optional(t.String({ maxLength: 256, description: "where the job was submitted from; kept with the job" })),
+    ...anyOf(unsupportedSubmission),
     templateList: t.Optional(t.Array(t.String({ minLength: 1 }), { maxItems: 16, description: "job templates (GET /rest/job-templates) whose defaults and dependencies apply" })),
   },
   { additionalProperties: false },
@@ -54,6 +90,13 @@ export function checkVariables(vars: Record<string, string>): void {
 
 /** Translates an MWS submission into drover's JobSpec. */
 export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
+  const fields = body as Record<string, unknown>;
+  const requirement = (body.requirements?.[0] ?? {}) as Record<string, unknown>;
+  const refused = [
+    ...Object.keys(unsupportedSubmission).filter((k) => unsupportedSubmission[k]!(fields[k])),
+    ...Object.keys(unsupportedRequirement).filter((k) => unsupportedRequirement[k]!(requirement[k])).map((k) => `requirements.${k}`),
+  ];
+  if (refused.length) throw invalid(`drover does not support ${refused.join(", ")}; leave them out and submit again (nothing was stored)`);
   let argv: string[];
   if (body.commandLine !== undefined) {
     if (body.commandFile !== undefined) throw invalid("Give either commandFile (with commandLineArguments) or commandLine, not both");
@@ -95,7 +138,7 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     // Moab's RESTARTABLE flag: the job may be requeued; drover requeues it up to 3 times when lost.
     retries: body.retries ?? (body.flags?.includes("RESTARTABLE") ? 3 : undefined),
     templates: body.templateList,
-    extra: { commandFile: body.commandFile, commandLineArguments: body.commandLineArguments },
+    extra: { commandFile: body.commandFile, commandLineArguments: body.commandLineArguments, submitHost: body.submitHost },
   };
 }
 

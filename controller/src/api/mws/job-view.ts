@@ -24,7 +24,7 @@ export function mwsJobView(job: Job) {
   const at = now();
   const state = mwsJobState(job, at);
   const activeMs = job.startedAt ? (job.endedAt?.getTime() ?? at) - job.startedAt.getTime() - job.suspendedMs : 0;
-  const extra = job.extra as { commandFile?: string; commandLineArguments?: string; templateList?: string[] };
+  const extra = job.extra as { commandFile?: string; commandLineArguments?: string; templateList?: string[]; submitHost?: string };
   const hosts = job.allocatedNodes.map((a) => ({ id: a.node }));
   return {
     id: mwsJobId(job.id),
@@ -74,6 +74,7 @@ export function mwsJobView(job: Job) {
     standardErrorFilePath: job.stderrPath,
     messages: job.messages.map((message, index) => ({ index, message })),
     templateList: extra.templateList ?? [],
+    submitHost: extra.submitHost ?? null,
     // drover: jobs that must complete successfully first (from templates or drover's own API)
     dependencies: job.dependsOn.map(mwsJobId),
   };

@@ -1,0 +1,241 @@
+// The full submission payloads of MWS 3.4.2.1 and 3.4.2.2, verbatim: every field is honoured or
+// refused by name in one clear 400, and nothing is stored from a refused request.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { forEachDatabase } from "../../helpers/databases.ts";
+import { startTestController, type TestController } from "../../helpers/controller.ts";
+
+const hostListPayload = {
+  "account": "project name",
+  "commandFile": "/tmp/myscript.sh",
+  "commandLineArguments": "-x",
+  "earliestStartDateRequested": "2011-09-26 16:28:20 MDT",
+  "emailNotifyTypes": [
+    "END"
+  ],
+  "emailNotifyUsers": [
+    "user@example.com"
+  ],
+  "environmentRequested": true,
+  "environmentVariables": {
+    "SHELL": "/bin/bash",
+    "LC_ALL": "en_US.utf8"
+  },
+  "flags": [
+    "SUSPENDABLE",
+    "BESTEFFORT"
+  ],
+  "group": "wheel",
+  "holds": [
+    "USER"
+  ],
+  "hosts": [
+    "node2",
+    "node3"
+  ],
+  "initialWorkingDirectory": "/tmp",
+  "name": "job name",
+  "os": "Ubuntu",
+  "qosRequested": "highprio",
+  "queue": "priority",
+  "durationRequested": 3600,
+  "requirements": [
+    {
+      "genericResources": {
+        "resource1": 10,
+        "resource2": 30
+      },
+      "nodeAccessPolicy": "SHARED",
+      "requiredArchitecture": "x86_64",
+      "requiredDiskPerTask": 500,
+      "requiredMemoryPerTask": 1024,
+      "requiredNodeFeatures": [
+        "bluray"
+      ],
+      "requiredPartition": "cs",
+      "requiredProcessorsPerTask": 3,
+      "requiredSwapPerTask": 600,
+      "tasksPerNode": 8
+    }
+  ],
+  "reservationRequested": "grid.3",
+  "standardErrorFilePath": "/home/jacob/err",
+  "standardOutputFilePath": "/home/jacob/out",
+  "submitHost": "admin-node",
+  "templateList": [
+    "template1",
+    "template2"
+  ],
+  "user": "jacob",
+  "userPriority": 25,
+  "variables": {
+    "var1": "val1",
+    "var2": "val2"
+  },
+  "virtualContainers": [
+    {
+      "id": "vc1"
+    }
+  ],
+  "vmUsagePolicy": "REQUIREPM"
+};
+
+const nodeCountPayload = {
+  "account": "project name",
+  "commandFile": "/tmp/myscript.sh",
+  "commandLineArguments": "-x",
+  "earliestStartDateRequested": "2011-09-26 16:28:20 MDT",
+  "emailNotifyTypes": [
+    "END"
+  ],
+  "emailNotifyUsers": [
+    "user@example.com"
+  ],
+  "environmentRequested": true,
+  "environmentVariables": {
+    "SHELL": "/bin/bash",
+    "LC_ALL": "en_US.utf8"
+  },
+  "flags": [
+    "SUSPENDABLE",
+    "BESTEFFORT"
+  ],
+  "group": "wheel",
+  "holds": [
+    "USER"
+  ],
+  "initialWorkingDirectory": "/tmp",
+  "name": "job name",
+  "os": "Ubuntu",
+  "qosRequested": "highprio",
+  "queue": "priority",
+  "durationRequested": 3600,
+  "requirements": [
+    {
+      "genericResources": {
+        "resource1": 10,
+        "resource2": 30
+      },
+      "nodeAccessPolicy": "SHARED",
+      "requiredArchitecture": "x86_64",
+      "requiredDiskPerTask": 500,
+      "requiredMemoryPerTask": 1024,
+      "requiredNodeFeatures": [
+        "bluray"
+      ],
+      "requiredPartition": "cs",
+      "requiredProcessorCountMinimum": 4,
+      "requiredProcessorsPerTask": 3,
+      "requiredSwapPerTask": 600,
+      "tasksPerNode": 8
+    }
+  ],
+  "reservationRequested": "grid.3",
+  "standardErrorFilePath": "/home/jacob/err",
+  "standardOutputFilePath": "/home/jacob/out",
+  "submitHost": "admin-node",
+  "templateList": [
+    "template1",
+    "template2"
+  ],
+  "user": "jacob",
+  "userPriority": 25,
+  "variables": {
+    "var1": "val1",
+    "var2": "val2"
+  },
+  "virtualContainers": [
+    {
+      "id": "vc1"
+    }
+  ],
+  "vmUsagePolicy": "REQUIREPM"
+};
+
+const refusedFields = [
+  "account", "emailNotifyTypes", "emailNotifyUsers", "environmentRequested", "os", "qosRequested", "queue",
+  "reservationRequested", "standardErrorFilePath", "standardOutputFilePath", "virtualContainers", "vmUsagePolicy",
+  "requirements.genericResources", "requirements.requiredArchitecture", "requirements.requiredDiskPerTask",
+  "requirements.requiredPartition", "requirements.requiredProcessorsPerTask", "requirements.requiredSwapPerTask",
+];
+
+/** The payload without what drover refuses. */
+function honoured(payload: Record<string, any>) {
+  const out: Record<string, any> = { ...payload, requirements: [{ ...payload.requirements[0] }] };
+  for (const f of refusedFields) {
+    if (f.startsWith("requirements.")) delete out.requirements[0][f.slice("requirements.".length)];
+    else delete out[f];
+  }
+  return out;
+}
+
+await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
+  let c: TestController;
+  let admin: string;
+  beforeAll(async () => {
+    c = await startTestController(db());
+    admin = await c.adminToken();
+    await c.userToken("jacob");
+    for (const id of ["template1", "template2"]) {
+      const res = await c.request("/rest/job-templates", { method: "POST", token: admin, json: { id, description: `${id} of the sample` } });
+      expect(res.status).toBe(201);
+    }
+  });
+  afterAll(() => c.stop());
+
+  const submit = async (json: unknown) => {
+    const res = await c.request("/mws/rest/jobs", { method: "POST", token: admin, json });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const jobCount = async () => ((await (await c.request("/rest/jobs?fields=id", { token: admin })).json()) as any).totalCount;
+
+  test("the full payloads are refused, naming every field drover cannot honour; nothing is stored", async () => {
+    for (const payload of [hostListPayload, nodeCountPayload]) {
+      const res = await submit(payload);
+      expect(res.status).toBe(400);
+      const message: string = res.body.messages[0];
+      for (const f of refusedFields) expect(message).toContain(f);
+      // honoured fields are not named
+      for (const f of ["commandFile", "hosts", "holds", "variables", "submitHost", "nodeAccessPolicy", "templateList"]) expect(message).not.toContain(f);
+    }
+    expect(await jobCount()).toBe(0);
+  });
+
+  test("the host-list payload without them is stored with every honoured field", async () => {
+    const res = await submit(honoured(hostListPayload));
+    expect(res.body).toEqual({ id: expect.any(String) });
+    const job = ((await (await c.request(`/rest/jobs/${res.body.id}`, { token: admin })).json()) as any);
+    expect(job).toMatchObject({
+      user: "jacob",
+      group: "wheel",
+      name: "job name",
+      commandFile: "/tmp/myscript.sh",
+      commandLineArguments: "-x",
+      earliestStartDateRequested: "2011-09-26 22:28:20 UTC",
+      environmentVariables: { SHELL: "/bin/bash", LC_ALL: "en_US.utf8" },
+      flags: ["SUSPENDABLE", "BESTEFFORT"],
+      holds: ["USER"],
+      hosts: ["node2", "node3"],
+      initialWorkingDirectory: "/tmp",
+      durationRequested: 3600,
+      userPriority: 25,
+      variables: { var1: "val1", var2: "val2" },
+      submitHost: "admin-node",
+      templateList: ["template1", "template2"],
+      state: "HOLD",
+    });
+    // two hosts, 8 processors each
+    expect(job.requirements[0]).toMatchObject({ requiredProcessorCountMinimum: 16, requiredMemoryPerTask: 1024, requiredNodeFeatures: ["bluray"], tasksPerNode: 8 });
+  });
+
+  test("the node-count payload: 4 processors cannot be spread 8 per node; with a fitting count it is stored", async () => {
+    const odd = await submit(honoured(nodeCountPayload));
+    expect(odd.status).toBe(400);
+    expect(odd.body.messages[0]).toContain("multiple of tasksPerNode");
+    const fitting = honoured(nodeCountPayload);
+    fitting.requirements[0].requiredProcessorCountMinimum = 16;
+    const res = await submit(fitting);
+    expect(res.status).toBe(201);
+    const job = ((await (await c.request(`/rest/jobs/${res.body.id}`, { token: admin })).json()) as any);
+    expect(job.requirements[0]).toMatchObject({ requiredProcessorCountMinimum: 16, tasksPerNode: 8, requiredNodeCountMinimum: 2 });
+  });
+});
