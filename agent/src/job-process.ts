@@ -113,7 +113,10 @@ export class JobProcess {
     const out = openSync(this.stdoutPath, "a", 0o600);
     const err = openSync(this.stderrPath, "a", 0o600);
     try {
-      this.proc = Bun.spawn(["setsid", "setpriv", "--pdeathsig", "KILL", "--", program, ...this.spec.argv.slice(1)], {
+      // detached: the child calls setsid() itself (its own session and process group, pgid =
+      // pid) — one exec fewer than the setsid program; setpriv makes it die with the agent
+      this.proc = Bun.spawn(["setpriv", "--pdeathsig", "KILL", "--", program, ...this.spec.argv.slice(1)], {
+        detached: true,
         cwd,
         env,
         stdin: "ignore",

@@ -2,8 +2,8 @@ import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, or, sql } from "dr
 import { create, ControllerMessageSchema, type ControllerMessage } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
 import type { Core } from "../core.ts";
-import { jobs, nodes, type Job } from "../db/schema.ts";
-import { recordJobEvent } from "../jobs/job-events.ts";
+import { jobEvents, jobs, nodes, type Job } from "../db/schema.ts";
+import { rowsOf } from "../db/migrate.ts";
 import { openPendingActions } from "../jobs/pending-actions.ts";
 import { place, type Allocation, type NodeCapacity } from "./placement.ts";
 import { nodeUsage } from "../nodes/node-usage.ts";
@@ -134,28 +134,46 @@ export async function schedulePass(core: Core): Promise<number> {
       }
     }
 
-    const sent: { job: Job; allocation: Allocation[] }[] = [];
-    for (const { job, allocation } of placed) {
-      const node = allocation[0]!.node;
-      const [row] = await tx
-        .update(jobs)
-        .set({
+    if (!placed.length) return [];
+    // one statement dispatches every placed job (a job taken meanwhile by another controller
+    // or cancelled is simply not returned)
+    const values = sql.join(
+      placed.map(({ job, allocation }) => sql`(${job.id}::bigint, ${allocation[0]!.node}::text, ${JSON.stringify(allocation)}::jsonb)`),
+      sql`, `,
+    );
+    type Dispatched = { id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null };
+    const updated = rowsOf<Dispatched>(
+      await tx.execute(sql`
+        update jobs j set state = 'dispatching', node_id = v.node, attempt = j.attempt + 1, allocated_nodes = v.alloc,
+          reason = null, cancel_requested_at = null, execute_requested_at = null, requeue_requested_at = null, sister_lost_reason = null
+        from (values ${values}) as v(id, node, alloc)
+        where j.id = v.id and j.state = 'queued'
+        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms`),
+    );
+    const json = <T>(v: unknown) => (typeof v === "string" ? JSON.parse(v) : v) as T;
+    // what the run message needs, as stored now (a modification may have come in since the select)
+    const fresh = new Map(updated.map((r) => [Number(r.id), r]));
+    const sent = placed
+      .filter(({ job }) => fresh.has(job.id))
+      .map(({ job, allocation }) => {
+        const r = fresh.get(job.id)!;
+        const row: Job = {
+          ...job,
           state: "dispatching",
-          nodeId: node,
-          attempt: sql`${jobs.attempt} + 1`,
+          nodeId: allocation[0]!.node,
+          attempt: r.attempt,
           allocatedNodes: allocation,
-          reason: null,
-          cancelRequestedAt: null,
-          executeRequestedAt: null,
-          requeueRequestedAt: null,
-          sisterLostReason: null,
-        })
-        .where(and(eq(jobs.id, job.id), eq(jobs.state, "queued")))
-        .returning();
-      if (!row) continue;
-      await recordJobEvent(tx, row.id, "dispatched", { node, attempt: row.attempt, nodes: allocation.map((a) => a.node) });
-      sent.push({ job: row, allocation });
-    }
+          argv: json<string[]>(r.argv),
+          workingDirectory: r.working_directory,
+          environment: json<Record<string, string>>(r.environment),
+          walltimeMs: r.walltime_ms === null ? null : Number(r.walltime_ms),
+        };
+        return { job: row, allocation };
+      });
+    if (!sent.length) return [];
+    await tx.insert(jobEvents).values(
+      sent.map(({ job, allocation }) => ({ jobId: job.id, kind: "dispatched", data: { node: allocation[0]!.node, attempt: job.attempt, nodes: allocation.map((a) => a.node) } })),
+    );
     await openPendingActions(
       tx,
       sent.map(({ job, allocation }) => ({ type: "DISPATCH", requester: "drover", jobId: job.id, attempt: job.attempt, hosts: allocation.map((a) => a.node) })),
