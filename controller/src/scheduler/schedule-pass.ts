@@ -60,11 +60,15 @@ export function runMessage(job: Job, allocation: Allocation[]): ControllerMessag
 export async function schedulePass(core: Core): Promise<number> {
   const connected = core.links.connectedNodeIds();
   const dispatched = await core.db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`);
+    // Queries that do not depend on each other are sent together: Postgres runs them in order
+    // on the transaction's connection (the lock first), without a round trip between them.
+    // (Drizzle queries start when awaited: each is started here, in this order.)
+    const locked = tx.execute(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`).then(() => undefined);
+    const upNodes = connected.length ? tx.select().from(nodes).where(and(inArray(nodes.id, connected), eq(nodes.state, "up"))).then((r) => r) : Promise.resolve([]);
+    const used = connected.length ? nodeUsage(tx, connected) : Promise.resolve(new Map<string, { cpus: number; memoryBytes: number }>());
+    const [, up, usage] = await Promise.all([locked, upNodes, used]);
     const capacity: NodeCapacity[] = [];
-    if (connected.length) {
-      const up = await tx.select().from(nodes).where(and(inArray(nodes.id, connected), eq(nodes.state, "up")));
-      const usage = await nodeUsage(tx, connected);
+    {
       for (const n of up) {
         const u = usage.get(n.id);
         capacity.push({
@@ -79,7 +83,7 @@ export async function schedulePass(core: Core): Promise<number> {
     const freeCpus = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus), 0);
     if (freeCpus === 0 && !(await anyQueuedNeedsReason(tx))) return [];
 
-    const candidates = await tx
+    const candidatesQuery = tx
       .select()
       .from(jobs)
       .where(
@@ -95,12 +99,13 @@ export async function schedulePass(core: Core): Promise<number> {
       .limit(Math.min(PASS_SIZE, freeCpus * 4 + REASON_UPDATES));
 
     // jobs held back by dependencies are not candidates; the head of them learns why
-    const waiting = await tx
+    const waitingQuery = tx
       .select()
       .from(jobs)
-      .where(and(eq(jobs.state, "queued"), sql`${jobs.holds} = '[]'::jsonb`, sql`${unmetDependency}`))
+      .where(and(eq(jobs.state, "queued"), sql`${jobs.holds} = '[]'::jsonb`, sql`${jobs.dependsOn} <> '[]'::jsonb`, sql`${unmetDependency}`))
       .orderBy(desc(jobs.priority), asc(jobs.id))
       .limit(REASON_UPDATES);
+    const [candidates, waiting] = await Promise.all([candidatesQuery.then((r) => r), waitingQuery.then((r) => r)]);
     const depIds = [...new Set(waiting.flatMap((j) => j.dependsOn))];
     const depStates = new Map<number, string>();
     if (depIds.length) {
