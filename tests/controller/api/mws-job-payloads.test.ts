@@ -238,4 +238,16 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
     const job = ((await (await c.request(`/rest/jobs/${res.body.id}`, { token: admin })).json()) as any);
     expect(job.requirements[0]).toMatchObject({ requiredProcessorCountMinimum: 16, tasksPerNode: 8, requiredNodeCountMinimum: 2 });
   });
+
+  test("field selection on jobs: fields and exclude-fields on the list and on one job", async () => {
+    const get = async (path: string) => (await (await c.request(path, { token: admin })).json()) as any;
+    const list = await get("/rest/jobs?fields=id,state,user");
+    expect(list.results.length).toBeGreaterThan(0);
+    for (const j of list.results) expect(Object.keys(j).sort()).toEqual(["id", "state", "user"]);
+    const id = list.results[0].id;
+    expect(await get(`/rest/jobs/${id}?fields=id,requirements.tasksPerNode`)).toEqual({ id, requirements: [{ tasksPerNode: 8 }] });
+    const without = await get(`/rest/jobs/${id}?exclude-fields=messages,requirements`);
+    expect(without.id).toBe(id);
+    expect("messages" in without || "requirements" in without).toBe(false);
+  });
 });
