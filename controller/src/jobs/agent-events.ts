@@ -65,36 +65,16 @@ export async function applyJobFinished(tx: Tx, nodeId: string, ev: JobFinished):
   if (!onThisNode && !lostHere) return undefined;
 
   // a sister node of a multi-node job was lost: the master's processes were stopped for it and
-  // the job is requeued while it has retries left, else it is lost
+  // the job is requeued while it has retries left, else it ends lost (below)
   const sisterLost = job.sisterLostReason && !job.cancelRequestedAt && onThisNode;
-  if (sisterLost && job.attempt > job.retries) {
-    const reason = `lost: ${job.sisterLostReason}`;
-    await tx
-      .update(jobs)
-      .set({
-        state: "lost",
-        reason,
-        exitCode: ev.exitCode ?? null,
-        signal: ev.signal || null,
-        endedAt: new Date(Number(ev.endedAtMs)),
-        walltimeUsedMs: Number(ev.walltimeMs),
-        cpuTimeMs: Number(ev.cpuTimeMs),
-        peakRssBytes: Number(ev.peakRssBytes),
-        stdoutTail: clip(ev.stdoutTail),
-        stderrTail: clip(ev.stderrTail),
-        suspendedAt: null,
-        messages: sql`${jobs.messages} || ${JSON.stringify([reason])}::jsonb`,
-      })
-      .where(eq(jobs.id, id));
-    await recordJobEvent(tx, id, "lost", { node: nodeId, attempt: ev.attempt, reason: job.sisterLostReason, requeued: false });
-    return "lost";
-  }
-  if ((job.requeueRequestedAt || sisterLost) && !job.cancelRequestedAt && onThisNode) {
+  const retriesLeft = job.attempt <= job.retries;
+  if ((job.requeueRequestedAt || (sisterLost && retriesLeft)) && !job.cancelRequestedAt && onThisNode) {
     // MWS requeue, or a lost sister node with retries left: the process was stopped; the job
     // waits in the queue again
-    const note = sisterLost
-      ? `lost: ${job.sisterLostReason}; requeued, retry ${job.attempt} of ${job.retries}`
-      : `requeued on request; attempt ${ev.attempt} on ${nodeId} was stopped`;
+    const onRequest = !!job.requeueRequestedAt;
+    const note = onRequest
+      ? `requeued on request; attempt ${ev.attempt} on ${nodeId} was stopped`
+      : `lost: ${job.sisterLostReason}; requeued, retry ${job.attempt} of ${job.retries}`;
     await tx
       .update(jobs)
       .set({
@@ -113,16 +93,18 @@ export async function applyJobFinished(tx: Tx, nodeId: string, ev: JobFinished):
         messages: sql`${jobs.messages} || ${JSON.stringify([note])}::jsonb`,
       })
       .where(eq(jobs.id, id));
-    await recordJobEvent(tx, id, sisterLost ? "lost" : "requeued", { node: nodeId, attempt: ev.attempt, requeued: true });
+    await recordJobEvent(tx, id, onRequest ? "requeued" : "lost", { node: nodeId, attempt: ev.attempt, requeued: true });
     return "queued";
   }
 
   const exitedCleanly = ev.exitCode === 0 && !ev.signal && !ev.failReason && ev.started;
-  const state = job.cancelRequestedAt ? "cancelled" : exitedCleanly ? "completed" : "failed";
+  const state = job.cancelRequestedAt ? "cancelled" : sisterLost ? "lost" : exitedCleanly ? "completed" : "failed";
   const reason =
     state === "cancelled"
       ? "cancelled on request"
-      : ev.failReason ||
+      : state === "lost"
+        ? `lost: ${job.sisterLostReason}`
+        : ev.failReason ||
         (ev.signal ? `killed by ${ev.signal}` : ev.exitCode !== undefined && ev.exitCode !== 0 ? `exited with code ${ev.exitCode}` : null);
   const suspendedMs = job.suspendedAt ? job.suspendedMs + Math.max(0, Number(ev.endedAtMs) - job.suspendedAt.getTime()) : job.suspendedMs;
   await tx
