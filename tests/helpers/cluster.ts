@@ -125,7 +125,8 @@ export class Cluster {
     mkdirSync(dataDir, { recursive: true });
     const agent = spawnBun(
       ["agent/src/main.ts", "--controller", `127.0.0.1:${this.grpcPort}`, "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms"],
-      {},
+      // as the systemd unit of scripts/install-agent runs it
+      { BUN_JSC_useJIT: "0" },
     );
     this.agents.set(name, agent);
     if (opts.waitForRegistration !== false) {

@@ -23,6 +23,7 @@ test("install-agent writes the binary, a private token and a systemd unit that s
     "ExecStart=/usr/local/bin/drover-agent --controller ctl.example:7071 --token-file /etc/drover/agent-token --data-dir /var/lib/drover-agent --name node7",
   );
   expect(unit).toContain("Restart=always");
+  expect(unit).toContain("Environment=BUN_JSC_useJIT=0");
   expect(unit).toContain("WantedBy=multi-user.target");
   expect(statSync(join(root, "etc/drover/agent-token")).mode & 0o777).toBe(0o600);
   expect(statSync(join(root, "usr/local/bin/drover-agent")).mode & 0o111).toBeGreaterThan(0);
