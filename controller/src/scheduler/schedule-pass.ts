@@ -176,13 +176,16 @@ export async function schedulePass(core: Core): Promise<number> {
         return { job: row, allocation };
       });
     if (!sent.length) return [];
-    await tx.insert(jobEvents).values(
-      sent.map(({ job, allocation }) => ({ jobId: job.id, kind: "dispatched", data: { node: allocation[0]!.node, attempt: job.attempt, nodes: allocation.map((a) => a.node) } })),
-    );
-    await openPendingActions(
+    // the audit events and the pending actions go together (no round trip between them)
+    const events = tx
+      .insert(jobEvents)
+      .values(sent.map(({ job, allocation }) => ({ jobId: job.id, kind: "dispatched", data: { node: allocation[0]!.node, attempt: job.attempt, nodes: allocation.map((a) => a.node) } })))
+      .then(() => undefined);
+    const actions = openPendingActions(
       tx,
       sent.map(({ job, allocation }) => ({ type: "DISPATCH", requester: "drover", jobId: job.id, attempt: job.attempt, hosts: allocation.map((a) => a.node) })),
     );
+    await Promise.all([events, actions]);
     return sent;
   });
   for (const { job, allocation } of dispatched) core.links.send(allocation[0]!.node, runMessage(job, allocation));
