@@ -126,6 +126,10 @@ await forEachDatabase("MWS job templates", (db) => {
     const hidden = await call("/rest/jobs", alice, "POST", { commandLine: "true", templateList: ["genericVM-setup"] });
     expect(hidden.status).toBe(400);
     expect(hidden.body.messages[0]).toContain("cannot be requested");
+    // arguments without the command they belong to are not quietly dropped
+    const args = await call("/rest/jobs", alice, "POST", { templateList: ["genericVM"], commandLineArguments: "-x" });
+    expect(args.status).toBe(400);
+    expect(args.body.messages[0]).toContain("commandLineArguments need a commandFile");
     // a template without a command cannot stand in for one
     await call("/rest/job-templates", admin, "POST", { id: "bare", durationRequested: 5 });
     const bare = await call("/rest/jobs", alice, "POST", { templateList: ["bare"] });

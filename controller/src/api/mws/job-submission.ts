@@ -104,6 +104,9 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
   } else if (body.commandFile !== undefined) {
     argv = [body.commandFile, ...parseArgsStringToArgv(body.commandLineArguments ?? "")];
   } else if (body.templateList?.length) {
+    if (body.commandLineArguments !== undefined) {
+      throw invalid("commandLineArguments need a commandFile: a template's command runs with the template's args");
+    }
     argv = []; // the templates give the command
   } else {
     throw invalid("A job needs commandFile (and optionally commandLineArguments), or commandLine");
