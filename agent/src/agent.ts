@@ -13,7 +13,7 @@ import {
 import { logger } from "@drover/shared/log";
 import { buildInfo } from "@drover/shared/build-info";
 import { readNodeFacts, type NodeFacts } from "./facts.ts";
-import { JobProcess } from "./job-process.ts";
+import { JobProcess, notStarted, type JobEnd } from "./job-process.ts";
 import { groupAlive, signalGroup } from "./process-group.ts";
 import { Sampler } from "./sampler.ts";
 import { Spool, type AgentBody } from "./spool.ts";
@@ -47,6 +47,9 @@ const AgentClient = makeGenericClientConstructor(agentServiceDefinition, "AgentS
 export class Agent {
   private readonly spool: Spool;
   private readonly jobs = new Map<string, JobProcess>();
+  /** jobs sent while this node's processors were taken, in arrival order (see startWaiting) */
+  private backlog: { spec: RunJob; since: number }[] = [];
+  private backlogWaitMs = 2000;
   private readonly sampler = new Sampler();
   private readonly jobsDir: string;
   private readonly stateFile: string;
@@ -96,6 +99,7 @@ export class Agent {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.sampleTimer) clearInterval(this.sampleTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.backlog = []; // unstarted: the controller queues them again when this node is reconciled or lost
     for (const job of this.jobs.values()) job.terminate("the agent is stopping");
     this.stream?.cancel();
     this.client?.close();
@@ -130,6 +134,9 @@ export class Agent {
       log.warn("disconnected from the controller; reconnecting", { reason: details, inMs: Math.round(delay) });
       this.scheduleReconnect(delay);
     };
+    // Jobs waiting in the backlog are not reported as running, so the controller queues them
+    // again when this registration is reconciled: they must not start here any more.
+    this.backlog = [];
     stream.on("data", (m: ControllerMessage) => this.handle(m));
     stream.on("error", (e: { code?: number; details?: string; message: string }) => onEnd(e.code, e.details ?? e.message));
     stream.on("end", () => onEnd(undefined, "the controller closed the stream"));
@@ -187,7 +194,10 @@ export class Agent {
         this.failures = 0;
         this.nodeId = m.body.value.nodeId;
         const s = m.body.value.settings;
-        if (s) this.setIntervals(Number(s.heartbeatIntervalMs), Number(s.sampleIntervalMs));
+        if (s) {
+          this.setIntervals(Number(s.heartbeatIntervalMs), Number(s.sampleIntervalMs));
+          this.backlogWaitMs = Number(s.backlogWaitMs);
+        }
         log.info("registered with the controller", { node: this.nodeId, replaying: this.spool.size });
         this.flush();
         break;
@@ -196,11 +206,17 @@ export class Agent {
         this.spool.ack(m.body.value.seq);
         break;
       case "run":
-        this.runJob(m.body.value);
+        this.runOrWait(m.body.value);
         break;
       case "signal": {
         const { jobId, attempt, kind, reason } = m.body.value;
         const job = this.jobs.get(`${jobId}.${attempt}`);
+        const waiting = this.backlog.findIndex((w) => w.spec.jobId === jobId && w.spec.attempt === attempt);
+        if (!job && waiting >= 0 && kind === SignalJob_Kind.CANCEL) {
+          const [{ spec }] = this.backlog.splice(waiting, 1);
+          this.reportEnd(spec, notStarted(reason || "cancelled before it started"));
+          break;
+        }
         if (!job) break;
         if (kind === SignalJob_Kind.CANCEL) job.terminate(reason || "cancelled");
         else if (kind === SignalJob_Kind.SUSPEND) job.suspend();
@@ -212,6 +228,7 @@ export class Agent {
       }
       case "settings":
         this.setIntervals(Number(m.body.value.heartbeatIntervalMs), Number(m.body.value.sampleIntervalMs));
+        this.backlogWaitMs = Number(m.body.value.backlogWaitMs);
         break;
       case "drain":
         log.info(m.body.value.drain ? "node drained by the controller" : "node undrained");
@@ -231,6 +248,69 @@ export class Agent {
 
   // ---- jobs ----
 
+  /** Processors and memory the running jobs take; what a job needs must fit beside them. */
+  private fits(spec: RunJob): boolean {
+    const f = this.facts!;
+    let cpus = 0;
+    let memory = 0;
+    for (const j of this.jobs.values()) {
+      cpus += j.spec.cpus;
+      memory += Number(j.spec.memoryBytes);
+    }
+    // a job bigger than the node alone would wait forever: it runs, as the controller decided
+    if (spec.cpus > f.cores) return this.jobs.size === 0;
+    return cpus + spec.cpus <= f.cores && (spec.memoryBytes === 0n || memory + Number(spec.memoryBytes) <= f.memoryBytes);
+  }
+
+  /**
+   * A job the controller sent: it starts now if it fits beside the running ones (and nothing
+   * waits before it), else it waits in the backlog for them to end, for at most backlogWaitMs.
+   */
+  private runOrWait(spec: RunJob): void {
+    const key = `${spec.jobId}.${spec.attempt}`;
+    if (this.jobs.has(key) || this.backlog.some((w) => w.spec.jobId === spec.jobId && w.spec.attempt === spec.attempt)) return;
+    if (!this.backlog.length && this.fits(spec)) return this.runJob(spec);
+    if (this.backlogWaitMs <= 0) return this.reportEnd(spec, { ...notStarted("the node's processors were taken"), returned: true });
+    this.backlog.push({ spec, since: Date.now() });
+  }
+
+  /** Starts waiting jobs, oldest first, while they fit. */
+  private startWaiting(): void {
+    while (this.backlog.length && this.fits(this.backlog[0]!.spec)) this.runJob(this.backlog.shift()!.spec);
+  }
+
+  /** Hands back jobs that waited longer than backlogWaitMs: the controller may place them elsewhere. */
+  private returnOverdue(at = Date.now()): void {
+    const overdue = this.backlog.filter((w) => at - w.since >= this.backlogWaitMs);
+    if (!overdue.length) return;
+    this.backlog = this.backlog.filter((w) => at - w.since < this.backlogWaitMs);
+    for (const { spec } of overdue) this.reportEnd(spec, { ...notStarted("waited too long for the node's processors"), returned: true });
+  }
+
+  /** Spools a job's end (or that it never started, or was handed back) for the controller. */
+  private reportEnd(spec: RunJob, end: JobEnd & { returned?: boolean }): void {
+    this.spool.append({
+      case: "jobFinished",
+      value: {
+        jobId: spec.jobId,
+        attempt: spec.attempt,
+        exitCode: end.exitCode,
+        signal: end.signal,
+        startedAtMs: BigInt(end.startedAtMs),
+        endedAtMs: BigInt(end.endedAtMs),
+        walltimeMs: BigInt(end.walltimeMs),
+        cpuTimeMs: BigInt(end.cpuTimeMs),
+        peakRssBytes: BigInt(end.peakRssBytes),
+        failReason: end.failReason,
+        stdoutTail: end.stdoutTail,
+        stderrTail: end.stderrTail,
+        started: end.started,
+        returned: end.returned ?? false,
+      },
+    });
+    this.flush();
+  }
+
   private runJob(spec: RunJob): void {
     const key = `${spec.jobId}.${spec.attempt}`;
     if (this.jobs.has(key)) return;
@@ -248,31 +328,15 @@ export class Agent {
       .then((end) => {
         this.jobs.delete(key);
         this.saveState();
-        this.spool.append({
-          case: "jobFinished",
-          value: {
-            jobId: spec.jobId,
-            attempt: spec.attempt,
-            exitCode: end.exitCode,
-            signal: end.signal,
-            startedAtMs: BigInt(end.startedAtMs),
-            endedAtMs: BigInt(end.endedAtMs),
-            walltimeMs: BigInt(end.walltimeMs),
-            cpuTimeMs: BigInt(end.cpuTimeMs),
-            peakRssBytes: BigInt(end.peakRssBytes),
-            failReason: end.failReason,
-            stdoutTail: end.stdoutTail,
-            stderrTail: end.stderrTail,
-            started: end.started,
-          },
-        });
-        this.flush();
+        this.reportEnd(spec, end);
+        this.startWaiting();
       })
       .catch((e) => log.error("job supervision failed", { job: key, error: e }));
   }
 
   private superviseJobs(): void {
     this.tick++;
+    this.returnOverdue();
     for (const job of this.jobs.values()) {
       job.enforceLimits();
       if (this.tick % 2 === 0 && this.registered) {

@@ -20,6 +20,11 @@ export interface JobEnd {
   stderrTail: string;
 }
 
+/** The end of a job whose process never started, and why. */
+export function notStarted(failReason: string, at = Date.now()): JobEnd {
+  return { started: false, signal: "", startedAtMs: at, endedAtMs: at, walltimeMs: 0, cpuTimeMs: 0, peakRssBytes: 0, failReason, stdoutTail: "", stderrTail: "" };
+}
+
 /** Last bytes of a file as text. */
 export function tail(path: string, bytes = TAIL_BYTES): string {
   try {
@@ -101,11 +106,6 @@ export class JobProcess {
       PBS_NODEFILE: nodefile,
       PBS_JOBID: String(this.jobId),
     };
-    const now = Date.now();
-    const notStarted = (failReason: string): JobEnd => ({
-      started: false, signal: "", startedAtMs: now, endedAtMs: now, walltimeMs: 0, cpuTimeMs: 0, peakRssBytes: 0,
-      failReason, stdoutTail: "", stderrTail: "",
-    });
     if (!existsSync(cwd) || !statSync(cwd).isDirectory()) return notStarted(`working directory ${cwd} does not exist on this node`);
     const program = findProgram(this.spec.argv[0]!, env.PATH!, cwd);
     if (!program) return notStarted(`command not found on this node: ${this.spec.argv[0]}`);

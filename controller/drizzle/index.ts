@@ -4,6 +4,7 @@ import m1 from "./0001_reports_owner_version.sql" with { type: "text" };
 import m2 from "./0002_job_requeue_execute.sql" with { type: "text" };
 import m3 from "./0003_job_templates_pending_actions.sql" with { type: "text" };
 import m4 from "./0004_pending_action_attempt_sister_loss.sql" with { type: "text" };
+import m5 from "./0005_job_backlog_returned.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -11,4 +12,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0002_job_requeue_execute", sql: m2 },
   { tag: "0003_job_templates_pending_actions", sql: m3 },
   { tag: "0004_pending_action_attempt_sister_loss", sql: m4 },
+  { tag: "0005_job_backlog_returned", sql: m5 },
 ];

@@ -12,7 +12,12 @@ export interface Config {
   database: { url: string };
   auth: { tokenLifetimeMs: number };
   nodes: { heartbeatTimeoutMs: number; heartbeatIntervalMs: number; sampleIntervalMs: number };
-  scheduler: { intervalMs: number };
+  /**
+   * nodeBacklog: besides what fits in its free processors, a node may be sent single-node jobs
+   * worth this many times its processors, to start as soon as its running jobs end (0 = never);
+   * backlogWaitMs: how long such a job may wait there before its agent hands it back.
+   */
+  scheduler: { intervalMs: number; nodeBacklog: number; backlogWaitMs: number };
   /** consolidationPollMs = 0: this controller never consolidates (another one does, or a test drives it) */
   reports: { nodeDatapointDurationMs: number; nodeReportSize: number; consolidationPollMs: number };
 }
@@ -53,6 +58,11 @@ const durationOrOff = (min: number) => (raw: unknown) => {
     throw new Error(`must be a duration of at least ${min} ms, or 0 / "off"`);
   }
 };
+const backlogFactor = (raw: unknown) => {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 16) throw new Error("must be a number from 0 (no backlog) to 16 (times a node's processors)");
+  return n;
+};
 const positiveInt = (raw: unknown) => {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error("must be a whole number of at least 1");
@@ -77,6 +87,8 @@ const settings: Setting[] = [
   { key: "nodes.heartbeatIntervalMs", env: ["DROVER_HEARTBEAT_INTERVAL"], default: "5s", parse: duration(50) },
   { key: "nodes.sampleIntervalMs", env: ["DROVER_SAMPLE_INTERVAL"], default: "10s", parse: duration(100) },
   { key: "scheduler.intervalMs", env: ["DROVER_SCHEDULER_INTERVAL"], default: "1s", parse: duration(10) },
+  { key: "scheduler.nodeBacklog", env: ["DROVER_NODE_BACKLOG"], default: 4, parse: backlogFactor },
+  { key: "scheduler.backlogWaitMs", env: ["DROVER_BACKLOG_WAIT"], default: "2s", parse: duration(0) },
   { key: "reports.nodeDatapointDurationMs", env: ["DROVER_NODE_REPORT_DATAPOINT"], default: "1m", parse: duration(1000) },
   { key: "reports.nodeReportSize", env: ["DROVER_NODE_REPORT_SIZE"], default: 1440, parse: positiveInt },
   { key: "reports.consolidationPollMs", env: ["DROVER_REPORTS_POLL"], default: "1s", parse: durationOrOff(10) },

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import postgres from "postgres";
 import { forEachDatabaseUrl } from "../helpers/databases.ts";
 import { Cluster } from "../helpers/cluster.ts";
 import { until } from "../helpers/until.ts";
@@ -231,6 +232,32 @@ await forEachDatabaseUrl("the MWS jobs API on a three-node cluster", (url) => {
     await c.waitForState(id, ["REMOVED"]);
     await confirmed(id, "the agent to confirm the cancellation");
   }, 90_000);
+
+  test("a job sent to a busy node waits in its backlog, starts when a processor frees, and a backlogged job can be cancelled", async () => {
+    const cores = (await c.json("/rest/nodes/node-a")).totalProcessors as number;
+    const busy = await Promise.all(Array.from({ length: cores }, () => c.submit({ commandLine: "sleep 5", hosts: ["node-a"] })));
+    for (const id of busy) await c.waitForState(id, ["RUNNING"]);
+    const next = await c.submit({ commandLine: "true", hosts: ["node-a"] });
+    const doomed = await c.submit({ commandLine: "true", hosts: ["node-a"] });
+    // sent to node-a although all its processors are taken: STARTING, not IDLE
+    await c.waitForState(next, ["STARTING"], 10_000);
+    expect((await c.job(busy[0]!)).state).toBe("RUNNING");
+    await c.waitForState(doomed, ["STARTING"], 10_000);
+    expect((await put(`/rest/jobs/${doomed}/cancel`)).status).toBe(200);
+    const removed = await c.waitForState(doomed, ["REMOVED"]);
+    expect(removed.startCount).toBe(0);
+    const done = await c.waitForState(next, ["COMPLETED"], 30_000);
+    expect(done.startCount).toBe(1);
+    const firstEnd = Math.min(...(await Promise.all(busy.map(async (id) => Date.parse((await c.waitForState(id, ["COMPLETED"])).completionDate.replace(" UTC", "Z"))))));
+    expect(Date.parse(done.startDate.replace(" UTC", "Z"))).toBeGreaterThanOrEqual(firstEnd - 1000);
+    if (url()) {
+      // the agent hands a job back after waiting 2 s (scheduler.backlogWaitMs) and it is sent again
+      const sql = postgres(url(), { max: 1 });
+      const [row] = await sql`select count(*)::int as n from job_events where job_id = ${Number(next.replace("drover.", ""))} and kind = 'returned'`;
+      await sql.end();
+      expect(row!.n).toBeGreaterThan(0);
+    }
+  }, 60_000);
 
   test("losing a node of a multi-node job stops the job on its master and records why", async () => {
     const id = await c.submit({ commandLine: "sleep 120", hosts: ["node-b", "node-c"] });

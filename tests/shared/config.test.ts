@@ -27,6 +27,12 @@ test("a bad value names the key, where it came from and what is allowed", () => 
     /"http.port" \(from environment variable DROVER_HTTP_PORT\) is "seventy": must be a port number/,
   );
   expect(() => loadConfig({ DATABASE_URL: "mysql://x" }, home())).toThrow(/database.url.*postgres:\/\//);
+  expect(() => loadConfig({ DROVER_NODE_BACKLOG: "-1" }, home())).toThrow(/"scheduler.nodeBacklog".*from 0 \(no backlog\) to 16/);
+});
+
+test("the node backlog defaults to 4 times a node's processors, handed back after 2 s; 0 turns it off", () => {
+  expect(loadConfig({}, home()).scheduler).toMatchObject({ nodeBacklog: 4, backlogWaitMs: 2000 });
+  expect(loadConfig({ DROVER_NODE_BACKLOG: "0", DROVER_BACKLOG_WAIT: "500ms" }, home()).scheduler).toMatchObject({ nodeBacklog: 0, backlogWaitMs: 500 });
 });
 
 test("an unknown setting in drover.toml is refused with the list of known ones", () => {

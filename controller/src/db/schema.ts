@@ -125,6 +125,8 @@ export const jobs = pgTable(
     executeRequestedAt: tz("execute_requested_at"),
     /** set when a sister node of a multi-node job was lost: the master's process is being stopped for this reason */
     sisterLostReason: text("sister_lost_reason"),
+    /** set when a node handed the job back unstarted from its backlog: it is not sent to a backlog again */
+    backlogReturnedAt: tz("backlog_returned_at"),
     /** increases on every dispatch so that late events from an older attempt are ignored */
     attempt: integer("attempt").notNull().default(0),
   },

@@ -161,6 +161,7 @@ export class AgentSession implements AgentLink {
             settings: {
               heartbeatIntervalMs: BigInt(this.core.config.nodes.heartbeatIntervalMs),
               sampleIntervalMs: BigInt(this.core.config.nodes.sampleIntervalMs),
+              backlogWaitMs: BigInt(this.core.config.scheduler.backlogWaitMs),
             },
           },
         },

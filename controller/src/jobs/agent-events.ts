@@ -64,6 +64,17 @@ export async function applyJobFinished(tx: Tx, nodeId: string, ev: JobFinished):
   const lostHere = (job.state === "lost" || job.state === "queued") && job.allocatedNodes[0]?.node === nodeId;
   if (!onThisNode && !lostHere) return undefined;
 
+  if (ev.returned && onThisNode && !job.cancelRequestedAt) {
+    // it waited in a busy node's backlog and was handed back unstarted: it queues again, and
+    // from now on waits here for a free processor (no job bounces between backlogs)
+    await tx
+      .update(jobs)
+      .set({ state: "queued", nodeId: null, allocatedNodes: [], reason: null, requeueRequestedAt: null, backlogReturnedAt: new Date(Number(ev.endedAtMs)) })
+      .where(eq(jobs.id, id));
+    await recordJobEvent(tx, id, "returned", { node: nodeId, attempt: ev.attempt });
+    return "queued";
+  }
+
   // a sister node of a multi-node job was lost: the master's processes were stopped for it and
   // the job is requeued while it has retries left, else it ends lost (below)
   const sisterLost = job.sisterLostReason && !job.cancelRequestedAt && onThisNode;

@@ -4,6 +4,9 @@ export interface NodeCapacity {
   freeCpus: number;
   freeMemoryBytes: number;
   features: string[];
+  /** the node's processors and memory in all (a backlogged job must fit in them alone) */
+  cores?: number;
+  memoryBytes?: number;
 }
 
 export interface PlacementRequest {
@@ -88,4 +91,35 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
     if (remaining === 0) return take(picked);
   }
   return { reason: `waiting for resources: the connected nodes do not have ${need(job.cpus)} between them` };
+}
+
+/**
+ * Places a job in a node's backlog: on a node whose processors are all taken, to start there as
+ * soon as enough of its running jobs end (the agent starts it, or hands it back if it waits too
+ * long). Only single-node jobs qualify. `factor` × the node's processors (and memory) may be
+ * promised beyond what it has; the node with the most room left is chosen.
+ */
+export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[], factor: number): { allocation: Allocation[] } | undefined {
+  if (factor <= 0 || job.tasksPerNode !== null && job.tasksPerNode < job.cpus) return undefined;
+  if (job.hosts.length > 1) return undefined;
+  let best: NodeCapacity | undefined;
+  let bestRoom = 0;
+  for (const n of nodes) {
+    if (n.cores === undefined || n.memoryBytes === undefined) continue;
+    if (job.hosts.length && job.hosts[0] !== n.id) continue;
+    if (!job.features.every((f) => n.features.includes(f))) continue;
+    // the job alone must fit the node, and the promise must stay within the backlog allowance
+    if (job.cpus > n.cores || job.cpus * job.memoryBytes > n.memoryBytes) continue;
+    const room = n.freeCpus + Math.floor(n.cores * factor);
+    const memoryRoom = n.freeMemoryBytes + Math.floor(n.memoryBytes * factor);
+    if (room < job.cpus || memoryRoom < job.cpus * job.memoryBytes) continue;
+    if (!best || room > bestRoom) {
+      best = n;
+      bestRoom = room;
+    }
+  }
+  if (!best) return undefined;
+  best.freeCpus -= job.cpus;
+  best.freeMemoryBytes -= job.cpus * job.memoryBytes;
+  return { allocation: [{ node: best.id, cpus: job.cpus, memoryBytes: job.cpus * job.memoryBytes }] };
 }

@@ -5,7 +5,7 @@ import type { Core } from "../core.ts";
 import { jobEvents, jobs, nodes, type Job } from "../db/schema.ts";
 import { rowsOf } from "../db/migrate.ts";
 import { openPendingActions } from "../jobs/pending-actions.ts";
-import { place, type Allocation, type NodeCapacity } from "./placement.ts";
+import { place, placeInBacklog, type Allocation, type NodeCapacity } from "./placement.ts";
 import { nodeUsage } from "../nodes/node-usage.ts";
 
 // Serialises scheduling passes between controllers sharing one Postgres.
@@ -76,12 +76,16 @@ export async function schedulePass(core: Core): Promise<number> {
           freeCpus: n.cores - (u?.cpus ?? 0),
           freeMemoryBytes: n.memoryBytes - (u?.memoryBytes ?? 0),
           features: n.features,
+          cores: n.cores,
+          memoryBytes: n.memoryBytes,
         });
       }
     }
 
-    const freeCpus = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus), 0);
-    if (freeCpus === 0 && !(await anyQueuedNeedsReason(tx))) return [];
+    // processors free now plus those the nodes' backlogs may still promise
+    const backlog = core.config.scheduler.nodeBacklog;
+    const room = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus + Math.floor(n.cores! * backlog)), 0);
+    if (room === 0 && !(await anyQueuedNeedsReason(tx))) return [];
 
     const candidatesQuery = tx
       .select()
@@ -96,7 +100,7 @@ export async function schedulePass(core: Core): Promise<number> {
       )
       // jobs someone asked to execute (MWS execute) go first, then priority, then FIFO
       .orderBy(sql`${jobs.executeRequestedAt} is null`, desc(jobs.priority), asc(jobs.id))
-      .limit(Math.min(PASS_SIZE, freeCpus * 4 + REASON_UPDATES));
+      .limit(Math.min(PASS_SIZE, room * 4 + REASON_UPDATES));
 
     // jobs held back by dependencies are not candidates; the head of them learns why
     const waitingQuery = tx
@@ -116,7 +120,7 @@ export async function schedulePass(core: Core): Promise<number> {
     if (candidates.length === 0 && waiting.length === 0) return [];
 
     const placed: { job: Job; allocation: Allocation[] }[] = [];
-    let reasonsWritten = 0;
+    const unplaced: { job: Job; reason: string; backlog: boolean }[] = [];
     for (const job of [...candidates, ...waiting]) {
       const blocking = job.dependsOn.filter((d) => depStates.has(d) && depStates.get(d) !== "completed");
       let reason: string | undefined;
@@ -132,6 +136,17 @@ export async function schedulePass(core: Core): Promise<number> {
           continue;
         }
         reason = result.reason;
+      }
+      unplaced.push({ job, reason, backlog: !blocking.length && !job.backlogReturnedAt });
+    }
+    // What found no free processors may wait in a busy node's backlog (jobs placed above went
+    // first, so a free node is always preferred to a backlog).
+    let reasonsWritten = 0;
+    for (const { job, reason, backlog: mayWait } of unplaced) {
+      const inBacklog = mayWait ? placeInBacklog(job, capacity, backlog) : undefined;
+      if (inBacklog) {
+        placed.push({ job, allocation: inBacklog.allocation });
+        continue;
       }
       if (job.reason !== reason && reasonsWritten < REASON_UPDATES) {
         reasonsWritten++;

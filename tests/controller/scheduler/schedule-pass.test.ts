@@ -1,6 +1,7 @@
 import { beforeAll, beforeEach, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
-import { create, RegisterSchema, type ControllerMessage } from "@drover/proto/service";
+import { create, JobFinishedSchema, RegisterSchema, type ControllerMessage } from "@drover/proto/service";
+import { applyJobFinished } from "../../../controller/src/jobs/agent-events.ts";
 import { loadConfig } from "../../../shared/src/config.ts";
 import { ManualClock, setClock } from "../../../shared/src/clock.ts";
 import type { Core } from "../../../controller/src/core.ts";
@@ -25,7 +26,8 @@ await forEachDatabase("the scheduling pass", (database) => {
       links.attach({ nodeId: node, send: (m) => sent.set(node, [...(sent.get(node) ?? []), m]), close: () => {} });
       await registerNode(database().db, create(RegisterSchema, { nodeName: node, hostname: node, cores: 2, memoryBytes: 4n << 30n }), "t");
     }
-    core = { db: database().db, config: loadConfig({}, "/nonexistent"), links, kick: () => {}, controllerId: "t", startedAt: 0 };
+    // these tests are about placement in free processors: no node backlog (tested at the end)
+    core = { db: database().db, config: loadConfig({ DROVER_NODE_BACKLOG: "0" }, "/nonexistent"), links, kick: () => {}, controllerId: "t", startedAt: 0 };
   });
 
   beforeEach(async () => {
@@ -152,5 +154,49 @@ await forEachDatabase("the scheduling pass", (database) => {
     const id = await submit({ hosts: ["elsewhere"] });
     await schedulePass(core);
     expect((await stateOf(id)).reason).toMatch(/requested host elsewhere is not connected/);
+  });
+
+  test("with a node backlog, busy nodes are sent single-node jobs worth their processors once more; wider jobs are not", async () => {
+    const withBacklog = { ...core, config: loadConfig({ DROVER_NODE_BACKLOG: "1" }, "/nonexistent") };
+    const first = await Promise.all(Array.from({ length: 6 }, () => submit()));
+    const wide = await submit({ cpus: 3 });
+    const spanning = await submit({ cpus: 4, tasksPerNode: 2 });
+    // 4 in free processors, then 2 promised (a free processor is always preferred to a backlog)
+    expect(await schedulePass(withBacklog)).toBe(6);
+    for (const id of first) expect((await stateOf(id)).state).toBe("dispatching");
+    const more = await Promise.all(Array.from({ length: 4 }, () => submit()));
+    expect(await schedulePass(withBacklog)).toBe(2);
+    const states = await Promise.all(more.map(async (id) => (await stateOf(id)).state));
+    expect(states.filter((s) => s === "dispatching")).toHaveLength(2);
+    expect(states.filter((s) => s === "queued")).toHaveLength(2);
+    // each node holds at most twice its processors; nothing wider than a node waits in a backlog
+    expect(runs("n1").length).toBe(4);
+    expect(runs("n2").length).toBe(4);
+    expect((await stateOf(wide)).state).toBe("queued");
+    expect((await stateOf(spanning)).state).toBe("queued");
+    // without a backlog nothing more is sent
+    expect(await schedulePass(core)).toBe(0);
+  });
+
+  test("a job handed back from a backlog queues again unstarted, and waits for a free processor from then on", async () => {
+    const withBacklog = { ...core, config: loadConfig({ DROVER_NODE_BACKLOG: "1" }, "/nonexistent") };
+    const fillers = await Promise.all(Array.from({ length: 4 }, () => submit()));
+    expect(await schedulePass(core)).toBe(4);
+    const id = await submit();
+    expect(await schedulePass(withBacklog)).toBe(1);
+    const dispatched = await stateOf(id);
+    await core.db.transaction((tx) =>
+      applyJobFinished(tx, dispatched.nodeId!, create(JobFinishedSchema, { jobId: BigInt(id), attempt: dispatched.attempt, started: false, returned: true, failReason: "waited too long", endedAtMs: 1000n })),
+    );
+    const back = await stateOf(id);
+    expect(back).toMatchObject({ state: "queued", nodeId: null, startCount: 0, reason: null, exitCode: null });
+    expect(back.backlogReturnedAt).not.toBeNull();
+    expect(back.messages).toEqual([]);
+    // the backlogs have room, but this job now waits for a free processor
+    expect(await schedulePass(withBacklog)).toBe(0);
+    expect((await stateOf(id)).reason).toMatch(/waiting for resources/);
+    await core.db.execute(sql`update jobs set state = 'completed' where id = ${fillers[0]!}`);
+    expect(await schedulePass(withBacklog)).toBe(1);
+    expect(await stateOf(id)).toMatchObject({ state: "dispatching", attempt: dispatched.attempt + 1 });
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "backlog_returned_at" timestamp with time zone;
