@@ -4,7 +4,7 @@ import { create, ControllerMessageSchema, type AgentMessage, type ControllerMess
 import { now } from "@drover/shared/clock";
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
-import { applyJobFinished, applyJobOutput, applyJobSignalled, applyJobStarted } from "../jobs/agent-events.ts";
+import { applyJobOutput, applyJobsFinished, applyJobSignalled, applyJobsStarted } from "../jobs/agent-events.ts";
 import type { AgentLink } from "../nodes/agent-links.ts";
 import { checkNodeName, recordHeartbeat, registerNode } from "../nodes/register-node.ts";
 import { reconcileNode } from "../nodes/node-loss.ts";
@@ -107,33 +107,21 @@ export class AgentSession implements AgentLink {
     let heartbeat = false;
     const rest = batch.slice(i);
     const samples = rest.flatMap((m) => (m.body.case === "samples" ? m.body.value.samples : []));
+    const of = <C extends NonNullable<AgentMessage["body"]["case"]>>(c: C) =>
+      rest.flatMap((m) => (m.body.case === c ? [m.body.value as Extract<AgentMessage["body"], { case: C }>["value"]] : []));
+    for (const m of rest) {
+      if (m.seq > ackSeq) ackSeq = m.seq;
+      if (m.body.case === "heartbeat") heartbeat = true;
+      if (m.body.case === "jobFinished") finished = true;
+      if (m.body.case === "register") log.warn("ignoring a second register on one stream", { node: this.nodeId });
+    }
     await this.core.db.transaction(async (tx) => {
-      for (const m of rest) {
-        switch (m.body.case) {
-          case "heartbeat":
-            heartbeat = true;
-            break;
-          case "jobStarted":
-            await applyJobStarted(tx, this.nodeId, m.body.value);
-            break;
-          case "jobOutput":
-            await applyJobOutput(tx, this.nodeId, m.body.value);
-            break;
-          case "jobFinished":
-            await applyJobFinished(tx, this.nodeId, m.body.value);
-            finished = true;
-            break;
-          case "jobSignalled":
-            await applyJobSignalled(tx, m.body.value);
-            break;
-          case "samples":
-            break;
-          case "register":
-            log.warn("ignoring a second register on one stream", { node: this.nodeId });
-            break;
-        }
-        if (m.seq > ackSeq) ackSeq = m.seq;
-      }
+      // Applied by kind, each kind in bulk: a job's own events keep their order (it starts,
+      // shows output, then ends), and one burst never holds two attempts of one job.
+      await applyJobsStarted(tx, this.nodeId, of("jobStarted"));
+      for (const output of of("jobOutput")) await applyJobOutput(tx, this.nodeId, output);
+      await applyJobsFinished(tx, this.nodeId, of("jobFinished"));
+      for (const signalled of of("jobSignalled")) await applyJobSignalled(tx, signalled);
       if (samples.length) await recordNodeSamples(tx, this.nodeId, samples);
     });
     if (heartbeat && !samples.length) await recordHeartbeat(this.core.db, this.nodeId);

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lte, type SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, lte, sql, type SQL } from "drizzle-orm";
 import { now } from "@drover/shared/clock";
 import type { Principal } from "../auth/principal.ts";
 import type { Db } from "../db/connect.ts";
@@ -46,6 +46,19 @@ export async function settlePendingActions(tx: Tx, jobId: number, attempt: numbe
   const conditions: SQL[] = [eq(pendingActions.jobId, jobId), lte(pendingActions.attempt, attempt)];
   if (types) conditions.push(inArray(pendingActions.type, types));
   await tx.delete(pendingActions).where(and(...conditions));
+}
+
+/** settlePendingActions for many jobs at once (a burst of agent events), in one statement. */
+export async function settlePendingActionsOf(tx: Tx, runs: { jobId: number; attempt: number }[], types?: PendingActionType[]): Promise<void> {
+  if (!runs.length) return;
+  const values = sql.join(
+    runs.map((r) => sql`(${r.jobId}::bigint, ${r.attempt}::int)`),
+    sql`, `,
+  );
+  await tx.execute(sql`
+    delete from pending_actions p using (values ${values}) as v(job_id, attempt)
+    where p.job_id = v.job_id and p.attempt <= v.attempt
+    ${types ? sql`and p.type in (${sql.join(types.map((t) => sql`${t}`), sql`, `)})` : sql``}`);
 }
 
 /** A job left its node without a confirmation (lost, released): nothing about it is in flight any more. */
