@@ -12,12 +12,26 @@ export function setLogLevel(level: Level): void {
   threshold = level;
 }
 
+/**
+ * An error as a log line shows it. A failed database query carries the query's parameters
+ * (job environments, passwords being hashed, …) in its message: only the database's own
+ * complaint is shown.
+ */
+function describeError(e: Error): string {
+  const q = e as Error & { query?: unknown; params?: unknown; cause?: unknown };
+  if (q.query !== undefined && q.params !== undefined) {
+    const cause = q.cause instanceof Error ? q.cause.message : "no cause given";
+    return `database query failed: ${cause} (query: ${String(q.query).slice(0, 120)}…)`;
+  }
+  return e.stack ?? e.message;
+}
+
 function emit(level: Level, component: string, message: string, fields?: Record<string, unknown>): void {
   if (order[level] < order[threshold]) return;
   let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${component}] ${message}`;
   if (fields) {
     for (const [key, value] of Object.entries(fields)) {
-      const shown = secretName.test(key) ? "***" : value instanceof Error ? (value.stack ?? value.message) : value;
+      const shown = secretName.test(key) ? "***" : value instanceof Error ? describeError(value) : value;
       line += ` ${key}=${typeof shown === "string" ? shown : JSON.stringify(shown)}`;
     }
   }

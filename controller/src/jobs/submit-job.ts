@@ -4,7 +4,7 @@ import { findUser } from "../users/users.ts";
 import type { Principal } from "../auth/principal.ts";
 import { mayActOn } from "../auth/principal.ts";
 import type { Core } from "../core.ts";
-import { jobs, type Job, type NewJob } from "../db/schema.ts";
+import { jobEvents, jobs, type Job, type NewJob } from "../db/schema.ts";
 import { checkJobSpec, deriveJobSpec, type JobSpec } from "./job-spec.ts";
 import { recordJobEvent, type Tx } from "./job-events.ts";
 import { planWithTemplates, type PlannedJob } from "./job-templates.ts";
@@ -26,6 +26,9 @@ export async function submitJob(core: Core, principal: Principal, spec: JobSpec)
   return (await submitJobs(core, principal, [spec]))[0]!;
 }
 
+/** Jobs per INSERT statement (each job takes about 22 parameters). */
+const INSERT_CHUNK = 1000;
+
 /** Queues several jobs in one transaction: all are stored or none. */
 export async function submitJobs(core: Core, principal: Principal, requested: JobSpec[]): Promise<Job[]> {
   const specs = requested.map(deriveJobSpec);
@@ -45,8 +48,13 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
       for (const spec of specs) rows.push(await insertPlanned(tx, principal, await planWithTemplates(tx, spec, spec.templates ?? [])));
       return rows;
     }
-    const rows = await tx.insert(jobs).values(specs.map((s) => jobRow(principal, s))).returning();
-    for (const job of rows) await recordJobEvent(tx, job.id, "submitted", { by: principal.username });
+    // in chunks: one statement may carry at most 65,535 parameters
+    const rows: Job[] = [];
+    for (let i = 0; i < specs.length; i += INSERT_CHUNK) {
+      const chunk = await tx.insert(jobs).values(specs.slice(i, i + INSERT_CHUNK).map((s) => jobRow(principal, s))).returning();
+      await tx.insert(jobEvents).values(chunk.map((job) => ({ jobId: job.id, kind: "submitted", data: { by: principal.username } })));
+      rows.push(...chunk);
+    }
     return rows;
   });
   core.kick();

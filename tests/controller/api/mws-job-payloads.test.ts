@@ -250,4 +250,14 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
     expect(without.id).toBe(id);
     expect("messages" in without || "requirements" in without).toBe(false);
   });
+
+  test("an array of thousands of jobs is stored whole (more than one statement's parameters); more than 10,000 is a 400", async () => {
+    const before = await jobCount();
+    const many = await submit(Array.from({ length: 3000 }, (_, i) => ({ commandLine: `echo ${i}`, holds: ["USER"] })));
+    expect(many.body).toHaveLength(3000);
+    expect(await jobCount()).toBe(before + 3000);
+    const tooMany = await submit(Array.from({ length: 10_001 }, () => ({ commandLine: "true" })));
+    expect(tooMany.status).toBe(400);
+    expect(await jobCount()).toBe(before + 3000);
+  }, 60_000);
 });
