@@ -51,6 +51,8 @@ try {
   console.log("agent (incl. children? no)", per(ticks(agent) - before.a));
   console.log("postgres", per(postgresTicks() - before.p));
   console.log("this harness", per(ticks(process.pid) - before.self));
+  const events = await sql`select kind, count(*)::int as n from job_events group by kind order by kind`;
+  console.log("job events", events.map((e) => `${e.kind} ${e.n}`).join(", "));
 } finally {
   await sql.end();
   await c.stop();

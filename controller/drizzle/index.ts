@@ -5,6 +5,7 @@ import m2 from "./0002_job_requeue_execute.sql" with { type: "text" };
 import m3 from "./0003_job_templates_pending_actions.sql" with { type: "text" };
 import m4 from "./0004_pending_action_attempt_sister_loss.sql" with { type: "text" };
 import m5 from "./0005_job_backlog_returned.sql" with { type: "text" };
+import m6 from "./0006_jobs_queue_order.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -13,4 +14,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0003_job_templates_pending_actions", sql: m3 },
   { tag: "0004_pending_action_attempt_sister_loss", sql: m4 },
   { tag: "0005_job_backlog_returned", sql: m5 },
+  { tag: "0006_jobs_queue_order", sql: m6 },
 ];

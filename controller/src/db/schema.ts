@@ -1,4 +1,5 @@
 
+import { sql } from "drizzle-orm";
 import {
   bigint,
   bigserial,
@@ -131,7 +132,17 @@ export const jobs = pgTable(
     attempt: integer("attempt").notNull().default(0),
   },
   (t) => [
-    index("jobs_state_priority").on(t.state, t.priority, t.id),
+    // the scheduler walks the queue in this order (highest priority first, FIFO within one);
+    // it also serves every lookup by state
+    index("jobs_queue_order").on(t.state, t.priority.desc().nullsFirst(), t.id),
+    // queued jobs that wait for others, in the same order (most jobs have no dependencies)
+    index("jobs_queue_with_dependencies")
+      .on(t.priority.desc().nullsFirst(), t.id)
+      .where(sql`${t.state} = 'queued' and ${t.dependsOn} <> '[]'::jsonb`),
+    // queued jobs someone asked to execute now (MWS execute), which go first
+    index("jobs_queue_execute_requested")
+      .on(t.priority.desc().nullsFirst(), t.id)
+      .where(sql`${t.state} = 'queued' and ${t.executeRequestedAt} is not null`),
     index("jobs_owner").on(t.owner, t.id),
     index("jobs_node").on(t.nodeId),
   ],

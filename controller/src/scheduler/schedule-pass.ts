@@ -87,20 +87,22 @@ export async function schedulePass(core: Core): Promise<number> {
     const room = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus + Math.floor(n.cores! * backlog)), 0);
     if (room === 0 && !(await anyQueuedNeedsReason(tx))) return [];
 
-    const candidatesQuery = tx
+    const limit = Math.min(PASS_SIZE, room * 4 + REASON_UPDATES);
+    const runnable = and(
+      eq(jobs.state, "queued"),
+      sql`${jobs.holds} = '[]'::jsonb`,
+      or(isNull(jobs.earliestStartAt), lte(jobs.earliestStartAt, new Date(now())), isNotNull(jobs.executeRequestedAt)),
+      sql`not ${unmetDependency}`,
+    );
+    // jobs someone asked to execute (MWS execute) go first; then the queue in index order
+    // (jobs_queue_order: priority, then FIFO), read only as far as the pass needs
+    const executeFirstQuery = tx
       .select()
       .from(jobs)
-      .where(
-        and(
-          eq(jobs.state, "queued"),
-          sql`${jobs.holds} = '[]'::jsonb`,
-          or(isNull(jobs.earliestStartAt), lte(jobs.earliestStartAt, new Date(now())), isNotNull(jobs.executeRequestedAt)),
-          sql`not ${unmetDependency}`,
-        ),
-      )
-      // jobs someone asked to execute (MWS execute) go first, then priority, then FIFO
-      .orderBy(sql`${jobs.executeRequestedAt} is null`, desc(jobs.priority), asc(jobs.id))
-      .limit(Math.min(PASS_SIZE, room * 4 + REASON_UPDATES));
+      .where(and(runnable, isNotNull(jobs.executeRequestedAt)))
+      .orderBy(desc(jobs.priority), asc(jobs.id))
+      .limit(limit);
+    const queueQuery = tx.select().from(jobs).where(runnable).orderBy(desc(jobs.priority), asc(jobs.id)).limit(limit);
 
     // jobs held back by dependencies are not candidates; the head of them learns why
     const waitingQuery = tx
@@ -109,7 +111,9 @@ export async function schedulePass(core: Core): Promise<number> {
       .where(and(eq(jobs.state, "queued"), sql`${jobs.holds} = '[]'::jsonb`, sql`${jobs.dependsOn} <> '[]'::jsonb`, sql`${unmetDependency}`))
       .orderBy(desc(jobs.priority), asc(jobs.id))
       .limit(REASON_UPDATES);
-    const [candidates, waiting] = await Promise.all([candidatesQuery.then((r) => r), waitingQuery.then((r) => r)]);
+    const [executeFirst, queue, waiting] = await Promise.all([executeFirstQuery.then((r) => r), queueQuery.then((r) => r), waitingQuery.then((r) => r)]);
+    const first = new Set(executeFirst.map((j) => j.id));
+    const candidates = [...executeFirst, ...queue.filter((j) => !first.has(j.id))].slice(0, limit);
     const depIds = [...new Set(waiting.flatMap((j) => j.dependsOn))];
     const depStates = new Map<number, string>();
     if (depIds.length) {
