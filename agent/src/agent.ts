@@ -122,6 +122,9 @@ export class Agent {
       if (this.stream === stream) {
         this.stream = undefined;
         this.registered = false;
+        // unstarted jobs must not start while the controller cannot hear of it: it will
+        // queue them again (see connect)
+        this.backlog = [];
       }
       if (this.stopped) return;
       if (code === status.UNAUTHENTICATED) {
