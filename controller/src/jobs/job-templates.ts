@@ -73,20 +73,28 @@ export async function createTemplate(db: Db, principal: Principal, t: TemplateIn
   return rows[0] as JobTemplate;
 }
 
-/** Replaces a template's definition (or creates it); its version counts the changes. */
-export async function putTemplate(db: Db, principal: Principal, t: TemplateInput, source = "api"): Promise<JobTemplate> {
+/**
+ * Replaces a template's definition (or creates it). Its version counts real changes: writing
+ * the same definition again (a file loaded at every start) leaves it as it is.
+ */
+export async function putTemplate(db: Db, principal: Principal, t: TemplateInput, source = "api"): Promise<JobTemplate & { created: boolean }> {
   if (source === "api") requireAdmin(principal, "change");
   checkTemplate(t);
   const values = { description: t.description ?? "", spec: t.spec, dependencies: t.dependencies ?? [], selectable: t.selectable ?? true, source };
-  const [row] = await db
-    .insert(jobTemplates)
-    .values({ id: t.id, ...values })
-    .onConflictDoUpdate({
-      target: jobTemplates.id,
-      set: { ...values, version: sql`${jobTemplates.version} + 1`, updatedAt: sql`now()` },
-    })
-    .returning();
-  return row as JobTemplate;
+  return db.transaction(async (tx) => {
+    const [before] = await tx.select().from(jobTemplates).where(eq(jobTemplates.id, t.id)).for("update");
+    const [row] = await tx
+      .insert(jobTemplates)
+      .values({ id: t.id, ...values })
+      .onConflictDoUpdate({
+        target: jobTemplates.id,
+        set: { ...values, version: sql`${jobTemplates.version} + 1`, updatedAt: sql`now()` },
+        setWhere: sql`(${jobTemplates.description}, ${jobTemplates.spec}, ${jobTemplates.dependencies}, ${jobTemplates.selectable}, ${jobTemplates.source})
+          is distinct from (excluded.description, excluded.spec, excluded.dependencies, excluded.selectable, excluded.source)`,
+      })
+      .returning();
+    return { ...((row ?? before) as JobTemplate), created: !before };
+  });
 }
 
 export async function deleteTemplate(db: Db, principal: Principal, id: string): Promise<void> {

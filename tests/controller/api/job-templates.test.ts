@@ -145,10 +145,18 @@ await forEachDatabase("MWS job templates", (db) => {
     const replaced = await call("/rest/job-templates/bare", admin, "PUT", { commandFile: "/bin/echo", args: "hi" });
     expect(replaced.body.messages[0]).toContain("replaced");
     expect((await call("/rest/job-templates/bare", admin)).body).toMatchObject({ commandFile: "/bin/echo", args: "hi", version: 1 });
+    // the same definition again is not a change
+    await call("/rest/job-templates/bare", admin, "PUT", { commandFile: "/bin/echo", args: "hi" });
+    expect((await call("/rest/job-templates/bare", admin)).body.version).toBe(1);
+    expect((await call("/rest/job-templates/fresh", admin, "PUT", { commandFile: "/bin/true" })).body.messages[0]).toContain("created");
     expect((await call("/rest/job-templates/bare", admin, "PUT", { id: "other" })).status).toBe(400);
     expect((await call("/rest/job-templates/bare", admin, "DELETE")).status).toBe(200);
     expect((await call("/rest/job-templates/bare", admin)).status).toBe(404);
 
+    // loading the same files again (a restart) changes nothing
+    const versionBefore = (await call("/rest/job-templates/genericVM-setup", admin)).body.version;
+    await loadTemplateFiles(c.context.db, join(c.home, "etc", "job-templates"));
+    expect((await call("/rest/job-templates/genericVM-setup", admin)).body.version).toBe(versionBefore);
     rmSync(join(c.home, "etc", "job-templates", "setup.json"));
     const result = await loadTemplateFiles(c.context.db, join(c.home, "etc", "job-templates"));
     expect(result.failed).toEqual(["broken.json"]);

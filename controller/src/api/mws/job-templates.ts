@@ -45,7 +45,7 @@ export function jobTemplateRoutes(ctx: ApiContext, prefix: string) {
       "/job-templates/:id",
       async ({ params: { id }, body, principal }) => {
         const template = await putTemplate(db, principal, fromMwsTemplate(body, id));
-        return { messages: [template.version ? `Job template ${id} replaced` : `Job template ${id} created`] };
+        return { messages: [template.created ? `Job template ${id} created` : `Job template ${id} replaced`] };
       },
       { body: MwsJobTemplatePayload, detail: { summary: "drover (admin): create or replace a job template", tags: ["mws"] } },
     )
