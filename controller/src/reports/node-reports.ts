@@ -78,7 +78,9 @@ export async function feedNodeReport(tx: Tx, nodeId: string, batch: Sample[]): P
 export async function clusterSampleData(db: Tx) {
   const nodeRows = await db.select().from(nodes);
   const up = nodeRows.filter((n) => n.state === "up");
-  const [running] = await db.select({ n: count() }).from(jobs).where(inArray(jobs.state, ["dispatching", "running", "suspended"]));
+  const [running] = await db.select({ n: count() }).from(jobs).where(inArray(jobs.state, ["running", "suspended"]));
+  // sent to a node and not started yet (some wait in a busy node's backlog)
+  const [starting] = await db.select({ n: count() }).from(jobs).where(eq(jobs.state, "dispatching"));
   const [queued] = await db.select({ n: count() }).from(jobs).where(eq(jobs.state, "queued"));
   const allocated = rowsOf<{ cpus: string | number | null }>(
     await db.execute(sql`select coalesce(sum(cpus), 0) as cpus from jobs where state in ('dispatching', 'running', 'suspended')`),
@@ -88,10 +90,11 @@ export async function clusterSampleData(db: Tx) {
   const totalMemory = sum(up.map((n) => n.memoryBytes));
   return {
     nodes: { up: up.length, down: nodeRows.filter((n) => n.state === "down").length, drained: nodeRows.filter((n) => n.state === "drained").length },
-    processors: { total: sum(up.map((n) => n.cores)), allocated: Number(allocated ?? 0) },
+    // backlogged jobs are promised processors beyond a node's count: allocated never exceeds the total
+    processors: { total: sum(up.map((n) => n.cores)), allocated: Math.min(sum(up.map((n) => n.cores)), Number(allocated ?? 0)) },
     cpuUtilization: withCpu.length ? round(sum(withCpu.map((n) => n.cpuUtilization!)) / withCpu.length) : null,
     memory: { totalBytes: totalMemory, usedBytes: sum(up.map((n) => n.memoryBytes - (n.availableMemoryBytes ?? n.memoryBytes))) },
-    jobs: { running: Number(running?.n ?? 0), queued: Number(queued?.n ?? 0) },
+    jobs: { running: Number(running?.n ?? 0), starting: Number(starting?.n ?? 0), queued: Number(queued?.n ?? 0) },
   };
 }
 

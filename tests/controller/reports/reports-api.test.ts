@@ -372,7 +372,7 @@ await forEachDatabase("reports", (database) => {
     expect(cluster.reportSize).toBe(1440);
     const last = cluster.datapoints.at(-1) as DatapointView;
     // n-own of the previous test may or may not have timed out by now; n-fed is up
-    expect(last.data).toMatchObject({ processors: { allocated: 0 }, jobs: { running: 0, queued: 0 }, cpuUtilization: expect.any(Number) });
+    expect(last.data).toMatchObject({ processors: { allocated: 0 }, jobs: { running: 0, starting: 0, queued: 0 }, cpuUtilization: expect.any(Number) });
     expect((last.data as { nodes: { up: number } }).nodes.up).toBeGreaterThanOrEqual(1);
   });
 });
