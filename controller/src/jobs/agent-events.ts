@@ -60,13 +60,17 @@ export async function applyJobOutput(tx: Tx, nodeId: string, ev: JobOutput): Pro
  * Returns the final state, or undefined when the event was stale or a repeat.
  */
 export async function applyJobFinished(tx: Tx, nodeId: string, ev: JobFinished): Promise<string | undefined> {
-  const id = Number(ev.jobId);
   const [job] = await tx
     .select()
     .from(jobs)
-    .where(and(eq(jobs.id, id), eq(jobs.attempt, ev.attempt)))
+    .where(and(eq(jobs.id, Number(ev.jobId)), eq(jobs.attempt, ev.attempt)))
     .for("update");
-  if (!job) return undefined;
+  return job ? finishLockedJob(tx, nodeId, ev, job) : undefined;
+}
+
+/** applyJobFinished for a job already read and locked for this attempt. */
+async function finishLockedJob(tx: Tx, nodeId: string, ev: JobFinished, job: Job): Promise<string | undefined> {
+  const id = job.id;
   // whatever was asked of this run, its end answers it
   await settlePendingActions(tx, id, ev.attempt);
   const onThisNode = job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
@@ -176,15 +180,15 @@ export async function applyJobsFinished(tx: Tx, nodeId: string, events: JobFinis
     .for("update");
   const byId = new Map(found.map((j) => [j.id, j]));
   const plain: { job: Job; ev: JobFinished }[] = [];
-  const other: JobFinished[] = [];
+  const other: { job: Job; ev: JobFinished }[] = [];
   for (const ev of unique) {
     const job = byId.get(Number(ev.jobId));
     if (!job || job.attempt !== ev.attempt) continue; // stale or unknown: nothing to do
     const onThisNode = job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
     if (onThisNode && !ev.returned && !job.requeueRequestedAt && !job.sisterLostReason) plain.push({ job, ev });
-    else other.push(ev);
+    else other.push({ job, ev });
   }
-  for (const ev of other) await applyJobFinished(tx, nodeId, ev);
+  for (const { job, ev } of other) await finishLockedJob(tx, nodeId, ev, job);
   if (!plain.length) return;
   await settlePendingActionsOf(
     tx,

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lte, sql, type SQL } from "drizzle-orm";
+import { asc, eq, inArray, sql } from "drizzle-orm";
 import { now } from "@drover/shared/clock";
 import type { Principal } from "../auth/principal.ts";
 import type { Db } from "../db/connect.ts";
@@ -43,12 +43,10 @@ export async function openPendingActions(tx: Tx, actions: NewPendingAction[]): P
  * Without `types`, every action on the job up to that attempt is settled (its process ended).
  */
 export async function settlePendingActions(tx: Tx, jobId: number, attempt: number, types?: PendingActionType[]): Promise<void> {
-  const conditions: SQL[] = [eq(pendingActions.jobId, jobId), lte(pendingActions.attempt, attempt)];
-  if (types) conditions.push(inArray(pendingActions.type, types));
-  await tx.delete(pendingActions).where(and(...conditions));
+  await settlePendingActionsOf(tx, [{ jobId, attempt }], types);
 }
 
-/** settlePendingActions for many jobs at once (a burst of agent events), in one statement. */
+/** settlePendingActions for many runs at once (a burst of agent events), in one statement. */
 export async function settlePendingActionsOf(tx: Tx, runs: { jobId: number; attempt: number }[], types?: PendingActionType[]): Promise<void> {
   if (!runs.length) return;
   const values = sql.join(

@@ -100,8 +100,8 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
  * promised beyond what it has; the node with the most room left is chosen.
  */
 export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[], factor: number): { allocation: Allocation[] } | undefined {
-  if (factor <= 0 || job.tasksPerNode !== null && job.tasksPerNode < job.cpus) return undefined;
-  if (job.hosts.length > 1) return undefined;
+  // spanning jobs (tasksPerNode below the count, or several hosts) never wait in a backlog
+  if (factor <= 0 || (job.tasksPerNode !== null && job.tasksPerNode < job.cpus) || job.hosts.length > 1) return undefined;
   let best: NodeCapacity | undefined;
   let bestRoom = 0;
   for (const n of nodes) {

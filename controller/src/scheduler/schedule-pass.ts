@@ -67,20 +67,14 @@ export async function schedulePass(core: Core): Promise<number> {
     const upNodes = connected.length ? tx.select().from(nodes).where(and(inArray(nodes.id, connected), eq(nodes.state, "up"))).then((r) => r) : Promise.resolve([]);
     const used = connected.length ? nodeUsage(tx, connected) : Promise.resolve(new Map<string, { cpus: number; memoryBytes: number }>());
     const [, up, usage] = await Promise.all([locked, upNodes, used]);
-    const capacity: NodeCapacity[] = [];
-    {
-      for (const n of up) {
-        const u = usage.get(n.id);
-        capacity.push({
-          id: n.id,
-          freeCpus: n.cores - (u?.cpus ?? 0),
-          freeMemoryBytes: n.memoryBytes - (u?.memoryBytes ?? 0),
-          features: n.features,
-          cores: n.cores,
-          memoryBytes: n.memoryBytes,
-        });
-      }
-    }
+    const capacity: NodeCapacity[] = up.map((n) => ({
+      id: n.id,
+      freeCpus: n.cores - (usage.get(n.id)?.cpus ?? 0),
+      freeMemoryBytes: n.memoryBytes - (usage.get(n.id)?.memoryBytes ?? 0),
+      features: n.features,
+      cores: n.cores,
+      memoryBytes: n.memoryBytes,
+    }));
 
     // processors free now plus those the nodes' backlogs may still promise
     const backlog = core.config.scheduler.nodeBacklog;
