@@ -1,6 +1,11 @@
 // Where the CPU of end-to-end execution goes: CPU seconds per job of the controller, the agent
-// and Postgres while N /bin/true jobs run through a one-agent cluster. Not a benchmark of record.
+// and Postgres, and transactions per job, while N /bin/true jobs run through a one-agent
+// cluster. Not a benchmark of record.
 //   bun scripts/profile-cpu.ts [N]
+// DROVER_LOG_STATEMENTS=1 has Postgres log every statement with its duration (in its server
+// log); DROVER_CPU_PROFILE=controller|agent has that process write a CPU profile (see
+// tests/helpers/cluster.ts); DROVER_NODE_BACKLOG and TMPDIR (where the agent keeps its jobs'
+// directories) are passed on.
 import { readdirSync, readFileSync } from "node:fs";
 import postgres from "postgres";
 import { Cluster } from "../tests/helpers/cluster.ts";
@@ -30,9 +35,10 @@ const postgresTicks = () =>
 const name = `drover_profile_${process.pid}`;
 const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
 await admin.unsafe(`create database ${name}`);
+if (process.env.DROVER_LOG_STATEMENTS) await admin.unsafe(`alter database ${name} set log_min_duration_statement = 0`);
 const u = new URL(POSTGRES_URL);
 u.pathname = `/${name}`;
-const c = new Cluster({ databaseUrl: u.toString(), env: { DROVER_LOG_LEVEL: "warn", DROVER_SAMPLE_INTERVAL: "10s", DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_NODE_TIMEOUT: "30s" } });
+const c = new Cluster({ databaseUrl: u.toString(), env: { DROVER_LOG_LEVEL: "warn", DROVER_SAMPLE_INTERVAL: "10s", DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_NODE_TIMEOUT: "30s", ...(process.env.DROVER_NODE_BACKLOG ? { DROVER_NODE_BACKLOG: process.env.DROVER_NODE_BACKLOG } : {}) } });
 const sql = postgres(u.toString(), { max: 1, onnotice: () => {} });
 try {
   await c.startController();
@@ -41,6 +47,8 @@ try {
   const controller = c.controller!.proc.pid;
   const agent = c.agents.get("p-0")!.proc.pid;
   const before = { c: ticks(controller), a: ticks(agent), p: postgresTicks(), self: ticks(process.pid) };
+  const xacts = async () => Number((await admin`select xact_commit from pg_stat_database where datname = ${name}`)[0]!.xact_commit);
+  const x0 = await xacts();
   const t0 = performance.now();
   await c.json("/rest/jobs", { method: "POST", json: Array.from({ length: n }, () => ({ commandFile: "/bin/true" })) });
   await until(async () => ((await sql`select count(*)::int n from jobs where state = 'completed'`)[0]!.n as number) >= n, 600_000, "jobs to finish");
@@ -51,6 +59,7 @@ try {
   console.log("agent (incl. children? no)", per(ticks(agent) - before.a));
   console.log("postgres", per(postgresTicks() - before.p));
   console.log("this harness", per(ticks(process.pid) - before.self));
+  console.log("transactions", ((await xacts()) - x0) / n, "per job");
   const events = await sql`select kind, count(*)::int as n from job_events group by kind order by kind`;
   console.log("job events", events.map((e) => `${e.kind} ${e.n}`).join(", "));
 } finally {

@@ -317,7 +317,7 @@ export class Agent {
   private runJob(spec: RunJob): void {
     const key = `${spec.jobId}.${spec.attempt}`;
     if (this.jobs.has(key)) return;
-    const job = new JobProcess(spec, this.jobsDir, this.opts.graceMs ?? 10_000);
+    const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000);
     this.jobs.set(key, job);
     void job
       .run((pid) => {

@@ -1,4 +1,5 @@
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync, fstatSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync, fstatSync } from "node:fs";
 import { join } from "node:path";
 import type { RunJob } from "@drover/proto/service";
 import { groupRss, signalGroup } from "./process-group.ts";
@@ -43,6 +44,27 @@ export function tail(path: string, bytes = TAIL_BYTES): string {
   }
 }
 
+const nodefilesWritten = new Set<string>();
+
+/**
+ * The node file (one line per allocated processor, as PBS_NODEFILE) for a host list. Most jobs
+ * share one of a few lists, so each distinct list is written once (atomically) and then shared:
+ * creating files is the costliest part of starting a job on some filesystems.
+ */
+export function nodefileFor(hosts: string[], dir: string): string {
+  const text = hosts.map((h) => `${h}\n`).join("");
+  const path = join(dir, createHash("sha1").update(text).digest("hex"));
+  if (nodefilesWritten.has(path)) return path;
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, path);
+  }
+  nodefilesWritten.add(path);
+  return path;
+}
+
 /** Resolves the program the way execvp would, to report "not found" before starting. */
 function findProgram(program: string, path: string, cwd: string): string | undefined {
   if (program.includes("/")) {
@@ -77,6 +99,7 @@ export class JobProcess {
   constructor(
     readonly spec: RunJob,
     jobsDir: string,
+    private readonly nodefilesDir: string,
     private readonly graceMs: number,
   ) {
     this.jobId = spec.jobId;
@@ -88,11 +111,11 @@ export class JobProcess {
 
   /** Starts the process; resolves with its end (also when it could not start). */
   async run(onStarted: (pid: number) => void): Promise<JobEnd> {
+    // Without a requested working directory the job runs in its own directory, beside its
+    // stdout and stderr files (as a batch job's output lands in its working directory).
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const cwd = this.spec.workingDirectory || join(this.dir, "work");
-    if (!this.spec.workingDirectory) mkdirSync(cwd, { recursive: true });
-    const nodefile = join(this.dir, "nodefile");
-    writeFileSync(nodefile, this.spec.hosts.map((h) => `${h}\n`).join(""));
+    const cwd = this.spec.workingDirectory || this.dir;
+    const nodefile = nodefileFor(this.spec.hosts, this.nodefilesDir);
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
       HOME: process.env.HOME ?? cwd,
@@ -106,7 +129,7 @@ export class JobProcess {
       PBS_NODEFILE: nodefile,
       PBS_JOBID: String(this.jobId),
     };
-    if (!existsSync(cwd) || !statSync(cwd).isDirectory()) return notStarted(`working directory ${cwd} does not exist on this node`);
+    if (this.spec.workingDirectory && (!existsSync(cwd) || !statSync(cwd).isDirectory())) return notStarted(`working directory ${cwd} does not exist on this node`);
     const program = findProgram(this.spec.argv[0]!, env.PATH!, cwd);
     if (!program) return notStarted(`command not found on this node: ${this.spec.argv[0]}`);
 

@@ -4,12 +4,13 @@ import { create, ControllerMessageSchema, type AgentMessage, type ControllerMess
 import { now } from "@drover/shared/clock";
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
-import { applyJobOutput, applyJobsFinished, applyJobSignalled, applyJobsStarted } from "../jobs/agent-events.ts";
+import { applyJobEvents } from "../jobs/agent-events.ts";
 import type { AgentLink } from "../nodes/agent-links.ts";
 import { checkNodeName, recordHeartbeat, registerNode } from "../nodes/register-node.ts";
 import { reconcileNode } from "../nodes/node-loss.ts";
 import { verifyAgentToken } from "../nodes/agent-tokens.ts";
 import { recordNodeSamples } from "../nodes/node-samples.ts";
+import { RateMeter } from "../nodes/rate-meter.ts";
 import { ensureNodeReports } from "../reports/node-reports.ts";
 
 const log = logger("grpc");
@@ -27,6 +28,8 @@ export class AgentSession implements AgentLink {
   private draining: Promise<void> | undefined;
   private closed = false;
   private registered = false;
+  private lastBurstAt = -Infinity;
+  private readonly ends = new RateMeter();
 
   constructor(
     private readonly core: Core,
@@ -49,6 +52,10 @@ export class AgentSession implements AgentLink {
     this.call.on("end", () => this.end("the agent closed the stream"));
     this.call.on("error", (e: Error) => this.end(`stream error: ${e.message}`));
     this.call.on("cancelled", () => this.end("the stream was cancelled"));
+  }
+
+  endsPerSecond(): number {
+    return this.ends.perSecond();
   }
 
   send(message: ControllerMessage): void {
@@ -80,6 +87,10 @@ export class AgentSession implements AgentLink {
     this.draining = (async () => {
       try {
         while (this.inbox.length && !this.closed) {
+          // under load, let a burst gather for the batch window (see Scheduler)
+          const wait = this.lastBurstAt + this.core.config.scheduler.batchWindowMs - performance.now();
+          if (wait > 0 && this.registered) await Bun.sleep(wait);
+          this.lastBurstAt = performance.now();
           const batch = this.inbox.splice(0, this.inbox.length);
           await this.process(batch);
         }
@@ -112,16 +123,14 @@ export class AgentSession implements AgentLink {
     for (const m of rest) {
       if (m.seq > ackSeq) ackSeq = m.seq;
       if (m.body.case === "heartbeat") heartbeat = true;
-      if (m.body.case === "jobFinished") finished = true;
+      if (m.body.case === "jobFinished") {
+        finished = true;
+        if (m.body.value.started) this.ends.add();
+      }
       if (m.body.case === "register") log.warn("ignoring a second register on one stream", { node: this.nodeId });
     }
     await this.core.db.transaction(async (tx) => {
-      // Applied by kind, each kind in bulk: a job's own events keep their order (it starts,
-      // shows output, then ends), and one burst never holds two attempts of one job.
-      await applyJobsStarted(tx, this.nodeId, of("jobStarted"));
-      for (const output of of("jobOutput")) await applyJobOutput(tx, this.nodeId, output);
-      await applyJobsFinished(tx, this.nodeId, of("jobFinished"));
-      for (const signalled of of("jobSignalled")) await applyJobSignalled(tx, signalled);
+      await applyJobEvents(tx, this.nodeId, { started: of("jobStarted"), outputs: of("jobOutput"), finished: of("jobFinished"), signalled: of("jobSignalled") });
       if (samples.length) await recordNodeSamples(tx, this.nodeId, samples);
     });
     if (heartbeat && !samples.length) await recordHeartbeat(this.core.db, this.nodeId);

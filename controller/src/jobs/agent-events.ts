@@ -1,37 +1,41 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { SignalJob_Kind, type JobFinished, type JobOutput, type JobSignalled, type JobStarted } from "@drover/proto/service";
-import { jobEvents, jobs, type Job } from "../db/schema.ts";
+import { jobs, type Job } from "../db/schema.ts";
 import { rowsOf } from "../db/migrate.ts";
-import { recordJobEvent, type Tx } from "./job-events.ts";
+import { recordset } from "../db/recordset.ts";
+import { recordJobEvent, recordJobEvents, type NewJobEvent, type Tx } from "./job-events.ts";
 import { settlePendingActions, settlePendingActionsOf } from "./pending-actions.ts";
 
 // Agents deliver these at least once (they replay their spool after a reconnect), so each
 // one is idempotent: it applies only to the attempt it names, and only once.
 
 const TAIL_LIMIT = 64 * 1024;
-const clip = (s: string) => (s.length > TAIL_LIMIT ? s.slice(-TAIL_LIMIT) : s);
+// (Postgres text cannot hold NUL characters: a job that prints one must not stop its node's events)
+const clip = (s: string) => (s.length > TAIL_LIMIT ? s.slice(-TAIL_LIMIT) : s).replaceAll("\0", "\uFFFD");
 
 /** The processes of dispatched jobs started on the node (a burst of JobStarted, in one statement). */
 export async function applyJobsStarted(tx: Tx, nodeId: string, events: JobStarted[]): Promise<void> {
   if (!events.length) return;
-  const values = sql.join(
-    events.map(
-      (ev) =>
-        sql`(${Number(ev.jobId)}::bigint, ${ev.attempt}::int, ${ev.pid}::int, ${new Date(Number(ev.startedAtMs)).toISOString()}::timestamptz, ${ev.stdoutPath}::text, ${ev.stderrPath}::text)`,
-    ),
-    sql`, `,
-  );
+  const rows = events.map((ev) => ({
+    id: Number(ev.jobId),
+    attempt: ev.attempt,
+    pid: ev.pid,
+    started_at: new Date(Number(ev.startedAtMs)).toISOString(),
+    out: ev.stdoutPath,
+    err: ev.stderrPath,
+  }));
   const started = rowsOf<{ id: number | string; attempt: number; pid: number }>(
     await tx.execute(sql`
       update jobs j set state = 'running', pid = v.pid, start_count = j.start_count + 1, started_at = v.started_at,
         stdout_path = v.out, stderr_path = v.err, reason = null
-      from (values ${values}) as v(id, attempt, pid, started_at, out, err)
+      from ${recordset(rows, "id bigint, attempt int, pid int, started_at timestamptz, out text, err text")}
       where j.id = v.id and j.attempt = v.attempt and j.node_id = ${nodeId} and j.state = 'dispatching'
       returning j.id, v.attempt, v.pid`),
   );
-  if (started.length) {
-    await tx.insert(jobEvents).values(started.map((r) => ({ jobId: Number(r.id), kind: "started", data: { node: nodeId, pid: r.pid, attempt: r.attempt } })));
-  }
+  await recordJobEvents(
+    tx,
+    started.map((r) => ({ jobId: Number(r.id), kind: "started", data: { node: nodeId, pid: r.pid, attempt: r.attempt } })),
+  );
   await settlePendingActionsOf(
     tx,
     events.map((ev) => ({ jobId: Number(ev.jobId), attempt: ev.attempt })),
@@ -165,51 +169,101 @@ function finalOutcome(job: Job, nodeId: string, ev: JobFinished, sisterLost: boo
   };
 }
 
+/** What one burst of a node's messages says about its jobs (see AgentSession). */
+export interface JobEventBurst {
+  started: JobStarted[];
+  outputs: JobOutput[];
+  finished: JobFinished[];
+  signalled: JobSignalled[];
+}
+
+const runKey = (ev: { jobId: bigint; attempt: number }) => `${ev.jobId}.${ev.attempt}`;
+
 /**
- * A burst of JobFinished from one node. The common case — a job's process ended on the node
- * the job is on, nothing else asked of it — is written for all of them in one statement; the
- * rest (requeue, hand-back, lost sister node, a result for a job declared lost) one by one.
+ * Applies a burst of job events from one node, each kind in bulk. A job's own events keep their
+ * order (it starts, shows output, then ends); one burst never holds two attempts of one job.
+ * The common end — a job's process ended on the node the job is on, nothing else asked of it —
+ * is written for all such jobs in one statement, and a job that started and ended within the
+ * burst (a short one) is written once, as ended; the rest (requeue, hand-back, lost sister
+ * node, a result for a job declared lost) one by one.
  */
-export async function applyJobsFinished(tx: Tx, nodeId: string, events: JobFinished[]): Promise<void> {
-  const unique = [...new Map(events.map((ev) => [`${ev.jobId}.${ev.attempt}`, ev])).values()];
-  if (!unique.length) return;
-  const found = await tx
-    .select()
-    .from(jobs)
-    .where(inArray(jobs.id, unique.map((ev) => Number(ev.jobId))))
-    .for("update");
+export async function applyJobEvents(tx: Tx, nodeId: string, burst: JobEventBurst): Promise<void> {
+  const finishes = [...new Map(burst.finished.map((ev) => [runKey(ev), ev])).values()];
+  const found = finishes.length
+    ? await tx
+        .select()
+        .from(jobs)
+        .where(inArray(jobs.id, finishes.map((ev) => Number(ev.jobId))))
+        .for("update")
+    : [];
   const byId = new Map(found.map((j) => [j.id, j]));
   const plain: { job: Job; ev: JobFinished }[] = [];
   const other: { job: Job; ev: JobFinished }[] = [];
-  for (const ev of unique) {
+  for (const ev of finishes) {
     const job = byId.get(Number(ev.jobId));
     if (!job || job.attempt !== ev.attempt) continue; // stale or unknown: nothing to do
     const onThisNode = job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
     if (onThisNode && !ev.returned && !job.requeueRequestedAt && !job.sisterLostReason) plain.push({ job, ev });
     else other.push({ job, ev });
   }
+  const plainDispatching = new Set(plain.filter(({ job }) => job.state === "dispatching").map(({ ev }) => runKey(ev)));
+  const startedAndEnded = new Map(burst.started.filter((ev) => plainDispatching.has(runKey(ev))).map((ev) => [runKey(ev), ev]));
+
+  await applyJobsStarted(tx, nodeId, burst.started.filter((ev) => !startedAndEnded.has(runKey(ev))));
+  for (const output of burst.outputs) await applyJobOutput(tx, nodeId, output);
   for (const { job, ev } of other) await finishLockedJob(tx, nodeId, ev, job);
+  await finishPlainJobs(tx, nodeId, plain, startedAndEnded);
+  for (const signalled of burst.signalled) await applyJobSignalled(tx, signalled);
+}
+
+/** The common ends of a burst, in one statement (see applyJobEvents). */
+async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: Job; ev: JobFinished }[], startedAndEnded: Map<string, JobStarted>): Promise<void> {
   if (!plain.length) return;
   await settlePendingActionsOf(
     tx,
     plain.map(({ ev }) => ({ jobId: Number(ev.jobId), attempt: ev.attempt })),
   );
-  const outcomes = plain.map(({ job, ev }) => ({ id: job.id, ...finalOutcome(job, nodeId, ev, false) }));
   const ts = (d: Date | null) => (d ? d.toISOString() : null);
-  const values = sql.join(
-    outcomes.map(
-      ({ id, set, reason }) =>
-        sql`(${id}::bigint, ${set.state}::text, ${set.reason}::text, ${set.exitCode}::int, ${set.signal}::text, ${ts(set.startedAt)}::timestamptz,
-          ${ts(set.endedAt)}::timestamptz, ${set.walltimeUsedMs}::bigint, ${set.cpuTimeMs}::bigint, ${set.peakRssBytes}::bigint,
-          ${set.stdoutTail}::text, ${set.stderrTail}::text, ${set.suspendedMs}::bigint, ${JSON.stringify(reason ? [reason] : [])}::jsonb)`,
-    ),
-    sql`, `,
-  );
+  const events: NewJobEvent[] = [];
+  const rows = plain.map(({ job, ev }) => {
+    const { state, set, reason, event } = finalOutcome(job, nodeId, ev, false);
+    // a process that started and ended since the last burst: its start is recorded here
+    const start = startedAndEnded.get(runKey(ev));
+    const startedNow = job.state === "dispatching" && ev.started;
+    if (startedNow) events.push({ jobId: job.id, kind: "started", data: { node: nodeId, pid: start?.pid ?? null, attempt: ev.attempt } });
+    events.push({ jobId: job.id, kind: state, data: event });
+    return {
+      id: job.id,
+      state,
+      reason: set.reason,
+      exit_code: set.exitCode,
+      signal: set.signal,
+      started_at: ts(set.startedAt),
+      ended_at: ts(set.endedAt),
+      walltime: set.walltimeUsedMs,
+      cpu: set.cpuTimeMs,
+      rss: set.peakRssBytes,
+      out: set.stdoutTail,
+      err: set.stderrTail,
+      suspended_ms: set.suspendedMs,
+      msg: reason ? [reason] : [],
+      pid: start?.pid ?? null,
+      starts: startedNow ? 1 : 0,
+      out_path: start?.stdoutPath ?? null,
+      err_path: start?.stderrPath ?? null,
+    };
+  });
   await tx.execute(sql`
     update jobs j set state = v.state, node_id = ${nodeId}, reason = v.reason, exit_code = v.exit_code, signal = v.signal,
       started_at = v.started_at, ended_at = v.ended_at, walltime_used_ms = v.walltime, cpu_time_ms = v.cpu, peak_rss_bytes = v.rss,
-      stdout_tail = v.out, stderr_tail = v.err, suspended_at = null, suspended_ms = v.suspended_ms, messages = j.messages || v.msg
-    from (values ${values}) as v(id, state, reason, exit_code, signal, started_at, ended_at, walltime, cpu, rss, out, err, suspended_ms, msg)
+      stdout_tail = v.out, stderr_tail = v.err, suspended_at = null, suspended_ms = v.suspended_ms, messages = j.messages || v.msg,
+      pid = coalesce(v.pid, j.pid), start_count = j.start_count + v.starts,
+      stdout_path = coalesce(v.out_path, j.stdout_path), stderr_path = coalesce(v.err_path, j.stderr_path)
+    from ${recordset(
+      rows,
+      `id bigint, state text, reason text, exit_code int, signal text, started_at timestamptz, ended_at timestamptz, walltime bigint,
+       cpu bigint, rss bigint, out text, err text, suspended_ms bigint, msg jsonb, pid int, starts int, out_path text, err_path text`,
+    )}
     where j.id = v.id`);
-  await tx.insert(jobEvents).values(outcomes.map((o) => ({ jobId: o.id, kind: o.state, data: o.event })));
+  await recordJobEvents(tx, events);
 }

@@ -1,10 +1,29 @@
 import type { Db } from "../db/connect.ts";
+import { sql } from "drizzle-orm";
 import { jobEvents } from "../db/schema.ts";
+import { recordset } from "../db/recordset.ts";
 
 /** Anything that can run queries: the database or an open transaction. */
 export type Tx = Pick<Db, "select" | "insert" | "update" | "delete" | "execute">;
 
+export interface NewJobEvent {
+  jobId: number;
+  kind: string;
+  data: Record<string, unknown>;
+}
+
 /** Records what happened to a job; always called in the transaction that changed it. */
 export async function recordJobEvent(tx: Tx, jobId: number, kind: string, data: Record<string, unknown> = {}): Promise<void> {
   await tx.insert(jobEvents).values({ jobId, kind, data });
+}
+
+/** recordJobEvent for many events in one statement. */
+export async function recordJobEvents(tx: Tx, events: NewJobEvent[]): Promise<void> {
+  if (!events.length) return;
+  await tx.execute(sql`
+    insert into job_events (job_id, kind, data)
+    select v.job_id, v.kind, v.data from ${recordset(
+      events.map((e) => ({ job_id: e.jobId, kind: e.kind, data: e.data })),
+      "job_id bigint, kind text, data jsonb",
+    )}`);
 }

@@ -5,6 +5,8 @@ export interface AgentLink {
   nodeId: string;
   send(message: ControllerMessage): void;
   close(reason: string): void;
+  /** how many of the node's jobs ended per second lately */
+  endsPerSecond?(): number;
 }
 
 /** The agents connected to this controller, by node id. */
@@ -32,6 +34,11 @@ export class AgentLinks {
   /** Closes a node's stream, if it has one here. */
   disconnect(nodeId: string, reason: string): void {
     this.links.get(nodeId)?.close(reason);
+  }
+
+  /** How many of a node's jobs ended per second lately (0 when it is not connected here). */
+  endsPerSecond(nodeId: string): number {
+    return this.links.get(nodeId)?.endsPerSecond?.() ?? 0;
   }
 
   isConnected(nodeId: string): boolean {

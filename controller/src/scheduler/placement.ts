@@ -7,6 +7,8 @@ export interface NodeCapacity {
   /** the node's processors and memory in all (a backlogged job must fit in them alone) */
   cores?: number;
   memoryBytes?: number;
+  /** how many times its processors (and memory) the node's backlog may hold beyond what is free */
+  backlogFactor?: number;
 }
 
 export interface PlacementRequest {
@@ -96,16 +98,17 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
 /**
  * Places a job in a node's backlog: on a node whose processors are all taken, to start there as
  * soon as enough of its running jobs end (the agent starts it, or hands it back if it waits too
- * long). Only single-node jobs qualify. `factor` × the node's processors (and memory) may be
- * promised beyond what it has; the node with the most room left is chosen.
+ * long). Only single-node jobs qualify. The node's backlogFactor × its processors (and memory)
+ * may be promised beyond what it has; the node with the most room left is chosen.
  */
-export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[], factor: number): { allocation: Allocation[] } | undefined {
+export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[]): { allocation: Allocation[] } | undefined {
   // spanning jobs (tasksPerNode below the count, or several hosts) never wait in a backlog
-  if (factor <= 0 || (job.tasksPerNode !== null && job.tasksPerNode < job.cpus) || job.hosts.length > 1) return undefined;
+  if ((job.tasksPerNode !== null && job.tasksPerNode < job.cpus) || job.hosts.length > 1) return undefined;
   let best: NodeCapacity | undefined;
   let bestRoom = 0;
   for (const n of nodes) {
-    if (n.cores === undefined || n.memoryBytes === undefined) continue;
+    const factor = n.backlogFactor ?? 0;
+    if (n.cores === undefined || n.memoryBytes === undefined || factor <= 0) continue;
     if (job.hosts.length && job.hosts[0] !== n.id) continue;
     if (!job.features.every((f) => n.features.includes(f))) continue;
     // the job alone must fit the node, and the promise must stay within the backlog allowance

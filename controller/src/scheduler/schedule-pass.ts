@@ -2,11 +2,14 @@ import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, or, sql } from "dr
 import { create, ControllerMessageSchema, type ControllerMessage } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
 import type { Core } from "../core.ts";
-import { jobEvents, jobs, nodes, type Job } from "../db/schema.ts";
+import { jobs, nodes, type Job } from "../db/schema.ts";
+import { recordset } from "../db/recordset.ts";
+import { recordJobEvents } from "../jobs/job-events.ts";
 import { rowsOf } from "../db/migrate.ts";
 import { openPendingActions } from "../jobs/pending-actions.ts";
 import { place, placeInBacklog, type Allocation, type NodeCapacity } from "./placement.ts";
 import { nodeUsage } from "../nodes/node-usage.ts";
+import { backlogFactor } from "./backlog.ts";
 
 // Serialises scheduling passes between controllers sharing one Postgres.
 const SCHEDULER_LOCK = 7_070_002;
@@ -17,6 +20,20 @@ const REASON_UPDATES = 20;
 
 /** A queued job with a dependency that has not completed (yet). */
 const unmetDependency = sql`exists (select 1 from jsonb_array_elements_text(${jobs.dependsOn}) as d(id) join jobs dep on dep.id = d.id::bigint where dep.state <> 'completed')`;
+
+/** What a pass needs of a queued job to place it (a job's command and environment are read as it is dispatched). */
+const candidateColumns = {
+  id: jobs.id,
+  cpus: jobs.cpus,
+  memoryBytes: jobs.memoryBytes,
+  hosts: jobs.hosts,
+  features: jobs.features,
+  tasksPerNode: jobs.tasksPerNode,
+  dependsOn: jobs.dependsOn,
+  reason: jobs.reason,
+  backlogReturnedAt: jobs.backlogReturnedAt,
+};
+type Candidate = { [K in keyof typeof candidateColumns]: Job[K] };
 
 /** True when the head of the queue has no reason recorded yet (so a full cluster still explains itself). */
 async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boolean> {
@@ -32,7 +49,7 @@ async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boo
  * The message that starts a job on its master node: the command runs there, with the limits of
  * the master's share, and learns every allocated host (one line per processor, as PBS_NODEFILE).
  */
-export function runMessage(job: Job, allocation: Allocation[]): ControllerMessage {
+export function runMessage(job: Pick<Job, "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs">, allocation: Allocation[]): ControllerMessage {
   const master = allocation[0]!;
   return create(ControllerMessageSchema, {
     body: {
@@ -56,14 +73,20 @@ export function runMessage(job: Job, allocation: Allocation[]): ControllerMessag
  * One scheduling pass: places queued jobs that may run (no holds, start time reached,
  * dependencies completed) on connected nodes with room, highest priority first and FIFO
  * within a priority, and sends them to their agents. Returns how many were dispatched.
+ * writeReasons: false leaves the reasons why jobs wait as they are (see Scheduler).
  */
-export async function schedulePass(core: Core): Promise<number> {
+export async function schedulePass(core: Core, opts: { writeReasons?: boolean } = {}): Promise<number> {
   const connected = core.links.connectedNodeIds();
   const dispatched = await core.db.transaction(async (tx) => {
     // Queries that do not depend on each other are sent together: Postgres runs them in order
     // on the transaction's connection (the lock first), without a round trip between them.
     // (Drizzle queries start when awaited: each is started here, in this order.)
-    const locked = tx.execute(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`).then(() => undefined);
+    // The queue is walked in jobs_queue_order, as far as the pass needs; Postgres's statistics
+    // lag behind a large submission (it would then read and sort every queued job), so this
+    // transaction asks it not to choose a bitmap scan and a sort over that index.
+    const locked = tx
+      .execute(sql`select set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true), pg_advisory_xact_lock(${SCHEDULER_LOCK})`)
+      .then(() => undefined);
     const upNodes = connected.length ? tx.select().from(nodes).where(and(inArray(nodes.id, connected), eq(nodes.state, "up"))).then((r) => r) : Promise.resolve([]);
     const used = connected.length ? nodeUsage(tx, connected) : Promise.resolve(new Map<string, { cpus: number; memoryBytes: number }>());
     const [, up, usage] = await Promise.all([locked, upNodes, used]);
@@ -74,14 +97,15 @@ export async function schedulePass(core: Core): Promise<number> {
       features: n.features,
       cores: n.cores,
       memoryBytes: n.memoryBytes,
+      backlogFactor: backlogFactor(core.config.scheduler, n.cores, core.links.endsPerSecond(n.id)),
     }));
 
     // processors free now plus those the nodes' backlogs may still promise
-    const backlog = core.config.scheduler.nodeBacklog;
-    const room = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus + Math.floor(n.cores! * backlog)), 0);
+    const room = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus + Math.floor(n.cores! * n.backlogFactor!)), 0);
     if (room === 0 && !(await anyQueuedNeedsReason(tx))) return [];
 
-    const limit = Math.min(PASS_SIZE, room * 4 + REASON_UPDATES);
+    // as many again as there is room for, for jobs that turn out not to fit anywhere
+    const limit = Math.min(PASS_SIZE, room * 2 + REASON_UPDATES);
     const runnable = and(
       eq(jobs.state, "queued"),
       sql`${jobs.holds} = '[]'::jsonb`,
@@ -91,16 +115,16 @@ export async function schedulePass(core: Core): Promise<number> {
     // jobs someone asked to execute (MWS execute) go first; then the queue in index order
     // (jobs_queue_order: priority, then FIFO), read only as far as the pass needs
     const executeFirstQuery = tx
-      .select()
+      .select(candidateColumns)
       .from(jobs)
       .where(and(runnable, isNotNull(jobs.executeRequestedAt)))
       .orderBy(desc(jobs.priority), asc(jobs.id))
       .limit(limit);
-    const queueQuery = tx.select().from(jobs).where(runnable).orderBy(desc(jobs.priority), asc(jobs.id)).limit(limit);
+    const queueQuery = tx.select(candidateColumns).from(jobs).where(runnable).orderBy(desc(jobs.priority), asc(jobs.id)).limit(limit);
 
     // jobs held back by dependencies are not candidates; the head of them learns why
     const waitingQuery = tx
-      .select()
+      .select(candidateColumns)
       .from(jobs)
       .where(and(eq(jobs.state, "queued"), sql`${jobs.holds} = '[]'::jsonb`, sql`${jobs.dependsOn} <> '[]'::jsonb`, sql`${unmetDependency}`))
       .orderBy(desc(jobs.priority), asc(jobs.id))
@@ -117,8 +141,8 @@ export async function schedulePass(core: Core): Promise<number> {
     }
     if (candidates.length === 0 && waiting.length === 0) return [];
 
-    const placed: { job: Job; allocation: Allocation[] }[] = [];
-    const unplaced: { job: Job; reason: string; backlog: boolean }[] = [];
+    const placed: { job: Candidate; allocation: Allocation[] }[] = [];
+    const unplaced: { job: Candidate; reason: string; backlog: boolean }[] = [];
     for (const job of [...candidates, ...waiting]) {
       const blocking = job.dependsOn.filter((d) => depStates.has(d) && depStates.get(d) !== "completed");
       let reason: string | undefined;
@@ -139,35 +163,40 @@ export async function schedulePass(core: Core): Promise<number> {
     }
     // What found no free processors may wait in a busy node's backlog (jobs placed above went
     // first, so a free node is always preferred to a backlog).
-    let reasonsWritten = 0;
+    const reasons: { id: number; reason: string }[] = [];
     for (const { job, reason, backlog: mayWait } of unplaced) {
-      const inBacklog = mayWait ? placeInBacklog(job, capacity, backlog) : undefined;
+      const inBacklog = mayWait ? placeInBacklog(job, capacity) : undefined;
       if (inBacklog) {
         placed.push({ job, allocation: inBacklog.allocation });
         continue;
       }
-      if (job.reason !== reason && reasonsWritten < REASON_UPDATES) {
-        reasonsWritten++;
-        await tx.update(jobs).set({ reason }).where(eq(jobs.id, job.id));
-      }
+      if (job.reason !== reason && reasons.length < REASON_UPDATES && opts.writeReasons !== false) reasons.push({ id: job.id, reason });
     }
+    // why the head of the queue waits, in one statement (sent with the dispatch below)
+    const reasonsWritten = reasons.length
+      ? tx.execute(sql`
+          update jobs j set reason = v.reason from ${recordset(reasons, "id bigint, reason text")}
+          where j.id = v.id and j.state = 'queued'`).then(() => undefined)
+      : Promise.resolve();
 
-    if (!placed.length) return [];
+    if (!placed.length) {
+      await reasonsWritten;
+      return [];
+    }
     // one statement dispatches every placed job (a job taken meanwhile by another controller
     // or cancelled is simply not returned)
-    const values = sql.join(
-      placed.map(({ job, allocation }) => sql`(${job.id}::bigint, ${allocation[0]!.node}::text, ${JSON.stringify(allocation)}::jsonb)`),
-      sql`, `,
-    );
     type Dispatched = { id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null };
-    const updated = rowsOf<Dispatched>(
-      await tx.execute(sql`
+    const dispatchedRows = tx.execute(sql`
         update jobs j set state = 'dispatching', node_id = v.node, attempt = j.attempt + 1, allocated_nodes = v.alloc,
           reason = null, cancel_requested_at = null, execute_requested_at = null, requeue_requested_at = null, sister_lost_reason = null
-        from (values ${values}) as v(id, node, alloc)
+        from ${recordset(
+          placed.map(({ job, allocation }) => ({ id: job.id, node: allocation[0]!.node, alloc: allocation })),
+          "id bigint, node text, alloc jsonb",
+        )}
         where j.id = v.id and j.state = 'queued'
-        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms`),
-    );
+        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms`);
+    const [, result] = await Promise.all([reasonsWritten, dispatchedRows.then((r) => r)]);
+    const updated = rowsOf<Dispatched>(result);
     const json = <T>(v: unknown) => (typeof v === "string" ? JSON.parse(v) : v) as T;
     // what the run message needs, as stored now (a modification may have come in since the select)
     const fresh = new Map(updated.map((r) => [Number(r.id), r]));
@@ -175,12 +204,9 @@ export async function schedulePass(core: Core): Promise<number> {
       .filter(({ job }) => fresh.has(job.id))
       .map(({ job, allocation }) => {
         const r = fresh.get(job.id)!;
-        const row: Job = {
-          ...job,
-          state: "dispatching",
-          nodeId: allocation[0]!.node,
+        const row = {
+          id: job.id,
           attempt: r.attempt,
-          allocatedNodes: allocation,
           argv: json<string[]>(r.argv),
           workingDirectory: r.working_directory,
           environment: json<Record<string, string>>(r.environment),
@@ -190,10 +216,10 @@ export async function schedulePass(core: Core): Promise<number> {
       });
     if (!sent.length) return [];
     // the audit events and the pending actions go together (no round trip between them)
-    const events = tx
-      .insert(jobEvents)
-      .values(sent.map(({ job, allocation }) => ({ jobId: job.id, kind: "dispatched", data: { node: allocation[0]!.node, attempt: job.attempt, nodes: allocation.map((a) => a.node) } })))
-      .then(() => undefined);
+    const events = recordJobEvents(
+      tx,
+      sent.map(({ job, allocation }) => ({ jobId: job.id, kind: "dispatched", data: { node: allocation[0]!.node, attempt: job.attempt, nodes: allocation.map((a) => a.node) } })),
+    );
     const actions = openPendingActions(
       tx,
       sent.map(({ job, allocation }) => ({ type: "DISPATCH", requester: "drover", jobId: job.id, attempt: job.attempt, hosts: allocation.map((a) => a.node) })),

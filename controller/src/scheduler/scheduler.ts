@@ -4,9 +4,14 @@ import { schedulePass } from "./schedule-pass.ts";
 
 const log = logger("scheduler");
 
+/** How often, at most, the reasons why queued jobs wait are brought up to date. */
+const REASONS_EVERY_MS = 1000;
+
 /**
  * Runs scheduling passes: soon after every kick (coalesced, never two at once) and on a
- * timer, so that time-based conditions (earliest start) are noticed too.
+ * timer, so that time-based conditions (earliest start) are noticed too. A kick that comes
+ * within the batch window of the last pass waits for the window to close: under load one
+ * pass then places everything that finished meanwhile, instead of a pass per finished job.
  */
 export class Scheduler {
   private running = false;
@@ -14,6 +19,8 @@ export class Scheduler {
   private timer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
   private idle: Promise<void> = Promise.resolve();
+  private lastPassAt = -Infinity;
+  private reasonsWrittenAt = -Infinity;
 
   constructor(private readonly core: () => Core) {}
 
@@ -34,10 +41,19 @@ export class Scheduler {
   private async loop(): Promise<void> {
     try {
       do {
+        const wait = this.lastPassAt + this.core().config.scheduler.batchWindowMs - performance.now();
+        if (wait > 0) await Bun.sleep(wait);
+        if (this.stopped) return;
         this.again = false;
+        this.lastPassAt = performance.now();
         try {
           // A full pass means more may be waiting: go round again at once.
-          const n = await schedulePass(this.core());
+          // While jobs keep flowing the head of the queue changes with every pass: why it waits
+          // is written at most once a second (else nearly every job would be written once more
+          // just to say that it waits, a moment before it starts).
+          const writeReasons = this.lastPassAt - this.reasonsWrittenAt >= REASONS_EVERY_MS;
+          if (writeReasons) this.reasonsWrittenAt = this.lastPassAt;
+          const n = await schedulePass(this.core(), { writeReasons });
           if (n >= 1000) this.again = true;
         } catch (e) {
           if (this.stopped) return;

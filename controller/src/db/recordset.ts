@@ -1,0 +1,11 @@
+import { sql, type SQL } from "drizzle-orm";
+
+/**
+ * Rows handed to Postgres as one jsonb parameter and read there with jsonb_to_recordset, for
+ * bulk statements on hot paths: the statement's text is the same whatever the number of rows
+ * (so it is planned once and nothing is built per row here), and there is no limit on rows
+ * from the protocol's 65,535 parameters. `columns` declares the row type, e.g. "id bigint, kind text".
+ */
+export function recordset(rows: readonly object[], columns: string): SQL {
+  return sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(${sql.raw(columns)})`;
+}
