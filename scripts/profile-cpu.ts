@@ -4,7 +4,7 @@
 //   bun scripts/profile-cpu.ts [N]
 // DROVER_LOG_STATEMENTS=1 has Postgres log every statement with its duration (in its server
 // log); DROVER_CPU_PROFILE=controller|agent has that process write a CPU profile (see
-// tests/helpers/cluster.ts); DROVER_NODE_BACKLOG and TMPDIR (where the agent keeps its jobs'
+// tests/helpers/cluster.ts); DROVER_PROFILE_AGENTS=4 runs four agents (the first is measured); DROVER_NODE_BACKLOG and TMPDIR (where the agent keeps its jobs'
 // directories) are passed on.
 import { readdirSync, readFileSync } from "node:fs";
 import postgres from "postgres";
@@ -42,7 +42,8 @@ const c = new Cluster({ databaseUrl: u.toString(), env: { DROVER_LOG_LEVEL: "war
 const sql = postgres(u.toString(), { max: 1, onnotice: () => {} });
 try {
   await c.startController();
-  await c.startAgent("p-0");
+  const agentCount = Number(process.env.DROVER_PROFILE_AGENTS ?? 1);
+  for (let i = 0; i < agentCount; i++) await c.startAgent(`p-${i}`);
   const n = Number(process.argv[2] ?? 1000);
   const controller = c.controller!.proc.pid;
   const agent = c.agents.get("p-0")!.proc.pid;

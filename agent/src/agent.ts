@@ -16,6 +16,7 @@ import { readNodeFacts, type NodeFacts } from "./facts.ts";
 import { JobProcess, notStarted, type JobEnd } from "./job-process.ts";
 import { groupAlive, signalGroup } from "./process-group.ts";
 import { Sampler } from "./sampler.ts";
+import { JobCgroups } from "./cgroup.ts";
 import { Spool, type AgentBody } from "./spool.ts";
 
 const log = logger("agent");
@@ -33,6 +34,8 @@ export interface AgentOptions {
   graceMs?: number;
   /** the longest wait between reconnection attempts; keep it well under the controller's node timeout */
   maxBackoffMs?: number;
+  /** false: never confine jobs in cgroups, poll their RSS instead */
+  cgroups?: boolean;
   /** how the node's facts are read (the standalone daemon reads them in a child process) */
   readFacts?: (dataDir: string) => Promise<NodeFacts>;
 }
@@ -65,6 +68,7 @@ export class Agent {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private tick = 0;
+  private cgroups: JobCgroups | undefined;
   nodeId = "";
 
   constructor(private readonly opts: AgentOptions) {
@@ -81,6 +85,14 @@ export class Agent {
 
   async start(): Promise<void> {
     this.killLeftovers();
+    if (this.opts.cgroups !== false) {
+      const cgroups = JobCgroups.setUp();
+      if (typeof cgroups === "string") log.info("jobs' memory limits are enforced by polling their processes' RSS", { why: cgroups });
+      else {
+        this.cgroups = cgroups;
+        log.info("jobs' memory limits are enforced by the kernel (cgroup v2)", { cgroups: cgroups.jobsDir });
+      }
+    }
     this.facts = await (this.opts.readFacts ?? readNodeFacts)(this.opts.dataDir);
     this.client = new AgentClient(this.opts.controller, credentials.createInsecure(), {
       "grpc.keepalive_time_ms": 10_000,
@@ -317,7 +329,7 @@ export class Agent {
   private runJob(spec: RunJob): void {
     const key = `${spec.jobId}.${spec.attempt}`;
     if (this.jobs.has(key)) return;
-    const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000);
+    const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000, this.cgroups);
     this.jobs.set(key, job);
     void job
       .run((pid) => {

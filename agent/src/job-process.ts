@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statS
 import { join } from "node:path";
 import type { RunJob } from "@drover/proto/service";
 import { groupRss, signalGroup } from "./process-group.ts";
+import type { JobCgroup, JobCgroups } from "./cgroup.ts";
 
 const TAIL_BYTES = 4096;
 
@@ -95,12 +96,15 @@ export class JobProcess {
   private killTimer: ReturnType<typeof setTimeout> | undefined;
   private lastOutputSize = -1;
   private proc: ReturnType<typeof Bun.spawn> | undefined;
+  private cgroup: JobCgroup | undefined;
 
   constructor(
     readonly spec: RunJob,
     jobsDir: string,
     private readonly nodefilesDir: string,
     private readonly graceMs: number,
+    /** where the kernel enforces memory limits (else the RSS of the process group is polled) */
+    private readonly cgroups?: JobCgroups,
   ) {
     this.jobId = spec.jobId;
     this.attempt = spec.attempt;
@@ -138,7 +142,14 @@ export class JobProcess {
     try {
       // detached: the child calls setsid() itself (its own session and process group, pgid =
       // pid) — one exec fewer than the setsid program; setpriv makes it die with the agent
-      this.proc = Bun.spawn(["setpriv", "--pdeathsig", "KILL", "--", program, ...this.spec.argv.slice(1)], {
+      const command = ["setpriv", "--pdeathsig", "KILL", "--", program, ...this.spec.argv.slice(1)];
+      if (this.cgroups) {
+        // the process enters the job's cgroup before it becomes the job (its arguments are
+        // positional parameters of the script, never parsed by the shell)
+        this.cgroup = this.cgroups.create(`${this.jobId}.${this.attempt}`, Number(this.spec.memoryBytes));
+        command.unshift("/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', this.cgroup.procsFile);
+      }
+      this.proc = Bun.spawn(command, {
         detached: true,
         cwd,
         env,
@@ -162,6 +173,13 @@ export class JobProcess {
     signalGroup(this.pid, "SIGKILL");
     const usage = this.proc.resourceUsage();
     const signal = this.proc.signalCode;
+    if (this.cgroup) {
+      this.peakRss = Math.max(this.peakRss, this.cgroup.peak());
+      if (this.cgroup.oomKilled() && !this.killReason) {
+        this.killReason = `memory limit of ${mb(Number(this.spec.memoryBytes))} exceeded: the kernel stopped the job's processes`;
+      }
+      removeWhenEmpty(this.cgroup);
+    }
     return {
       started: true,
       exitCode: signal ? undefined : (this.proc.exitCode ?? undefined),
@@ -203,10 +221,11 @@ export class JobProcess {
   /** Called about once a second: walltime (not counting suspension) and memory limits. */
   enforceLimits(at = Date.now()): void {
     if (!this.pid || this.killReason) return;
-    const rss = groupRss(this.pid);
+    const rss = this.cgroup ? this.cgroup.current() : groupRss(this.pid);
     if (rss > this.peakRss) this.peakRss = rss;
     const limit = Number(this.spec.memoryBytes);
-    if (limit > 0 && rss > limit) {
+    // in a cgroup the kernel enforces the limit itself (memory.max)
+    if (limit > 0 && rss > limit && !this.cgroup) {
       this.terminate(`memory limit of ${mb(limit)} exceeded: the job's processes used ${mb(rss)}`);
       return;
     }
@@ -227,6 +246,11 @@ export class JobProcess {
     this.lastOutputSize = size;
     return { stdout: tail(this.stdoutPath), stderr: tail(this.stderrPath) };
   }
+}
+
+/** A job's cgroup goes once the last of its processes has (they may take a moment after SIGKILL). */
+function removeWhenEmpty(cgroup: JobCgroup, tries = 20): void {
+  if (!cgroup.remove() && tries > 0) setTimeout(() => removeWhenEmpty(cgroup, tries - 1), 250);
 }
 
 const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;

@@ -6,6 +6,7 @@ import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
 import { applyJobEvents } from "../jobs/agent-events.ts";
 import type { AgentLink } from "../nodes/agent-links.ts";
+import type { BurstWriter } from "./burst-writer.ts";
 import { checkNodeName, recordHeartbeat, registerNode } from "../nodes/register-node.ts";
 import { reconcileNode } from "../nodes/node-loss.ts";
 import { verifyAgentToken } from "../nodes/agent-tokens.ts";
@@ -19,7 +20,8 @@ type Stream = ServerDuplexStream<AgentMessage, ControllerMessage>;
 
 /**
  * One agent's Connect stream: authenticates it, registers its node, applies what it sends
- * (in order, batched into one transaction per burst) and acknowledges what was stored.
+ * (in order, in bursts written together with other agents' by the BurstWriter) and
+ * acknowledges what was stored.
  */
 export class AgentSession implements AgentLink {
   nodeId = "";
@@ -28,12 +30,12 @@ export class AgentSession implements AgentLink {
   private draining: Promise<void> | undefined;
   private closed = false;
   private registered = false;
-  private lastBurstAt = -Infinity;
   private readonly ends = new RateMeter();
 
   constructor(
     private readonly core: Core,
     private readonly call: Stream,
+    private readonly writer: BurstWriter,
   ) {}
 
   async begin(): Promise<void> {
@@ -87,10 +89,6 @@ export class AgentSession implements AgentLink {
     this.draining = (async () => {
       try {
         while (this.inbox.length && !this.closed) {
-          // under load, let a burst gather for the batch window (see Scheduler)
-          const wait = this.lastBurstAt + this.core.config.scheduler.batchWindowMs - performance.now();
-          if (wait > 0 && this.registered) await Bun.sleep(wait);
-          this.lastBurstAt = performance.now();
           const batch = this.inbox.splice(0, this.inbox.length);
           await this.process(batch);
         }
@@ -129,10 +127,13 @@ export class AgentSession implements AgentLink {
       }
       if (m.body.case === "register") log.warn("ignoring a second register on one stream", { node: this.nodeId });
     }
-    await this.core.db.transaction(async (tx) => {
-      await applyJobEvents(tx, this.nodeId, { started: of("jobStarted"), outputs: of("jobOutput"), finished: of("jobFinished"), signalled: of("jobSignalled") });
-      if (samples.length) await recordNodeSamples(tx, this.nodeId, samples);
-    });
+    const burst = { started: of("jobStarted"), outputs: of("jobOutput"), finished: of("jobFinished"), signalled: of("jobSignalled") };
+    if (burst.started.length || burst.outputs.length || burst.finished.length || burst.signalled.length || samples.length) {
+      await this.writer.write(async (tx) => {
+        await applyJobEvents(tx, this.nodeId, burst);
+        if (samples.length) await recordNodeSamples(tx, this.nodeId, samples);
+      });
+    }
     if (heartbeat && !samples.length) await recordHeartbeat(this.core.db, this.nodeId);
     if (ackSeq > 0n) this.send(create(ControllerMessageSchema, { body: { case: "ack", value: { seq: ackSeq } } }));
     if (finished) this.core.kick();

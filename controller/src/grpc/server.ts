@@ -3,6 +3,7 @@ import { agentServiceDefinition, type AgentMessage, type ControllerMessage } fro
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
 import { AgentSession } from "./agent-session.ts";
+import { BurstWriter } from "./burst-writer.ts";
 
 const log = logger("grpc");
 
@@ -19,9 +20,10 @@ export async function startGrpcServer(core: Core, host: string, port: number): P
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.max_receive_message_length": 16 * 1024 * 1024,
   });
+  const writer = new BurstWriter(core);
   server.addService(agentServiceDefinition, {
     connect: (call: ServerDuplexStream<AgentMessage, ControllerMessage>) => {
-      const session = new AgentSession(core, call);
+      const session = new AgentSession(core, call, writer);
       session.begin().catch((e) => {
         log.error("agent session failed to start", { error: e });
         session.close("controller error");

@@ -81,12 +81,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     // Queries that do not depend on each other are sent together: Postgres runs them in order
     // on the transaction's connection (the lock first), without a round trip between them.
     // (Drizzle queries start when awaited: each is started here, in this order.)
-    // The queue is walked in jobs_queue_order, as far as the pass needs; Postgres's statistics
-    // lag behind a large submission (it would then read and sort every queued job), so this
-    // transaction asks it not to choose a bitmap scan and a sort over that index.
-    const locked = tx
-      .execute(sql`select set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true), pg_advisory_xact_lock(${SCHEDULER_LOCK})`)
-      .then(() => undefined);
+    const locked = tx.execute(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`).then(() => undefined);
     const upNodes = connected.length ? tx.select().from(nodes).where(and(inArray(nodes.id, connected), eq(nodes.state, "up"))).then((r) => r) : Promise.resolve([]);
     const used = connected.length ? nodeUsage(tx, connected) : Promise.resolve(new Map<string, { cpus: number; memoryBytes: number }>());
     const [, up, usage] = await Promise.all([locked, upNodes, used]);
@@ -129,7 +124,17 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
       .where(and(eq(jobs.state, "queued"), sql`${jobs.holds} = '[]'::jsonb`, sql`${jobs.dependsOn} <> '[]'::jsonb`, sql`${unmetDependency}`))
       .orderBy(desc(jobs.priority), asc(jobs.id))
       .limit(REASON_UPDATES);
-    const [executeFirst, queue, waiting] = await Promise.all([executeFirstQuery.then((r) => r), queueQuery.then((r) => r), waitingQuery.then((r) => r)]);
+    // The queue is walked in jobs_queue_order, as far as the pass needs. Postgres's statistics
+    // lag behind a large submission (it would then read and sort every queued job), so for
+    // these three queries it is asked not to choose a bitmap scan and a sort instead.
+    const indexWalk = (on: boolean) => tx.execute(sql`select set_config('enable_bitmapscan', ${on ? "on" : "off"}, true), set_config('enable_sort', ${on ? "on" : "off"}, true)`).then(() => undefined);
+    const [, executeFirst, queue, waiting] = await Promise.all([
+      indexWalk(false),
+      executeFirstQuery.then((r) => r),
+      queueQuery.then((r) => r),
+      waitingQuery.then((r) => r),
+      indexWalk(true),
+    ]);
     const first = new Set(executeFirst.map((j) => j.id));
     const candidates = [...executeFirst, ...queue.filter((j) => !first.has(j.id))].slice(0, limit);
     const depIds = [...new Set(waiting.flatMap((j) => j.dependsOn))];
