@@ -17,6 +17,7 @@ import { JobProcess, notStarted, type JobEnd } from "./job-process.ts";
 import { groupAlive, signalGroup } from "./process-group.ts";
 import { Sampler } from "./sampler.ts";
 import { JobCgroups } from "./cgroup.ts";
+import { OrphanGuard } from "./orphan-guard.ts";
 import { Spool, type AgentBody } from "./spool.ts";
 
 const log = logger("agent");
@@ -69,6 +70,7 @@ export class Agent {
   private stopped = false;
   private tick = 0;
   private cgroups: JobCgroups | undefined;
+  private readonly guard = new OrphanGuard();
   nodeId = "";
 
   constructor(private readonly opts: AgentOptions) {
@@ -85,6 +87,7 @@ export class Agent {
 
   async start(): Promise<void> {
     this.killLeftovers();
+    this.guard.start();
     if (this.opts.cgroups !== false) {
       const cgroups = JobCgroups.setUp();
       if (typeof cgroups === "string") log.info("jobs' memory limits are enforced by polling their processes' RSS", { why: cgroups });
@@ -115,6 +118,7 @@ export class Agent {
     for (const job of this.jobs.values()) job.terminate("the agent is stopping");
     this.stream?.cancel();
     this.client?.close();
+    this.guard.stop();
   }
 
   // ---- connection ----
@@ -329,7 +333,7 @@ export class Agent {
   private runJob(spec: RunJob): void {
     const key = `${spec.jobId}.${spec.attempt}`;
     if (this.jobs.has(key)) return;
-    const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000, this.cgroups);
+    const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000, this.cgroups, this.guard);
     this.jobs.set(key, job);
     void job
       .run((pid) => {

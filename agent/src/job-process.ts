@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { RunJob } from "@drover/proto/service";
 import { groupRss, signalGroup } from "./process-group.ts";
 import type { JobCgroup, JobCgroups } from "./cgroup.ts";
+import type { OrphanGuard } from "./orphan-guard.ts";
 
 const TAIL_BYTES = 4096;
 
@@ -76,8 +77,8 @@ function findProgram(program: string, path: string, cwd: string): string | undef
 }
 
 /**
- * One job's process: started in its own session and process group (setsid) with the agent
- * as the parent that must stay alive (setpriv --pdeathsig KILL), stdout and stderr in files.
+ * One job's process: started in its own session and process group (setsid), killed with its
+ * group should the agent die (OrphanGuard), stdout and stderr in files.
  * Enforces walltime and memory; signals the whole group.
  */
 export class JobProcess {
@@ -105,6 +106,8 @@ export class JobProcess {
     private readonly graceMs: number,
     /** where the kernel enforces memory limits (else the RSS of the process group is polled) */
     private readonly cgroups?: JobCgroups,
+    /** kills the job's process group if the agent dies */
+    private readonly guard?: OrphanGuard,
   ) {
     this.jobId = spec.jobId;
     this.attempt = spec.attempt;
@@ -141,8 +144,9 @@ export class JobProcess {
     const err = openSync(this.stderrPath, "a", 0o600);
     try {
       // detached: the child calls setsid() itself (its own session and process group, pgid =
-      // pid) — one exec fewer than the setsid program; setpriv makes it die with the agent
-      const command = ["setpriv", "--pdeathsig", "KILL", "--", program, ...this.spec.argv.slice(1)];
+      // pid) — one exec fewer than the setsid program; the agent's OrphanGuard kills the group
+      // if the agent dies
+      const command = [program, ...this.spec.argv.slice(1)];
       if (this.cgroups) {
         // the process enters the job's cgroup before it becomes the job (its arguments are
         // positional parameters of the script, never parsed by the shell)
@@ -164,6 +168,7 @@ export class JobProcess {
       closeSync(err);
     }
     this.pid = this.proc.pid;
+    this.guard?.add(this.pid);
     this.startedAtMs = Date.now();
     onStarted(this.pid);
     await this.proc.exited;
@@ -171,6 +176,7 @@ export class JobProcess {
     const endedAtMs = Date.now();
     // the main process is gone: whatever is left of its group goes with it
     signalGroup(this.pid, "SIGKILL");
+    this.guard?.remove(this.pid);
     const usage = this.proc.resourceUsage();
     const signal = this.proc.signalCode;
     if (this.cgroup) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { forEachDatabaseUrl } from "../helpers/databases.ts";
 import { Cluster } from "../helpers/cluster.ts";
@@ -44,16 +44,26 @@ await forEachDatabaseUrl("failures of controllers and agents", (url) => {
     expect(lines).toEqual(ids.map((id) => id.replace("drover.", "")).sort());
   }, 150_000);
 
-  test("kill -9 of an agent: its jobs are lost, then requeued onto the other node", async () => {
-    const ids = [
-      await c.submit({ commandLine: "sleep 60", flags: ["RESTARTABLE"] }),
-      await c.submit({ commandLine: "sleep 60", flags: ["RESTARTABLE"] }),
-    ];
+  test("kill -9 of an agent: its jobs die with it, are lost, then requeued onto the other node", async () => {
+    // each run writes down its pid: the processes of the killed agent's jobs must not outlive it
+    const pids = join(c.home, "pids-agent-kill");
+    mkdirSync(pids);
+    const script = join(c.home, "record-pid-and-sleep");
+    writeFileSync(script, `#!/bin/sh\necho $$ > ${pids}/$DROVER_JOB_ID.$DROVER_JOB_ATTEMPT\nexec sleep 60\n`);
+    chmodSync(script, 0o755);
+    const ids = [await c.submit({ commandFile: script, flags: ["RESTARTABLE"] }), await c.submit({ commandFile: script, flags: ["RESTARTABLE"] })];
     const running = await Promise.all(ids.map((id) => c.waitForState(id, ["RUNNING"])));
     const victim = running[0].masterHost as string;
     const survivor = victim === "node-a" ? "node-b" : "node-a";
     const onVictim = running.filter((j) => j.masterHost === victim).map((j) => j.id as string);
+    const victimPids = await Promise.all(
+      onVictim.map((id) => until(() => (existsSync(join(pids, `${id.replace(/^\D+/, "")}.1`)) ? Number(readFileSync(join(pids, `${id.replace(/^\D+/, "")}.1`), "utf8")) || undefined : undefined), 10_000, `the pid of ${id}`)),
+    );
+    // (a zombie waiting for init to reap it counts as dead)
+    const alive = (pid: number) => existsSync(`/proc/${pid}/stat`) && !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    expect(victimPids.every(alive)).toBe(true);
     await c.killAgent(victim);
+    await until(() => !victimPids.some(alive), 10_000, "the killed agent's jobs to die with it");
     await until(async () => (await c.json(`/rest/nodes/${victim}`)).state === "Down", 30_000, `${victim} to go down`);
     for (const id of onVictim) {
       const j = await until(async () => {

@@ -1,0 +1,65 @@
+import type { FileSink, Subprocess } from "bun";
+import { logger } from "@drover/shared/log";
+
+const log = logger("agent");
+
+// Reads "+ PGID" / "- PGID" lines; when its input closes — the agent is gone, however it went,
+// kill -9 included — it kills every process group still listed. POSIX sh builtins only.
+const SCRIPT = `
+groups=" "
+while read -r op id; do
+  case "$op" in
+    +) groups="$groups$id " ;;
+    -) case "$groups" in *" $id "*) groups="\${groups%% $id *} \${groups#* $id }" ;; esac ;;
+  esac
+done
+for id in $groups; do kill -s KILL -- "-$id" 2>/dev/null; done
+`;
+
+/**
+ * Makes sure no job outlives its agent: once the agent is gone nobody could supervise or report
+ * on a job, and the controller runs it again elsewhere. One small shell process, started once,
+ * keeps the process groups of the running jobs (sent over a pipe) and kills them when the pipe
+ * closes. (Wrapping each job in `setpriv --pdeathsig` did the same for an exec per job, which
+ * halved the rate at which a node could start jobs.)
+ */
+export class OrphanGuard {
+  private proc: Subprocess<"pipe", "ignore", "ignore"> | undefined;
+  private readonly groups = new Set<number>();
+  private stopped = false;
+
+  start(): void {
+    const proc = Bun.spawn(["/bin/sh", "-c", SCRIPT], { stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
+    this.proc = proc;
+    for (const pgid of this.groups) this.send(`+ ${pgid}`);
+    void proc.exited.then((code) => {
+      if (this.stopped || this.proc !== proc) return;
+      log.warn("the process that stops jobs if the agent dies ended; starting it again", { code });
+      this.start();
+    });
+  }
+
+  /** A job's process group to kill if the agent dies. */
+  add(pgid: number): void {
+    this.groups.add(pgid);
+    this.send(`+ ${pgid}`);
+  }
+
+  /** The group ended (its id may be reused by unrelated processes from now on). */
+  remove(pgid: number): void {
+    if (this.groups.delete(pgid)) this.send(`- ${pgid}`);
+  }
+
+  /** The agent is stopping: the guard ends too, killing what is still listed. */
+  stop(): void {
+    this.stopped = true;
+    this.proc?.stdin.end();
+  }
+
+  private send(line: string): void {
+    const stdin = this.proc?.stdin as FileSink | undefined;
+    if (!stdin) return;
+    stdin.write(`${line}\n`);
+    void stdin.flush();
+  }
+}
