@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { logger } from "@drover/shared/log";
 import * as schema from "./schema.ts";
+import { PREPARED_MARK } from "./recordset.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -22,7 +23,7 @@ export async function openDatabase(opts: { url: string; dataDir: string }): Prom
     const { default: postgres } = await import("postgres");
     const { drizzle } = await import("drizzle-orm/postgres-js");
     const client = postgres(opts.url, { max: 10, onnotice: () => {}, connect_timeout: 10 });
-    const db = drizzle(client, { schema }) as unknown as Db;
+    const db = drizzle(preparingMarked(client), { schema }) as unknown as Db;
     log.info("using Postgres", { host: new URL(opts.url).host });
     return { db, kind: "postgres", close: () => client.end({ timeout: 5 }) };
   }
@@ -33,6 +34,32 @@ export async function openDatabase(opts: { url: string; dataDir: string }): Prom
   const db = drizzle(client, { schema }) as unknown as Db;
   log.info("using the embedded database", { dir: opts.dataDir });
   return { db, kind: "pglite", close: () => client.close() };
+}
+
+/**
+ * drizzle runs every statement unprepared (parsed and planned each time). The hot statements of
+ * job execution have constant text (see recordset.ts) and start with PREPARED_MARK: on each
+ * connection they are prepared once and then only executed. Other statements stay unprepared
+ * (their text varies, and a connection keeps every statement it prepared).
+ */
+function preparingMarked<T extends object>(client: T): T {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop === "unsafe" && typeof value === "function") {
+        return (query: string, params?: unknown[], options: Record<string, unknown> = {}) =>
+          value.call(target, query, params, query.startsWith(PREPARED_MARK) ? { ...options, prepare: true } : options);
+      }
+      if ((prop === "begin" || prop === "savepoint") && typeof value === "function") {
+        // the transaction's own client is marked the same way
+        return (...args: unknown[]) => {
+          const fn = args.at(-1) as (tx: object) => unknown;
+          return value.call(target, ...args.slice(0, -1), (tx: object) => fn(preparingMarked(tx)));
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 /**

@@ -9,3 +9,11 @@ import { sql, type SQL } from "drizzle-orm";
 export function recordset(rows: readonly object[], columns: string): SQL {
   return sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(${sql.raw(columns)})`;
 }
+
+/** Starts a statement that is prepared once per connection (see connect.ts): use it for constant text only. */
+export const PREPARED_MARK = "/* prepared */";
+
+/** A hot statement of constant text, prepared once per connection (Postgres; PGlite ignores the mark). */
+export function prepared(query: SQL): SQL {
+  return sql`${sql.raw(PREPARED_MARK)} ${query}`;
+}

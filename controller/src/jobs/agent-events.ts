@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { SignalJob_Kind, type JobFinished, type JobOutput, type JobSignalled, type JobStarted } from "@drover/proto/service";
 import { jobs, type Job } from "../db/schema.ts";
 import { rowsOf } from "../db/migrate.ts";
-import { recordset } from "../db/recordset.ts";
+import { prepared, recordset } from "../db/recordset.ts";
 import { recordJobEvent, recordJobEvents, type NewJobEvent, type Tx } from "./job-events.ts";
 import { settlePendingActions, settlePendingActionsOf } from "./pending-actions.ts";
 
@@ -25,12 +25,12 @@ export async function applyJobsStarted(tx: Tx, nodeId: string, events: JobStarte
     err: ev.stderrPath,
   }));
   const started = rowsOf<{ id: number | string; attempt: number; pid: number }>(
-    await tx.execute(sql`
+    await tx.execute(prepared(sql`
       update jobs j set state = 'running', pid = v.pid, start_count = j.start_count + 1, started_at = v.started_at,
         stdout_path = v.out, stderr_path = v.err, reason = null
       from ${recordset(rows, "id bigint, attempt int, pid int, started_at timestamptz, out text, err text")}
       where j.id = v.id and j.attempt = v.attempt and j.node_id = ${nodeId} and j.state = 'dispatching'
-      returning j.id, v.attempt, v.pid`),
+      returning j.id, v.attempt, v.pid`)),
   );
   await recordJobEvents(
     tx,
@@ -253,7 +253,7 @@ async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: Job; ev: Jo
       err_path: start?.stderrPath ?? null,
     };
   });
-  await tx.execute(sql`
+  await tx.execute(prepared(sql`
     update jobs j set state = v.state, node_id = ${nodeId}, reason = v.reason, exit_code = v.exit_code, signal = v.signal,
       started_at = v.started_at, ended_at = v.ended_at, walltime_used_ms = v.walltime, cpu_time_ms = v.cpu, peak_rss_bytes = v.rss,
       stdout_tail = v.out, stderr_tail = v.err, suspended_at = null, suspended_ms = v.suspended_ms, messages = j.messages || v.msg,
@@ -264,6 +264,6 @@ async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: Job; ev: Jo
       `id bigint, state text, reason text, exit_code int, signal text, started_at timestamptz, ended_at timestamptz, walltime bigint,
        cpu bigint, rss bigint, out text, err text, suspended_ms bigint, msg jsonb, pid int, starts int, out_path text, err_path text`,
     )}
-    where j.id = v.id`);
+    where j.id = v.id`));
   await recordJobEvents(tx, events);
 }

@@ -1,7 +1,7 @@
 import type { Db } from "../db/connect.ts";
 import { sql } from "drizzle-orm";
 import { jobEvents } from "../db/schema.ts";
-import { recordset } from "../db/recordset.ts";
+import { prepared, recordset } from "../db/recordset.ts";
 
 /** Anything that can run queries: the database or an open transaction. */
 export type Tx = Pick<Db, "select" | "insert" | "update" | "delete" | "execute">;
@@ -20,10 +20,10 @@ export async function recordJobEvent(tx: Tx, jobId: number, kind: string, data: 
 /** recordJobEvent for many events in one statement. */
 export async function recordJobEvents(tx: Tx, events: NewJobEvent[]): Promise<void> {
   if (!events.length) return;
-  await tx.execute(sql`
+  await tx.execute(prepared(sql`
     insert into job_events (job_id, kind, data)
     select v.job_id, v.kind, v.data from ${recordset(
       events.map((e) => ({ job_id: e.jobId, kind: e.kind, data: e.data })),
       "job_id bigint, kind text, data jsonb",
-    )}`);
+    )}`));
 }

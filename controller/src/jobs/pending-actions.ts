@@ -4,7 +4,7 @@ import type { Principal } from "../auth/principal.ts";
 import type { Db } from "../db/connect.ts";
 import { jobs, nodes, pendingActions } from "../db/schema.ts";
 import type { Tx } from "./job-events.ts";
-import { recordset } from "../db/recordset.ts";
+import { prepared, recordset } from "../db/recordset.ts";
 
 // MWS 3.7: operations drover has asked an agent to carry out and that the agent has not yet
 // confirmed. A row is written in the transaction that decides the operation and deleted in the
@@ -35,13 +35,13 @@ export interface NewPendingAction {
 export async function openPendingActions(tx: Tx, actions: NewPendingAction[]): Promise<void> {
   if (!actions.length) return;
   const startedAt = new Date(now()).toISOString();
-  await tx.execute(sql`
+  await tx.execute(prepared(sql`
     insert into pending_actions (type, requester, job_id, attempt, hosts, started_at, max_duration_s)
     select v.type, v.requester, v.job_id, v.attempt, v.hosts, v.started_at, v.max_duration_s
     from ${recordset(
       actions.map((a) => ({ type: a.type, requester: a.requester, job_id: a.jobId, attempt: a.attempt, hosts: a.hosts, started_at: startedAt, max_duration_s: MAX_DURATION_S[a.type] })),
       "type text, requester text, job_id bigint, attempt int, hosts jsonb, started_at timestamptz, max_duration_s int",
-    )}`);
+    )}`));
 }
 
 /**
@@ -55,10 +55,10 @@ export async function settlePendingActions(tx: Tx, jobId: number, attempt: numbe
 /** settlePendingActions for many runs at once (a burst of agent events), in one statement. */
 export async function settlePendingActionsOf(tx: Tx, runs: { jobId: number; attempt: number }[], types?: PendingActionType[]): Promise<void> {
   if (!runs.length) return;
-  await tx.execute(sql`
+  await tx.execute(prepared(sql`
     delete from pending_actions p using ${recordset(runs.map((r) => ({ job_id: r.jobId, attempt: r.attempt })), "job_id bigint, attempt int")}
     where p.job_id = v.job_id and p.attempt <= v.attempt
-    ${types ? sql`and p.type in (${sql.join(types.map((t) => sql`${t}`), sql`, `)})` : sql``}`);
+    ${types ? sql`and p.type in (${sql.join(types.map((t) => sql`${t}`), sql`, `)})` : sql``}`));
 }
 
 /** A job left its node without a confirmation (lost, released): nothing about it is in flight any more. */

@@ -3,7 +3,7 @@ import { create, ControllerMessageSchema, type ControllerMessage } from "@drover
 import { now } from "@drover/shared/clock";
 import type { Core } from "../core.ts";
 import { jobs, nodes, type Job } from "../db/schema.ts";
-import { recordset } from "../db/recordset.ts";
+import { prepared, recordset } from "../db/recordset.ts";
 import { recordJobEvents } from "../jobs/job-events.ts";
 import { rowsOf } from "../db/migrate.ts";
 import { openPendingActions } from "../jobs/pending-actions.ts";
@@ -81,7 +81,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     // Queries that do not depend on each other are sent together: Postgres runs them in order
     // on the transaction's connection (the lock first), without a round trip between them.
     // (Drizzle queries start when awaited: each is started here, in this order.)
-    const locked = tx.execute(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`).then(() => undefined);
+    const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
     const upNodes = connected.length ? tx.select().from(nodes).where(and(inArray(nodes.id, connected), eq(nodes.state, "up"))).then((r) => r) : Promise.resolve([]);
     const used = connected.length ? nodeUsage(tx, connected) : Promise.resolve(new Map<string, { cpus: number; memoryBytes: number }>());
     const [, up, usage] = await Promise.all([locked, upNodes, used]);
@@ -127,7 +127,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     // The queue is walked in jobs_queue_order, as far as the pass needs. Postgres's statistics
     // lag behind a large submission (it would then read and sort every queued job), so for
     // these three queries it is asked not to choose a bitmap scan and a sort instead.
-    const indexWalk = (on: boolean) => tx.execute(sql`select set_config('enable_bitmapscan', ${on ? "on" : "off"}, true), set_config('enable_sort', ${on ? "on" : "off"}, true)`).then(() => undefined);
+    const indexWalk = (on: boolean) => tx.execute(prepared(sql`select set_config('enable_bitmapscan', ${on ? "on" : "off"}, true), set_config('enable_sort', ${on ? "on" : "off"}, true)`)).then(() => undefined);
     const [, executeFirst, queue, waiting] = await Promise.all([
       indexWalk(false),
       executeFirstQuery.then((r) => r),
@@ -179,9 +179,9 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     }
     // why the head of the queue waits, in one statement (sent with the dispatch below)
     const reasonsWritten = reasons.length
-      ? tx.execute(sql`
+      ? tx.execute(prepared(sql`
           update jobs j set reason = v.reason from ${recordset(reasons, "id bigint, reason text")}
-          where j.id = v.id and j.state = 'queued'`).then(() => undefined)
+          where j.id = v.id and j.state = 'queued'`)).then(() => undefined)
       : Promise.resolve();
 
     if (!placed.length) {
@@ -191,7 +191,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     // one statement dispatches every placed job (a job taken meanwhile by another controller
     // or cancelled is simply not returned)
     type Dispatched = { id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null };
-    const dispatchedRows = tx.execute(sql`
+    const dispatchedRows = tx.execute(prepared(sql`
         update jobs j set state = 'dispatching', node_id = v.node, attempt = j.attempt + 1, allocated_nodes = v.alloc,
           reason = null, cancel_requested_at = null, execute_requested_at = null, requeue_requested_at = null, sister_lost_reason = null
         from ${recordset(
@@ -199,7 +199,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
           "id bigint, node text, alloc jsonb",
         )}
         where j.id = v.id and j.state = 'queued'
-        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms`);
+        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms`));
     const [, result] = await Promise.all([reasonsWritten, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
     const json = <T>(v: unknown) => (typeof v === "string" ? JSON.parse(v) : v) as T;
