@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { AgentMessageSchema, type AgentMessage } from "@drover/proto/service";
@@ -24,6 +24,8 @@ export class Spool {
   private nextSeq = 1n;
   private readonly file: string;
   private acksSinceCompaction = 0;
+  /** spool.jsonl, open for appending (reopened after each compaction replaces the file) */
+  private fd: number | undefined;
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -48,7 +50,8 @@ export class Spool {
     const message = create(AgentMessageSchema, { seq: this.nextSeq++, body });
     if (message.body.case === "samples") this.dropOldSamples();
     this.entries.push({ seq: message.seq, message });
-    appendFileSync(this.file, JSON.stringify({ seq: String(message.seq), m: Buffer.from(toBinary(AgentMessageSchema, message)).toString("base64") }) + "\n");
+    this.fd ??= openSync(this.file, "a", 0o600);
+    writeSync(this.fd, JSON.stringify({ seq: String(message.seq), m: Buffer.from(toBinary(AgentMessageSchema, message)).toString("base64") }) + "\n");
     return message;
   }
 
@@ -92,5 +95,7 @@ export class Spool {
       this.entries.map((e) => JSON.stringify({ seq: String(e.seq), m: Buffer.from(toBinary(AgentMessageSchema, e.message)).toString("base64") }) + "\n").join(""),
     );
     renameSync(tmp, this.file);
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }

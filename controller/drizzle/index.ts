@@ -6,6 +6,7 @@ import m3 from "./0003_job_templates_pending_actions.sql" with { type: "text" };
 import m4 from "./0004_pending_action_attempt_sister_loss.sql" with { type: "text" };
 import m5 from "./0005_job_backlog_returned.sql" with { type: "text" };
 import m6 from "./0006_jobs_queue_order.sql" with { type: "text" };
+import m7 from "./0007_job_dispatched_at.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -15,4 +16,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0004_pending_action_attempt_sister_loss", sql: m4 },
   { tag: "0005_job_backlog_returned", sql: m5 },
   { tag: "0006_jobs_queue_order", sql: m6 },
+  { tag: "0007_job_dispatched_at", sql: m7 },
 ];

@@ -102,6 +102,8 @@ export const jobs = pgTable(
     signal: text("signal"),
     startCount: integer("start_count").notNull().default(0),
     submittedAt: tz("submitted_at").notNull().defaultNow(),
+    /** when the job was last sent to a node; while it is dispatching, its DISPATCH is a pending action */
+    dispatchedAt: tz("dispatched_at"),
     startedAt: tz("started_at"),
     endedAt: tz("ended_at"),
     suspendedMs: big("suspended_ms").notNull().default(0),

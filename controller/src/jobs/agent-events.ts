@@ -36,11 +36,6 @@ export async function applyJobsStarted(tx: Tx, nodeId: string, events: JobStarte
     tx,
     started.map((r) => ({ jobId: Number(r.id), kind: "started", data: { node: nodeId, pid: r.pid, attempt: r.attempt } })),
   );
-  await settlePendingActionsOf(
-    tx,
-    events.map((ev) => ({ jobId: Number(ev.jobId), attempt: ev.attempt })),
-    ["DISPATCH"],
-  );
 }
 
 /** The agent stopped or continued a job's process group as asked. */
@@ -135,7 +130,7 @@ async function finishLockedJob(tx: Tx, nodeId: string, ev: JobFinished, job: Job
 }
 
 /** How a job ends when its process ended on its node (or never started): the columns to set. */
-function finalOutcome(job: Job, nodeId: string, ev: JobFinished, sisterLost: boolean) {
+function finalOutcome(job: EndingJob, nodeId: string, ev: JobFinished, sisterLost: boolean) {
   const exitedCleanly = ev.exitCode === 0 && !ev.signal && !ev.failReason && ev.started;
   const state = job.cancelRequestedAt ? "cancelled" : sisterLost ? "lost" : exitedCleanly ? "completed" : "failed";
   const reason =
@@ -179,6 +174,37 @@ export interface JobEventBurst {
 
 const runKey = (ev: { jobId: bigint; attempt: number }) => `${ev.jobId}.${ev.attempt}`;
 
+/** What deciding how a job ends needs to know of it. */
+type EndingJob = Pick<
+  Job,
+  "id" | "nodeId" | "state" | "attempt" | "requeueRequestedAt" | "sisterLostReason" | "cancelRequestedAt" | "suspendedAt" | "suspendedMs" | "startedAt"
+>;
+
+/** Reads and locks the jobs a burst of ends is about (the columns an end needs only). */
+async function lockEndingJobs(tx: Tx, ids: number[]): Promise<EndingJob[]> {
+  if (!ids.length) return [];
+  type Row = { id: number | string; node_id: string | null; state: string; attempt: number; requeue_requested_at: string | Date | null; sister_lost_reason: string | null; cancel_requested_at: string | Date | null; suspended_at: string | Date | null; suspended_ms: number | string; started_at: string | Date | null };
+  const rows = rowsOf<Row>(
+    await tx.execute(prepared(sql`
+      select id, node_id, state, attempt, requeue_requested_at, sister_lost_reason, cancel_requested_at, suspended_at, suspended_ms, started_at
+      from jobs where id in (select (jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))::bigint)
+      for update`)),
+  );
+  const date = (v: string | Date | null) => (v === null ? null : new Date(v));
+  return rows.map((r) => ({
+    id: Number(r.id),
+    nodeId: r.node_id,
+    state: r.state,
+    attempt: Number(r.attempt),
+    requeueRequestedAt: date(r.requeue_requested_at),
+    sisterLostReason: r.sister_lost_reason,
+    cancelRequestedAt: date(r.cancel_requested_at),
+    suspendedAt: date(r.suspended_at),
+    suspendedMs: Number(r.suspended_ms),
+    startedAt: date(r.started_at),
+  }));
+}
+
 /**
  * Applies a burst of job events from one node, each kind in bulk. A job's own events keep their
  * order (it starts, shows output, then ends); one burst never holds two attempts of one job.
@@ -189,35 +215,32 @@ const runKey = (ev: { jobId: bigint; attempt: number }) => `${ev.jobId}.${ev.att
  */
 export async function applyJobEvents(tx: Tx, nodeId: string, burst: JobEventBurst): Promise<void> {
   const finishes = [...new Map(burst.finished.map((ev) => [runKey(ev), ev])).values()];
-  const found = finishes.length
-    ? await tx
-        .select()
-        .from(jobs)
-        .where(inArray(jobs.id, finishes.map((ev) => Number(ev.jobId))))
-        .for("update")
-    : [];
+  const found = await lockEndingJobs(tx, finishes.map((ev) => Number(ev.jobId)));
   const byId = new Map(found.map((j) => [j.id, j]));
-  const plain: { job: Job; ev: JobFinished }[] = [];
-  const other: { job: Job; ev: JobFinished }[] = [];
+  const plain: { job: EndingJob; ev: JobFinished }[] = [];
+  const other: { id: number; ev: JobFinished }[] = [];
   for (const ev of finishes) {
     const job = byId.get(Number(ev.jobId));
     if (!job || job.attempt !== ev.attempt) continue; // stale or unknown: nothing to do
     const onThisNode = job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
     if (onThisNode && !ev.returned && !job.requeueRequestedAt && !job.sisterLostReason) plain.push({ job, ev });
-    else other.push({ job, ev });
+    else other.push({ id: job.id, ev });
   }
   const plainDispatching = new Set(plain.filter(({ job }) => job.state === "dispatching").map(({ ev }) => runKey(ev)));
   const startedAndEnded = new Map(burst.started.filter((ev) => plainDispatching.has(runKey(ev))).map((ev) => [runKey(ev), ev]));
 
   await applyJobsStarted(tx, nodeId, burst.started.filter((ev) => !startedAndEnded.has(runKey(ev))));
   for (const output of burst.outputs) await applyJobOutput(tx, nodeId, output);
-  for (const { job, ev } of other) await finishLockedJob(tx, nodeId, ev, job);
+  for (const { id, ev } of other) {
+    const [job] = await tx.select().from(jobs).where(eq(jobs.id, id)); // locked above
+    if (job) await finishLockedJob(tx, nodeId, ev, job);
+  }
   await finishPlainJobs(tx, nodeId, plain, startedAndEnded);
   for (const signalled of burst.signalled) await applyJobSignalled(tx, signalled);
 }
 
 /** The common ends of a burst, in one statement (see applyJobEvents). */
-async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: Job; ev: JobFinished }[], startedAndEnded: Map<string, JobStarted>): Promise<void> {
+async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: EndingJob; ev: JobFinished }[], startedAndEnded: Map<string, JobStarted>): Promise<void> {
   if (!plain.length) return;
   await settlePendingActionsOf(
     tx,

@@ -1,4 +1,4 @@
-import { asc, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { now } from "@drover/shared/clock";
 import type { Principal } from "../auth/principal.ts";
 import type { Db } from "../db/connect.ts";
@@ -9,6 +9,8 @@ import { prepared, recordset } from "../db/recordset.ts";
 // MWS 3.7: operations drover has asked an agent to carry out and that the agent has not yet
 // confirmed. A row is written in the transaction that decides the operation and deleted in the
 // transaction that applies the agent's confirmation, so the list is exactly what is in flight.
+// A DISPATCH needs no row: a job is dispatching exactly until its node confirms the start (or
+// reports the end), so every dispatching job is listed as one.
 
 export const pendingActionTypes = ["DISPATCH", "CANCEL", "SUSPEND", "RESUME", "REQUEUE"] as const;
 export type PendingActionType = (typeof pendingActionTypes)[number];
@@ -67,7 +69,8 @@ export async function dropPendingActions(tx: Tx, jobId: number): Promise<void> {
 }
 
 export interface PendingAction {
-  id: number;
+  /** unique among the actions listed (MWS shows it as the id) */
+  key: string;
   type: PendingActionType;
   requester: string;
   jobId: number;
@@ -92,29 +95,49 @@ const waitingFor: Record<PendingActionType, string> = {
 
 /** The actions in flight on the principal's jobs (all of them for admins), oldest first. */
 export async function listPendingActions(db: Db, principal: Principal): Promise<PendingAction[]> {
-  const rows = await db
-    .select({ action: pendingActions, owner: jobs.owner })
-    .from(pendingActions)
-    .innerJoin(jobs, eq(jobs.id, pendingActions.jobId))
-    .where(principal.role === "admin" ? undefined : eq(jobs.owner, principal.username))
-    .orderBy(asc(pendingActions.id));
-  const hostIds = [...new Set(rows.map((r) => r.action.hosts[0]).filter((h): h is string => !!h))];
+  const own = principal.role === "admin" ? undefined : eq(jobs.owner, principal.username);
+  const [stored, dispatching] = await Promise.all([
+    db.select({ action: pendingActions }).from(pendingActions).innerJoin(jobs, eq(jobs.id, pendingActions.jobId)).where(own),
+    db
+      .select({ id: jobs.id, attempt: jobs.attempt, allocatedNodes: jobs.allocatedNodes, dispatchedAt: jobs.dispatchedAt, submittedAt: jobs.submittedAt })
+      .from(jobs)
+      .where(and(eq(jobs.state, "dispatching"), own)),
+  ]);
+  const actions = [
+    ...stored.map(({ action: a }) => ({ ...a, key: `${a.type.toLowerCase()}-${a.id}`, type: a.type as PendingActionType })),
+    ...dispatching.map((j) => ({
+      key: `dispatch-${j.id}`,
+      type: "DISPATCH" as const,
+      requester: "drover",
+      jobId: j.id,
+      attempt: j.attempt,
+      hosts: j.allocatedNodes.map((a) => a.node),
+      startedAt: j.dispatchedAt ?? j.submittedAt,
+      maxDurationS: MAX_DURATION_S.DISPATCH,
+    })),
+  ].sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.key.localeCompare(b.key));
+  const hostIds = [...new Set(actions.map((a) => a.hosts[0]).filter((h): h is string => !!h))];
   const nodeStates = new Map<string, string>();
   if (hostIds.length) {
     for (const n of await db.select({ id: nodes.id, state: nodes.state }).from(nodes).where(inArray(nodes.id, hostIds))) nodeStates.set(n.id, n.state);
   }
   const at = now();
-  return rows.map(({ action: a }) => {
-    const type = a.type as PendingActionType;
+  return actions.map((a) => {
     const node = a.hosts[0] ?? "";
     const overdue = at - a.startedAt.getTime() > a.maxDurationS * 1000;
     const nodeDown = nodeStates.get(node) === "down";
     const state = nodeDown ? "PENDING" : overdue ? "FAILED" : "RUNNING";
     return {
-      ...a,
-      type,
+      key: a.key,
+      type: a.type,
+      requester: a.requester,
+      jobId: a.jobId,
+      attempt: a.attempt,
+      hosts: a.hosts,
+      startedAt: a.startedAt,
+      maxDurationS: a.maxDurationS,
       state,
-      substate: nodeDown ? `waiting for node ${node} to reconnect` : `waiting for node ${node} ${waitingFor[type]}`,
+      substate: nodeDown ? `waiting for node ${node} to reconnect` : `waiting for node ${node} ${waitingFor[a.type]}`,
       failureDetails: state === "FAILED" ? `node ${node} has not confirmed within ${a.maxDurationS} s` : "",
     };
   });

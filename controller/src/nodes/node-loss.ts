@@ -114,7 +114,7 @@ export async function reconcileNode(core: Core, nodeId: string, running: JobRef[
         }
         // the node's own account of the job (started; suspended or not) is adopted above, so
         // nothing about starting, suspending or resuming this run is in flight any more
-        await settlePendingActions(tx, id, job.attempt, ["DISPATCH", "SUSPEND", "RESUME"]);
+        await settlePendingActions(tx, id, job.attempt, ["SUSPEND", "RESUME"]);
         if (job.cancelRequestedAt) toSignal.push({ job, kind: SignalJob_Kind.CANCEL, reason: "cancelled while the node was away" });
         else if (job.sisterLostReason) toSignal.push({ job, kind: SignalJob_Kind.CANCEL, reason: job.sisterLostReason });
       } else {

@@ -6,7 +6,6 @@ import { jobs, nodes, type Job } from "../db/schema.ts";
 import { prepared, recordset } from "../db/recordset.ts";
 import { recordJobEvents } from "../jobs/job-events.ts";
 import { rowsOf } from "../db/migrate.ts";
-import { openPendingActions } from "../jobs/pending-actions.ts";
 import { place, placeInBacklog, type Allocation, type NodeCapacity } from "./placement.ts";
 import { nodeUsage } from "../nodes/node-usage.ts";
 import { backlogFactor } from "./backlog.ts";
@@ -192,7 +191,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     // or cancelled is simply not returned)
     type Dispatched = { id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null };
     const dispatchedRows = tx.execute(prepared(sql`
-        update jobs j set state = 'dispatching', node_id = v.node, attempt = j.attempt + 1, allocated_nodes = v.alloc,
+        update jobs j set state = 'dispatching', node_id = v.node, attempt = j.attempt + 1, allocated_nodes = v.alloc, dispatched_at = now(),
           reason = null, cancel_requested_at = null, execute_requested_at = null, requeue_requested_at = null, sister_lost_reason = null
         from ${recordset(
           placed.map(({ job, allocation }) => ({ id: job.id, node: allocation[0]!.node, alloc: allocation })),
@@ -220,16 +219,11 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
         return { job: row, allocation };
       });
     if (!sent.length) return [];
-    // the audit events and the pending actions go together (no round trip between them)
-    const events = recordJobEvents(
+    // (while a job is dispatching, its DISPATCH is listed as a pending action: see pending-actions.ts)
+    await recordJobEvents(
       tx,
       sent.map(({ job, allocation }) => ({ jobId: job.id, kind: "dispatched", data: { node: allocation[0]!.node, attempt: job.attempt, nodes: allocation.map((a) => a.node) } })),
     );
-    const actions = openPendingActions(
-      tx,
-      sent.map(({ job, allocation }) => ({ type: "DISPATCH", requester: "drover", jobId: job.id, attempt: job.attempt, hosts: allocation.map((a) => a.node) })),
-    );
-    await Promise.all([events, actions]);
     return sent;
   });
   for (const { job, allocation } of dispatched) core.links.send(allocation[0]!.node, runMessage(job, allocation));

@@ -1,9 +1,9 @@
 import { beforeAll, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
 import { create, JobFinishedSchema, JobOutputSchema, JobStartedSchema, RegisterSchema } from "@drover/proto/service";
-import { jobEvents, jobs, pendingActions, type Job } from "../../../controller/src/db/schema.ts";
+import { jobEvents, jobs, type Job } from "../../../controller/src/db/schema.ts";
 import { applyJobEvents, type JobEventBurst } from "../../../controller/src/jobs/agent-events.ts";
-import { openPendingActions } from "../../../controller/src/jobs/pending-actions.ts";
+import { listPendingActions, openPendingActions } from "../../../controller/src/jobs/pending-actions.ts";
 import { registerNode } from "../../../controller/src/nodes/register-node.ts";
 import type { Db } from "../../../controller/src/db/connect.ts";
 import { forEachDatabase } from "../../helpers/databases.ts";
@@ -15,13 +15,13 @@ await forEachDatabase("agent events", (database) => {
     await registerNode(db, create(RegisterSchema, { nodeName: "ev1", hostname: "ev1", cores: 4, memoryBytes: 1n << 30n }), "test");
   });
 
-  /** A job as a pass leaves it: dispatched to ev1 for attempt 1, its DISPATCH pending. */
+  /** A job as a pass leaves it: dispatched to ev1 for attempt 1, its DISPATCH pending, and a SUSPEND asked of it. */
   const dispatched = async (): Promise<Job> => {
     const [job] = await db
       .insert(jobs)
-      .values({ owner: "u", argv: ["true"], state: "dispatching", nodeId: "ev1", attempt: 1, allocatedNodes: [{ node: "ev1", cpus: 1 }] })
+      .values({ owner: "u", argv: ["true"], state: "dispatching", nodeId: "ev1", attempt: 1, allocatedNodes: [{ node: "ev1", cpus: 1 }], dispatchedAt: new Date() })
       .returning();
-    await openPendingActions(db, [{ type: "DISPATCH", requester: "drover", jobId: job!.id, attempt: 1, hosts: ["ev1"] }]);
+    expect((await pending(job!.id)).map((a) => [a.key, a.type, a.hosts])).toEqual([[`dispatch-${job!.id}`, "DISPATCH", ["ev1"]]]);
     return job!;
   };
   const started = (id: number, pid = 4242) =>
@@ -32,7 +32,7 @@ await forEachDatabase("agent events", (database) => {
     db.transaction((tx) => applyJobEvents(tx, "ev1", { started: [], outputs: [], finished: [], signalled: [], ...burst }));
   const reload = async (id: number) => (await db.select().from(jobs).where(eq(jobs.id, id)))[0]!;
   const kinds = async (id: number) => (await db.select().from(jobEvents).where(eq(jobEvents.jobId, id)).orderBy(asc(jobEvents.id))).map((e) => e.kind);
-  const pending = async (id: number) => db.select().from(pendingActions).where(eq(pendingActions.jobId, id));
+  const pending = async (id: number) => (await listPendingActions(db, { username: "admin", role: "admin" })).filter((a) => a.jobId === id);
 
   test("a job that started and ended within one burst is recorded as started once, then completed", async () => {
     const job = await dispatched();
@@ -41,6 +41,15 @@ await forEachDatabase("agent events", (database) => {
     expect(after).toMatchObject({ state: "completed", pid: 4242, startCount: 1, exitCode: 0, stdoutPath: `/d/${job.id}/stdout`, walltimeUsedMs: 500 });
     expect(after.startedAt?.getTime()).toBe(1_000);
     expect(await kinds(job.id)).toEqual(["started", "completed"]);
+    expect(await pending(job.id)).toEqual([]);
+  });
+
+  test("whatever else was asked of a run (a suspend) is settled by its end", async () => {
+    const job = await dispatched();
+    await apply({ started: [started(job.id)] });
+    await openPendingActions(db, [{ type: "SUSPEND", requester: "alice", jobId: job.id, attempt: 1, hosts: ["ev1"] }]);
+    expect((await pending(job.id)).map((a) => a.type)).toEqual(["SUSPEND"]);
+    await apply({ finished: [finished(job.id)] });
     expect(await pending(job.id)).toEqual([]);
   });
 

@@ -9,7 +9,7 @@ import { mwsJobId } from "./job-view.ts";
 /** Renders a pending action as MWS 3.7 shows it; the VM fields exist for clients that read them. */
 export function mwsPendingActionView(a: PendingAction) {
   return {
-    id: `${a.type.toLowerCase()}-${a.id}`,
+    id: a.key,
     pendingActionType: a.type,
     pendingActionState: a.state,
     substate: a.substate,
