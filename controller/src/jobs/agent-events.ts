@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { SignalJob_Kind, type JobFinished, type JobOutput, type JobSignalled, type JobStarted } from "@drover/proto/service";
 import { jobs, type Job } from "../db/schema.ts";
 import { rowsOf } from "../db/migrate.ts";
-import { prepared, recordset } from "../db/recordset.ts";
+import { anyId, prepared, recordset } from "../db/recordset.ts";
 import { recordJobEvent, recordJobEvents, type NewJobEvent, type Tx } from "./job-events.ts";
 import { settlePendingActions, settlePendingActionsOf } from "./pending-actions.ts";
 
@@ -29,7 +29,7 @@ export async function applyJobsStarted(tx: Tx, nodeId: string, events: JobStarte
       update jobs j set state = 'running', pid = v.pid, start_count = j.start_count + 1, started_at = v.started_at,
         stdout_path = v.out, stderr_path = v.err, reason = null
       from ${recordset(rows, "id bigint, attempt int, pid int, started_at timestamptz, out text, err text")}
-      where j.id = v.id and j.attempt = v.attempt and j.node_id = ${nodeId} and j.state = 'dispatching'
+      where j.id = v.id and ${anyId("j.id", rows.map((r) => r.id))} and j.attempt = v.attempt and j.node_id = ${nodeId} and j.state = 'dispatching'
       returning j.id, v.attempt, v.pid`)),
   );
   await recordJobEvents(
@@ -187,7 +187,7 @@ async function lockEndingJobs(tx: Tx, ids: number[]): Promise<EndingJob[]> {
   const rows = rowsOf<Row>(
     await tx.execute(prepared(sql`
       select id, node_id, state, attempt, requeue_requested_at, sister_lost_reason, cancel_requested_at, suspended_at, suspended_ms, started_at
-      from jobs where id in (select (jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))::bigint)
+      from jobs where ${anyId("id", ids)}
       for update`)),
   );
   const date = (v: string | Date | null) => (v === null ? null : new Date(v));
@@ -287,6 +287,6 @@ async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: EndingJob; 
       `id bigint, state text, reason text, exit_code int, signal text, started_at timestamptz, ended_at timestamptz, walltime bigint,
        cpu bigint, rss bigint, out text, err text, suspended_ms bigint, msg jsonb, pid int, starts int, out_path text, err_path text`,
     )}
-    where j.id = v.id`));
+    where j.id = v.id and ${anyId("j.id", rows.map((r) => r.id))}`));
   await recordJobEvents(tx, events);
 }

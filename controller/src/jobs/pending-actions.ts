@@ -4,7 +4,7 @@ import type { Principal } from "../auth/principal.ts";
 import type { Db } from "../db/connect.ts";
 import { jobs, nodes, pendingActions } from "../db/schema.ts";
 import type { Tx } from "./job-events.ts";
-import { prepared, recordset } from "../db/recordset.ts";
+import { anyId, prepared, recordset } from "../db/recordset.ts";
 
 // MWS 3.7: operations drover has asked an agent to carry out and that the agent has not yet
 // confirmed. A row is written in the transaction that decides the operation and deleted in the
@@ -59,7 +59,7 @@ export async function settlePendingActionsOf(tx: Tx, runs: { jobId: number; atte
   if (!runs.length) return;
   await tx.execute(prepared(sql`
     delete from pending_actions p using ${recordset(runs.map((r) => ({ job_id: r.jobId, attempt: r.attempt })), "job_id bigint, attempt int")}
-    where p.job_id = v.job_id and p.attempt <= v.attempt
+    where p.job_id = v.job_id and ${anyId("p.job_id", runs.map((r) => r.jobId))} and p.attempt <= v.attempt
     ${types ? sql`and p.type in (${sql.join(types.map((t) => sql`${t}`), sql`, `)})` : sql``}`));
 }
 

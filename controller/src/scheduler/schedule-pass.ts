@@ -3,7 +3,7 @@ import { create, ControllerMessageSchema, type ControllerMessage } from "@drover
 import { now } from "@drover/shared/clock";
 import type { Core } from "../core.ts";
 import { jobs, nodes, type Job } from "../db/schema.ts";
-import { prepared, recordset } from "../db/recordset.ts";
+import { anyId, prepared, recordset } from "../db/recordset.ts";
 import { recordJobEvents } from "../jobs/job-events.ts";
 import { rowsOf } from "../db/migrate.ts";
 import { place, placeInBacklog, type Allocation, type NodeCapacity } from "./placement.ts";
@@ -180,7 +180,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     const reasonsWritten = reasons.length
       ? tx.execute(prepared(sql`
           update jobs j set reason = v.reason from ${recordset(reasons, "id bigint, reason text")}
-          where j.id = v.id and j.state = 'queued'`)).then(() => undefined)
+          where j.id = v.id and ${anyId("j.id", reasons.map((r) => r.id))} and j.state = 'queued'`)).then(() => undefined)
       : Promise.resolve();
 
     if (!placed.length) {
@@ -197,7 +197,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
           placed.map(({ job, allocation }) => ({ id: job.id, node: allocation[0]!.node, alloc: allocation })),
           "id bigint, node text, alloc jsonb",
         )}
-        where j.id = v.id and j.state = 'queued'
+        where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
         returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms`));
     const [, result] = await Promise.all([reasonsWritten, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
