@@ -36,7 +36,7 @@ interface Proc {
 function spawnBun(args: string[], env: Record<string, string>): Proc {
   // DROVER_CPU_PROFILE=agent (or controller): that process writes a CPU profile (see scripts/profile-cpu.ts)
   const component = args[0]!.split("/")[0]!;
-  const prof = process.env.DROVER_CPU_PROFILE === component ? ["--cpu-prof-md", `--cpu-prof-dir=${join(tmpdir(), `drover-profile-${component}`)}`] : [];
+  const prof = process.env.DROVER_CPU_PROFILE === component ? ["--cpu-prof", `--cpu-prof-dir=${join(tmpdir(), `drover-profile-${component}`)}`] : [];
   const proc = Bun.spawn([process.execPath, ...prof, ...args], {
     cwd: ROOT,
     env: { ...process.env, DROVER_LOG_LEVEL: "info", ...env },

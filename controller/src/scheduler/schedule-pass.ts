@@ -1,12 +1,13 @@
-import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { create, ControllerMessageSchema, type ControllerMessage } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
 import type { Core } from "../core.ts";
-import { jobs, nodes, type Job } from "../db/schema.ts";
+import { jobs, type Job } from "../db/schema.ts";
 import { anyId, prepared, recordset } from "../db/recordset.ts";
 import { recordJobEvents } from "../jobs/job-events.ts";
 import { rowsOf } from "../db/migrate.ts";
 import { place, placeInBacklog, type Allocation, type NodeCapacity } from "./placement.ts";
+import { readRunnable, readUpNodes, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
 import { nodeUsage } from "../nodes/node-usage.ts";
 import { backlogFactor } from "./backlog.ts";
 
@@ -17,22 +18,6 @@ const PASS_SIZE = 1000;
 /** How many waiting jobs per pass get their reason brought up to date (the head of the queue). */
 const REASON_UPDATES = 20;
 
-/** A queued job with a dependency that has not completed (yet). */
-const unmetDependency = sql`exists (select 1 from jsonb_array_elements_text(${jobs.dependsOn}) as d(id) join jobs dep on dep.id = d.id::bigint where dep.state <> 'completed')`;
-
-/** What a pass needs of a queued job to place it (a job's command and environment are read as it is dispatched). */
-const candidateColumns = {
-  id: jobs.id,
-  cpus: jobs.cpus,
-  memoryBytes: jobs.memoryBytes,
-  hosts: jobs.hosts,
-  features: jobs.features,
-  tasksPerNode: jobs.tasksPerNode,
-  dependsOn: jobs.dependsOn,
-  reason: jobs.reason,
-  backlogReturnedAt: jobs.backlogReturnedAt,
-};
-type Candidate = { [K in keyof typeof candidateColumns]: Job[K] };
 
 /** True when the head of the queue has no reason recorded yet (so a full cluster still explains itself). */
 async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boolean> {
@@ -81,7 +66,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     // on the transaction's connection (the lock first), without a round trip between them.
     // (Drizzle queries start when awaited: each is started here, in this order.)
     const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
-    const upNodes = connected.length ? tx.select().from(nodes).where(and(inArray(nodes.id, connected), eq(nodes.state, "up"))).then((r) => r) : Promise.resolve([]);
+    const upNodes = connected.length ? readUpNodes(tx, connected) : Promise.resolve([]);
     const used = connected.length ? nodeUsage(tx, connected) : Promise.resolve(new Map<string, { cpus: number; memoryBytes: number }>());
     const [, up, usage] = await Promise.all([locked, upNodes, used]);
     const capacity: NodeCapacity[] = up.map((n) => ({
@@ -100,38 +85,19 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
 
     // as many again as there is room for, for jobs that turn out not to fit anywhere
     const limit = Math.min(PASS_SIZE, room * 2 + REASON_UPDATES);
-    const runnable = and(
-      eq(jobs.state, "queued"),
-      sql`${jobs.holds} = '[]'::jsonb`,
-      or(isNull(jobs.earliestStartAt), lte(jobs.earliestStartAt, new Date(now())), isNotNull(jobs.executeRequestedAt)),
-      sql`not ${unmetDependency}`,
-    );
-    // jobs someone asked to execute (MWS execute) go first; then the queue in index order
-    // (jobs_queue_order: priority, then FIFO), read only as far as the pass needs
-    const executeFirstQuery = tx
-      .select(candidateColumns)
-      .from(jobs)
-      .where(and(runnable, isNotNull(jobs.executeRequestedAt)))
-      .orderBy(desc(jobs.priority), asc(jobs.id))
-      .limit(limit);
-    const queueQuery = tx.select(candidateColumns).from(jobs).where(runnable).orderBy(desc(jobs.priority), asc(jobs.id)).limit(limit);
-
-    // jobs held back by dependencies are not candidates; the head of them learns why
-    const waitingQuery = tx
-      .select(candidateColumns)
-      .from(jobs)
-      .where(and(eq(jobs.state, "queued"), sql`${jobs.holds} = '[]'::jsonb`, sql`${jobs.dependsOn} <> '[]'::jsonb`, sql`${unmetDependency}`))
-      .orderBy(desc(jobs.priority), asc(jobs.id))
-      .limit(REASON_UPDATES);
     // The queue is walked in jobs_queue_order, as far as the pass needs. Postgres's statistics
     // lag behind a large submission (it would then read and sort every queued job), so for
     // these three queries it is asked not to choose a bitmap scan and a sort instead.
     const indexWalk = (on: boolean) => tx.execute(prepared(sql`select set_config('enable_bitmapscan', ${on ? "on" : "off"}, true), set_config('enable_sort', ${on ? "on" : "off"}, true)`)).then(() => undefined);
+    // jobs someone asked to execute (MWS execute) go first; then the queue in index order
+    // (jobs_queue_order: priority, then FIFO), read only as far as the pass needs; jobs held
+    // back by dependencies are not candidates, but the head of them learns why
+    const at = new Date(now());
     const [, executeFirst, queue, waiting] = await Promise.all([
       indexWalk(false),
-      executeFirstQuery.then((r) => r),
-      queueQuery.then((r) => r),
-      waitingQuery.then((r) => r),
+      readRunnable(tx, { executeFirst: true, at, limit }),
+      readRunnable(tx, { executeFirst: false, at, limit }),
+      readWaitingOnDependencies(tx, REASON_UPDATES),
       indexWalk(true),
     ]);
     const first = new Set(executeFirst.map((j) => j.id));

@@ -1,0 +1,82 @@
+import { sql } from "drizzle-orm";
+import type { Job, Node } from "../db/schema.ts";
+import { rowsOf } from "../db/migrate.ts";
+import { prepared } from "../db/recordset.ts";
+import type { Tx } from "../jobs/job-events.ts";
+
+// (Each starts its query when called — no await before it — so that a pass can send several in
+// a known order on its transaction's connection.)
+// The reads of every scheduling pass, written out (building them with drizzle's query builder on
+// every pass cost more than running them). The queue reads stay unprepared: a plan made once
+// for every queue length and limit walked far more of the queue than one made for the case.
+
+/** What a pass needs of a queued job to place it (its command and environment are read as it is dispatched). */
+export type Candidate = Pick<Job, "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "tasksPerNode" | "dependsOn" | "reason" | "backlogReturnedAt">;
+
+const CANDIDATE_COLUMNS = sql.raw("id, cpus, memory_bytes, hosts, features, tasks_per_node, depends_on, reason, backlog_returned_at");
+const UNMET_DEPENDENCY = sql.raw(
+  "exists (select 1 from jsonb_array_elements_text(depends_on) as d(id) join jobs dep on dep.id = d.id::bigint where dep.state <> 'completed')",
+);
+
+type CandidateRow = {
+  id: number | string;
+  cpus: number;
+  memory_bytes: number | string;
+  hosts: unknown;
+  features: unknown;
+  tasks_per_node: number | null;
+  depends_on: unknown;
+  reason: string | null;
+  backlog_returned_at: string | Date | null;
+};
+const json = <T>(v: unknown) => (typeof v === "string" ? JSON.parse(v) : v) as T;
+const toCandidate = (r: CandidateRow): Candidate => ({
+  id: Number(r.id),
+  cpus: r.cpus,
+  memoryBytes: Number(r.memory_bytes),
+  hosts: json<string[]>(r.hosts),
+  features: json<string[]>(r.features),
+  tasksPerNode: r.tasks_per_node,
+  dependsOn: json<number[]>(r.depends_on),
+  reason: r.reason,
+  backlogReturnedAt: r.backlog_returned_at === null ? null : new Date(r.backlog_returned_at),
+});
+
+/**
+ * Queued jobs that may run now (no holds, start time reached or execution asked for, every
+ * dependency completed), in queue order: priority, then FIFO. executeFirst: only those someone
+ * asked to execute (MWS execute), which go ahead of the queue.
+ */
+export function readRunnable(tx: Tx, opts: { executeFirst: boolean; at: Date; limit: number }): Promise<Candidate[]> {
+  return tx
+    .execute(sql`
+      select ${CANDIDATE_COLUMNS} from jobs
+      where state = 'queued' and holds = '[]'::jsonb
+        and (earliest_start_at is null or earliest_start_at <= ${opts.at.toISOString()}::timestamptz or execute_requested_at is not null)
+        and not ${UNMET_DEPENDENCY}
+        ${opts.executeFirst ? sql.raw("and execute_requested_at is not null") : sql.raw("")}
+      order by priority desc, id asc
+      limit ${opts.limit}::int`)
+    .then((r) => rowsOf<CandidateRow>(r).map(toCandidate));
+}
+
+/** The head of the queued jobs held back by a dependency that has not completed. */
+export function readWaitingOnDependencies(tx: Tx, limit: number): Promise<Candidate[]> {
+  return tx
+    .execute(sql`
+      select ${CANDIDATE_COLUMNS} from jobs
+      where state = 'queued' and holds = '[]'::jsonb and depends_on <> '[]'::jsonb and ${UNMET_DEPENDENCY}
+      order by priority desc, id asc
+      limit ${limit}::int`)
+    .then((r) => rowsOf<CandidateRow>(r).map(toCandidate));
+}
+
+/** The connected nodes that are up, with what placement needs of them. */
+export function readUpNodes(tx: Tx, ids: string[]): Promise<Pick<Node, "id" | "cores" | "memoryBytes" | "features">[]> {
+  type Row = { id: string; cores: number; memory_bytes: number | string; features: unknown };
+  return tx
+    .execute(prepared(sql`
+      select id, cores, memory_bytes, features from nodes
+      where id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)) and state = 'up'`))
+    .then((r) => rowsOf<Row>(r).map((n) => ({ id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: json<string[]>(n.features) })));
+}
