@@ -12,14 +12,26 @@ import { Cluster } from "../tests/helpers/cluster.ts";
 import { POSTGRES_URL } from "../tests/helpers/databases.ts";
 import { until } from "../tests/helpers/until.ts";
 
-const ticks = (pid: number) => {
+const ticks = (pid: number, children = false) => {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return Number(f[11]) + Number(f[12]);
+    return children ? Number(f[13]) + Number(f[14]) : Number(f[11]) + Number(f[12]);
   } catch {
     return 0;
   }
 };
+/** The CPU of every process whose parent is `pid` (not yet reaped: the agent's helpers). */
+const childTicks = (pid: number) =>
+  readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]!.split(" ")[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .reduce((sum, d) => sum + ticks(Number(d)), 0);
 const postgresTicks = () =>
   readdirSync("/proc")
     .filter((d) => /^\d+$/.test(d))
@@ -47,7 +59,7 @@ try {
   const n = Number(process.argv[2] ?? 1000);
   const controller = c.controller!.proc.pid;
   const agent = c.agents.get("p-0")!.proc.pid;
-  const before = { c: ticks(controller), a: ticks(agent), p: postgresTicks(), self: ticks(process.pid) };
+  const before = { c: ticks(controller), a: ticks(agent), jobs: ticks(agent, true), helpers: childTicks(agent), p: postgresTicks(), self: ticks(process.pid) };
   const xacts = async () => Number((await admin`select xact_commit from pg_stat_database where datname = ${name}`)[0]!.xact_commit);
   const x0 = await xacts();
   const t0 = performance.now();
@@ -57,7 +69,9 @@ try {
   const per = (t: number) => `${((t * 10) / n).toFixed(2)} ms/job`;
   console.log(`${n} jobs in ${secs.toFixed(1)} s = ${(n / secs).toFixed(0)} jobs/s`);
   console.log("controller", per(ticks(controller) - before.c));
-  console.log("agent (incl. children? no)", per(ticks(agent) - before.a));
+  console.log("agent", per(ticks(agent) - before.a));
+  console.log("its jobs' processes", per(ticks(agent, true) - before.jobs));
+  console.log("its helpers (the orphan guard)", per(childTicks(agent) - before.helpers));
   console.log("postgres", per(postgresTicks() - before.p));
   console.log("this harness", per(ticks(process.pid) - before.self));
   console.log("transactions", ((await xacts()) - x0) / n, "per job");
