@@ -4,7 +4,8 @@
 //
 //   bun scripts/bench-cluster.ts [--write]      (--write updates BENCHMARKS.md)
 import { cpus, tmpdir, totalmem } from "node:os";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import postgres from "postgres";
 import { Cluster } from "../tests/helpers/cluster.ts";
 import { POSTGRES_URL } from "../tests/helpers/databases.ts";
@@ -77,6 +78,17 @@ const log = (k: string, v: string) => {
   results[k] = v;
   console.log(`${k}: ${v}`);
 };
+
+/** CPU to create a directory where the agents keep their jobs' directories (it varies a lot between disks). */
+function mkdirCost(dir: string, n = 1000): number {
+  const base = mkdtempSync(join(dir, "drover-bench-mkdir-"));
+  const before = process.cpuUsage();
+  for (let i = 0; i < n; i++) mkdirSync(join(base, String(i)));
+  const used = process.cpuUsage(before);
+  rmSync(base, { recursive: true, force: true });
+  return (used.user + used.system) / n;
+}
+log(`creating a directory under ${tmpdir()} (CPU)`, `${mkdirCost(tmpdir()).toFixed(0)} µs`);
 
 const raw = await rawSpawnRate(2000, cpus().length);
 log("raw Bun.spawn of /bin/true (concurrency = cores)", `${raw.toFixed(0)} /s`);

@@ -1,16 +1,16 @@
 import { expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { create, RunJobSchema } from "@drover/proto/service";
 import { JobCgroup, JobCgroups } from "../../agent/src/cgroup.ts";
 import { JobProcess } from "../../agent/src/job-process.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
 
 // The kernel's side (memory.max enforced, the OOM kill) needs a cgroup v2 machine with a delegated
 // subtree; this machine has cgroup v1, where the agent polls RSS (tested end to end in
 // tests/e2e/failures.test.ts). Here: the agent's own steps, on a directory laid out like cgroupfs.
 const fakeRoot = (delegated: string) => {
-  const root = mkdtempSync(join(tmpdir(), "drover-cgroup-"));
+  const root = tempDir("cgroup");
   writeFileSync(join(root, "cgroup.controllers"), "cpuset cpu io memory pids\n");
   mkdirSync(join(root, "svc"));
   writeFileSync(join(root, "svc", "cgroup.controllers"), `${delegated}\n`);
@@ -18,7 +18,7 @@ const fakeRoot = (delegated: string) => {
 };
 
 test("without cgroup v2 and its memory controller the agent says why and polls instead", () => {
-  const root = mkdtempSync(join(tmpdir(), "drover-cgroup-"));
+  const root = tempDir("cgroup");
   expect(JobCgroups.setUp(root, "0::/svc\n")).toContain("cgroup v2 with the memory controller is not mounted");
   expect(JobCgroups.setUp(fakeRoot("cpu pids"), "0::/svc\n")).toContain("not delegated");
   expect(JobCgroups.setUp(fakeRoot("memory"), "4:memory:/svc\n")).toContain("no cgroup v2 path");
@@ -38,7 +38,7 @@ test("with a delegated subtree the agent moves into <its cgroup>/agent and gives
 });
 
 test("the kernel's OOM kill is read from memory.events", () => {
-  const dir = mkdtempSync(join(tmpdir(), "drover-cgroup-"));
+  const dir = tempDir("cgroup");
   const cg = new JobCgroup(dir);
   writeFileSync(join(dir, "memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n");
   expect(cg.oomKilled()).toBe(false);
@@ -52,7 +52,7 @@ test("a job started into its cgroup gets its arguments verbatim (never parsed by
   const root = fakeRoot("memory");
   const cgroups = JobCgroups.setUp(root, "0::/svc\n");
   if (typeof cgroups === "string") throw new Error(cgroups);
-  const data = mkdtempSync(join(tmpdir(), "drover-cgroup-job-"));
+  const data = tempDir("cgroup-job");
   const spec = create(RunJobSchema, { jobId: 5n, attempt: 1, argv: ["/bin/echo", "a  b", "$HOME;", "`id`"], cpus: 1, memoryBytes: 1024n * 1024n, hosts: ["n1"] });
   const job = new JobProcess(spec, join(data, "jobs"), join(data, "nodefiles"), 1000, cgroups);
   let pid = 0;

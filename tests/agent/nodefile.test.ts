@@ -1,11 +1,11 @@
 import { expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { nodefileFor } from "../../agent/src/job-process.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
 
 test("jobs with the same hosts share one node file, one line per processor", () => {
-  const dir = join(mkdtempSync(join(tmpdir(), "drover-nodefile-")), "nodefiles");
+  const dir = join(tempDir("nodefile"), "nodefiles");
   const a = nodefileFor(["n1", "n1", "n2"], dir);
   const b = nodefileFor(["n1", "n1", "n2"], dir);
   const c = nodefileFor(["n1"], dir);

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
+import { tempDir } from "../helpers/temp-dir.ts";
 
 const root = join(import.meta.dir, "..", "..");
 
@@ -13,7 +13,7 @@ function files(dir: string): string[] {
 }
 
 test("proto/gen is exactly what buf and protoc-gen-es generate from proto/ (regenerate with `bun run proto:generate`)", () => {
-  const out = mkdtempSync(join(tmpdir(), "drover-proto-"));
+  const out = tempDir("proto");
   const bin = join(root, "node_modules", ".bin");
   const r = Bun.spawnSync([join(bin, "buf"), "generate", "--output", out], {
     cwd: join(root, "proto"),

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "../helpers/temp-dir.ts";
 
 const script = join(import.meta.dir, "..", "..", "scripts", "install-agent");
 
@@ -10,7 +10,7 @@ function run(args: string[]) {
 }
 
 test("install-agent writes the binary, a private token and a systemd unit that starts the agent", () => {
-  const root = mkdtempSync(join(tmpdir(), "drover-install-"));
+  const root = tempDir("install");
   const token = join(root, "token");
   const binary = join(root, "fake-agent");
   writeFileSync(token, "drover-agent-secret\n");
@@ -30,7 +30,7 @@ test("install-agent writes the binary, a private token and a systemd unit that s
 });
 
 test("install-agent refuses a bad controller address and names that cannot go into a unit file", () => {
-  const root = mkdtempSync(join(tmpdir(), "drover-install-"));
+  const root = tempDir("install");
   const token = join(root, "token");
   writeFileSync(token, "t");
   const bad = run(["--controller", "ctl;rm -rf /", "--token-file", token, "--root", root]);

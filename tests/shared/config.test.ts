@@ -1,10 +1,10 @@
 import { expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../shared/src/config.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
 
-const home = () => mkdtempSync(join(tmpdir(), "drover-config-"));
+const home = () => tempDir("config");
 
 test("defaults are REST on 127.0.0.1:7070 and gRPC on 127.0.0.1:7071 with the embedded database", () => {
   const c = loadConfig({}, home());
