@@ -1,20 +1,16 @@
-import { afterAll } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const made: string[] = [];
-let registered = false;
+/** Where this test run's temporary directories go; tests/helpers/preload.ts removes it at the end. */
+export const tempRoot = join(tmpdir(), `drover-tests-${process.pid}`);
 
-/** A new directory under the system's temporary directory, removed when the test file is done. */
+/** A new directory for a test, removed when the test run ends. */
 export function tempDir(prefix: string): string {
-  if (!registered) {
-    registered = true;
-    afterAll(() => {
-      for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-    });
-  }
-  const dir = mkdtempSync(join(tmpdir(), `drover-${prefix}-`));
-  made.push(dir);
-  return dir;
+  mkdirSync(tempRoot, { recursive: true });
+  return mkdtempSync(join(tempRoot, `${prefix}-`));
+}
+
+export function removeTempDirs(): void {
+  rmSync(tempRoot, { recursive: true, force: true });
 }
