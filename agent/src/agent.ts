@@ -26,6 +26,8 @@ export interface AgentOptions {
   /** controller gRPC address, host:port */
   controller: string;
   token: string;
+  /** the controller's CA certificate (PEM): the stream uses TLS and trusts only it; without, plain text (loopback) */
+  ca?: Buffer;
   /** node name; defaults to the hostname */
   name?: string;
   dataDir: string;
@@ -42,6 +44,9 @@ export interface AgentOptions {
 }
 
 const AgentClient = makeGenericClientConstructor(agentServiceDefinition, "AgentService");
+
+/** True when HOST:PORT names its host by IPv4 or [IPv6] address. */
+const isIpAddress = (address: string) => /^\d+\.\d+\.\d+\.\d+:\d+$/.test(address) || address.startsWith("[");
 
 /**
  * The node daemon: keeps one Connect stream to the controller (reconnecting with exponential
@@ -97,11 +102,14 @@ export class Agent {
       }
     }
     this.facts = await (this.opts.readFacts ?? readNodeFacts)(this.opts.dataDir);
-    this.client = new AgentClient(this.opts.controller, credentials.createInsecure(), {
+    this.client = new AgentClient(this.opts.controller, this.opts.ca ? credentials.createSsl(this.opts.ca) : credentials.createInsecure(), {
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
+      // TLS cannot name a server by IP address: a controller reached by address is checked
+      // against the name its CA gives every controller certificate (see controller/src/grpc/tls.ts)
+      ...(this.opts.ca && isIpAddress(this.opts.controller) ? { "grpc.ssl_target_name_override": "drover-controller" } : {}),
     });
     this.timers.push(setInterval(() => this.superviseJobs(), 1000));
     this.setIntervals(5000, 10_000);

@@ -8,8 +8,10 @@ import { parseDuration } from "@drover/shared/durations";
 import { Agent } from "./agent.ts";
 import { readNodeFacts, readNodeFactsInChild } from "./facts.ts";
 
-export const agentUsage = `Usage: drover agent --controller HOST:PORT --token-file FILE [--name NAME] [--data-dir DIR]
-                    [--partition P] [--features a,b] [--grace 10s] [--max-backoff 5s]`;
+export const agentUsage = `Usage: drover agent --controller HOST:PORT --token-file FILE [--ca-file CA.pem] [--name NAME]
+                    [--data-dir DIR] [--partition P] [--features a,b] [--grace 10s] [--max-backoff 5s]
+  --ca-file: the controller's CA (DROVER_HOME/keys/ca.pem there): the stream then uses TLS, as a
+             controller listening beyond loopback requires`;
 
 /**
  * Parses the agent's command line and starts it. `standalone` agents (their own process)
@@ -21,6 +23,7 @@ export async function runAgent(args: string[], standalone?: { subcommand: string
     options: {
       controller: { type: "string" },
       "token-file": { type: "string" },
+      "ca-file": { type: "string" },
       name: { type: "string" },
       "data-dir": { type: "string" },
       partition: { type: "string" },
@@ -41,9 +44,20 @@ export async function runAgent(args: string[], standalone?: { subcommand: string
     throw new Error(`cannot read --token-file ${tokenFile}: ${(e as Error).message}`);
   }
   if (!token) throw new Error(`--token-file ${tokenFile} is empty`);
+  const caFile = values["ca-file"] ?? process.env.DROVER_AGENT_CA_FILE;
+  let ca: Buffer | undefined;
+  if (caFile) {
+    try {
+      ca = readFileSync(caFile);
+    } catch (e) {
+      throw new Error(`cannot read --ca-file ${caFile}: ${(e as Error).message}`);
+    }
+    if (!ca.toString("utf8").includes("BEGIN CERTIFICATE")) throw new Error(`--ca-file ${caFile} holds no PEM certificate`);
+  }
   const agent = new Agent({
     controller,
     token,
+    ca,
     name: values.name,
     dataDir: values["data-dir"] ?? join(droverHome(), "agent"),
     partition: values.partition,

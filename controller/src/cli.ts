@@ -58,7 +58,11 @@ async function runController(args: string[], withAgent: boolean): Promise<void> 
   let agent: Agent | undefined;
   if (withAgent) {
     const tokenFile = await localAgentTokenFile(controller.database.db, config.home);
-    agent = await runAgent(["--controller", controller.grpcAddress, "--token-file", tokenFile, "--data-dir", `${config.home}/agent`]);
+    // the local agent reaches a controller listening on every interface through loopback
+    const [, host, port] = /^(.*):(\d+)$/.exec(controller.grpcAddress)!;
+    const address = host === "0.0.0.0" || host === "::" || host === "[::]" ? `127.0.0.1:${port}` : controller.grpcAddress;
+    const ca = controller.grpcCaFile ? ["--ca-file", controller.grpcCaFile] : [];
+    agent = await runAgent(["--controller", address, "--token-file", tokenFile, "--data-dir", `${config.home}/agent`, ...ca]);
   }
   let stopping = false;
   const stop = async () => {

@@ -15,6 +15,7 @@ import { AgentLinks } from "./nodes/agent-links.ts";
 import { watchLiveness } from "./nodes/liveness.ts";
 import { Scheduler } from "./scheduler/scheduler.ts";
 import { startGrpcServer } from "./grpc/server.ts";
+import { ensureGrpcTls, grpcNeedsTls } from "./grpc/tls.ts";
 import { startConsolidator } from "./reports/consolidator.ts";
 import { startClusterSampler } from "./reports/node-reports.ts";
 import { now } from "@drover/shared/clock";
@@ -38,6 +39,8 @@ export interface RunningController {
   url: string;
   /** the agent gRPC address, host:port */
   grpcAddress: string;
+  /** the CA agents must trust (--ca-file) when the stream uses TLS */
+  grpcCaFile?: string;
   /** the generated admin password on first start, to print once */
   generatedAdminPassword?: string;
   stop(): Promise<void>;
@@ -51,6 +54,12 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     throw new Error(
       `http.host is ${config.http.host}, which is not loopback: drover does not serve tokens over plain HTTP beyond this machine yet. ` +
         "Put it behind a TLS proxy and set DROVER_ALLOW_INSECURE_HTTP=1, or listen on 127.0.0.1.",
+    );
+  }
+  if (!isLoopback(config.grpc.host) && config.grpc.tls === "off") {
+    throw new Error(
+      `grpc.host is ${config.grpc.host}, which is not loopback, and grpc.tls is "off": agent tokens would cross the network in clear text. ` +
+        'Set grpc.tls to "auto" (the default) or listen on 127.0.0.1.',
     );
   }
   const database = opts.database ?? (await openDatabase({ url: config.database.url, dataDir: join(config.home, "data", "pglite") }));
@@ -70,7 +79,9 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       controllerId: `${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
       startedAt: now(),
     };
-    const grpc = await startGrpcServer(core, config.grpc.host, config.grpc.port);
+    const tls = grpcNeedsTls(config.grpc.host, config.grpc.tls) ? ensureGrpcTls(config.home, config.grpc.tlsNames) : undefined;
+    if (tls) log.info("agents connect over TLS: give them the controller's CA", { caFile: tls.caFile });
+    const grpc = await startGrpcServer(core, config.grpc.host, config.grpc.port, tls);
     const grpcAddress = `${config.grpc.host}:${grpc.port}`;
     scheduler.start(config.scheduler.intervalMs);
     const stopLiveness = watchLiveness(core);
@@ -88,6 +99,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       core,
       url,
       grpcAddress,
+      grpcCaFile: tls?.caFile,
       generatedAdminPassword: admin?.generated ? admin.password : undefined,
       async stop() {
         stopLiveness();

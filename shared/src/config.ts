@@ -8,7 +8,12 @@ import { DroverError } from "./errors.ts";
 export interface Config {
   home: string;
   http: { host: string; port: number; maxBodyBytes: number };
-  grpc: { host: string; port: number };
+  /**
+   * tls: "auto" = TLS whenever host is not loopback (agent tokens never cross a network in clear
+   * text), "on" = always, "off" = never (refused beyond loopback); tlsNames: more names or
+   * addresses agents use to reach this controller, for its certificate.
+   */
+  grpc: { host: string; port: number; tls: "auto" | "on" | "off"; tlsNames: string[] };
   database: { url: string };
   auth: { tokenLifetimeMs: number };
   nodes: { heartbeatTimeoutMs: number; heartbeatIntervalMs: number; sampleIntervalMs: number };
@@ -70,6 +75,16 @@ const positiveInt = (raw: unknown) => {
   if (!Number.isInteger(n) || n < 1) throw new Error("must be a whole number of at least 1");
   return n;
 };
+const tlsMode = (raw: unknown) => {
+  if (raw !== "auto" && raw !== "on" && raw !== "off") throw new Error('must be "auto", "on" or "off"');
+  return raw;
+};
+const nameList = (raw: unknown) => {
+  const names = Array.isArray(raw) ? raw.map(String) : String(raw).split(",");
+  const list = names.map((n) => n.trim()).filter(Boolean);
+  for (const n of list) if (!/^[A-Za-z0-9.:\-]+$/.test(n)) throw new Error(`"${n}" is not a host name or IP address`);
+  return list;
+};
 const size = (raw: unknown) => parseSize(raw as string | number);
 const databaseUrl = (raw: unknown) => {
   const s = text(raw);
@@ -83,6 +98,8 @@ const settings: Setting[] = [
   { key: "http.maxBodyBytes", env: ["DROVER_HTTP_MAX_BODY"], default: 64 * 1024 * 1024, parse: size },
   { key: "grpc.host", env: ["DROVER_GRPC_HOST"], default: "127.0.0.1", parse: host },
   { key: "grpc.port", env: ["DROVER_GRPC_PORT"], default: 7071, parse: port },
+  { key: "grpc.tls", env: ["DROVER_GRPC_TLS"], default: "auto", parse: tlsMode },
+  { key: "grpc.tlsNames", env: ["DROVER_GRPC_TLS_NAMES"], default: [], parse: nameList },
   { key: "database.url", env: ["DATABASE_URL", "DROVER_DATABASE_URL"], default: "", parse: databaseUrl },
   { key: "auth.tokenLifetimeMs", env: ["DROVER_TOKEN_LIFETIME"], default: "12h", parse: duration(1000) },
   { key: "nodes.heartbeatTimeoutMs", env: ["DROVER_NODE_TIMEOUT"], default: "30s", parse: duration(100) },

@@ -118,7 +118,7 @@ export class Cluster {
   }
 
   /** Starts an agent process named `name` with a token from the REST API (or the given one). */
-  async startAgent(name: string, opts: { token?: string; waitForRegistration?: boolean } = {}): Promise<Proc> {
+  async startAgent(name: string, opts: { token?: string; waitForRegistration?: boolean; args?: string[] } = {}): Promise<Proc> {
     if (!opts.token && !this.agentToken) {
       this.agentToken = (await this.json<{ token: string }>("/auth/agent-tokens", { method: "POST", json: { name: "tests" } })).token;
     }
@@ -127,7 +127,7 @@ export class Cluster {
     const dataDir = join(this.home, "agents", name);
     mkdirSync(dataDir, { recursive: true });
     const agent = spawnBun(
-      ["agent/src/main.ts", "--controller", `127.0.0.1:${this.grpcPort}`, "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms"],
+      ["agent/src/main.ts", "--controller", `127.0.0.1:${this.grpcPort}`, "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms", ...(opts.args ?? [])],
       // as the systemd unit of scripts/install-agent runs it
       { BUN_JSC_useJIT: "0" },
     );

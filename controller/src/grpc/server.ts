@@ -12,8 +12,8 @@ export interface GrpcServer {
   stop(): Promise<void>;
 }
 
-/** Serves AgentService on host:port (port 0 picks a free one). */
-export async function startGrpcServer(core: Core, host: string, port: number): Promise<GrpcServer> {
+/** Serves AgentService on host:port (port 0 picks a free one), over TLS when given its certificate. */
+export async function startGrpcServer(core: Core, host: string, port: number, tls?: { cert: string; key: string }): Promise<GrpcServer> {
   const server = new Server({
     "grpc.keepalive_time_ms": 10_000,
     "grpc.keepalive_timeout_ms": 5_000,
@@ -32,9 +32,13 @@ export async function startGrpcServer(core: Core, host: string, port: number): P
   });
   const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(
+      address,
+      tls ? ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }], false) : ServerCredentials.createInsecure(),
+      (err, p) => (err ? reject(err) : resolve(p)),
+    ),
   );
-  log.info("agent gRPC listening", { address: `${host}:${bound}` });
+  log.info("agent gRPC listening", { address: `${host}:${bound}`, tls: !!tls });
   return {
     port: bound,
     stop: () =>
