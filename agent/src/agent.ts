@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials, makeGenericClientConstructor, Metadata, status, type ClientDuplexStream } from "@grpc/grpc-js";
@@ -37,8 +38,6 @@ export interface AgentOptions {
   graceMs?: number;
   /** the longest wait between reconnection attempts; keep it well under the controller's node timeout */
   maxBackoffMs?: number;
-  /** false: never confine jobs in cgroups, poll their RSS instead */
-  cgroups?: boolean;
   /** how the node's facts are read (the standalone daemon reads them in a child process) */
   readFacts?: (dataDir: string) => Promise<NodeFacts>;
 }
@@ -93,13 +92,11 @@ export class Agent {
   async start(): Promise<void> {
     this.killLeftovers();
     this.guard.start();
-    if (this.opts.cgroups !== false) {
-      const cgroups = JobCgroups.setUp();
-      if (typeof cgroups === "string") log.info("jobs' memory limits are enforced by polling their processes' RSS", { why: cgroups });
-      else {
-        this.cgroups = cgroups;
-        log.info("jobs' memory limits are enforced by the kernel (cgroup v2)", { cgroups: cgroups.jobsDir });
-      }
+    const cgroups = JobCgroups.setUp(createHash("sha1").update(this.opts.dataDir).digest("hex").slice(0, 8));
+    if (typeof cgroups === "string") log.info("jobs' memory limits are enforced by polling their processes' RSS", { why: cgroups });
+    else {
+      this.cgroups = cgroups;
+      log.info("jobs' memory limits are enforced by the kernel (cgroup v2)", { cgroups: cgroups.jobsDir });
     }
     this.facts = await (this.opts.readFacts ?? readNodeFacts)(this.opts.dataDir);
     this.client = new AgentClient(this.opts.controller, this.opts.ca ? credentials.createSsl(this.opts.ca) : credentials.createInsecure(), {

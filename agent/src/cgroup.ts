@@ -3,10 +3,11 @@ import { join } from "node:path";
 
 /**
  * Jobs' memory limits enforced by the kernel (cgroup v2 memory.max), where the agent was given a
- * cgroup of its own to manage (systemd `Delegate=yes`, as scripts/install-agent sets). The agent
- * moves itself into `<its cgroup>/agent` (a cgroup with children may hold no processes) and makes
- * one cgroup per job under `<its cgroup>/jobs`. Where this is not possible (cgroup v1, no
- * delegation) the agent polls the RSS of each job's process group instead.
+ * cgroup of its own to manage (systemd `Delegate=yes`, as scripts/install-agent sets). Under
+ * `<its cgroup>/drover-<instance>` (instance: one per data directory, so agents sharing a cgroup
+ * never share job cgroups) the agent moves itself into `agent` (a cgroup with children may hold
+ * no processes) and makes one cgroup per job under `jobs`. Where this is not possible (cgroup v1,
+ * no delegation, other processes in its cgroup) it polls the RSS of each job's process group.
  */
 export class JobCgroups {
   private constructor(readonly jobsDir: string) {}
@@ -15,19 +16,21 @@ export class JobCgroups {
    * Sets up the agent's cgroups, or says why it cannot (then memory is polled).
    * root: the cgroup2 mount; selfCgroup: this process's /proc/self/cgroup text.
    */
-  static setUp(root = "/sys/fs/cgroup", selfCgroup = readText("/proc/self/cgroup")): JobCgroups | string {
+  static setUp(instance: string, root = "/sys/fs/cgroup", selfCgroup = readText("/proc/self/cgroup")): JobCgroups | string {
     const controllers = readText(join(root, "cgroup.controllers"));
     if (!controllers.split(/\s+/).includes("memory")) return "cgroup v2 with the memory controller is not mounted at " + root;
-    const own = /^0::(\/.*)$/m.exec(selfCgroup)?.[1];
-    if (!own) return "this process has no cgroup v2 path";
-    const dir = join(root, own);
+    const path = /^0::(\/.*)$/m.exec(selfCgroup)?.[1];
+    if (!path) return "this process has no cgroup v2 path";
+    const dir = join(root, path);
     try {
       if (!readText(join(dir, "cgroup.controllers")).split(/\s+/).includes("memory")) return `the memory controller is not delegated to ${dir}`;
-      const agentDir = join(dir, "agent");
+      const own = join(dir, `drover-${instance}`);
+      const agentDir = join(own, "agent");
       mkdirSync(agentDir, { recursive: true });
       writeFileSync(join(agentDir, "cgroup.procs"), String(process.pid));
       writeFileSync(join(dir, "cgroup.subtree_control"), "+memory");
-      const jobsDir = join(dir, "jobs");
+      writeFileSync(join(own, "cgroup.subtree_control"), "+memory");
+      const jobsDir = join(own, "jobs");
       mkdirSync(jobsDir, { recursive: true });
       writeFileSync(join(jobsDir, "cgroup.subtree_control"), "+memory");
       // cgroups a previous agent process left (their jobs were killed with it) go, once empty

@@ -19,20 +19,22 @@ const fakeRoot = (delegated: string) => {
 
 test("without cgroup v2 and its memory controller the agent says why and polls instead", () => {
   const root = tempDir("cgroup");
-  expect(JobCgroups.setUp(root, "0::/svc\n")).toContain("cgroup v2 with the memory controller is not mounted");
-  expect(JobCgroups.setUp(fakeRoot("cpu pids"), "0::/svc\n")).toContain("not delegated");
-  expect(JobCgroups.setUp(fakeRoot("memory"), "4:memory:/svc\n")).toContain("no cgroup v2 path");
+  expect(JobCgroups.setUp("abc", root, "0::/svc\n")).toContain("cgroup v2 with the memory controller is not mounted");
+  expect(JobCgroups.setUp("abc", fakeRoot("cpu pids"), "0::/svc\n")).toContain("not delegated");
+  expect(JobCgroups.setUp("abc", fakeRoot("memory"), "4:memory:/svc\n")).toContain("no cgroup v2 path");
 });
 
-test("with a delegated subtree the agent moves into <its cgroup>/agent and gives each job a cgroup with its limit", () => {
+test("with a delegated subtree the agent moves into <its cgroup>/drover-<instance>/agent and gives each job a cgroup with its limit", () => {
   const root = fakeRoot("cpu memory pids");
-  const cgroups = JobCgroups.setUp(root, "0::/svc\n");
+  const cgroups = JobCgroups.setUp("abc", root, "0::/svc\n");
   if (typeof cgroups === "string") throw new Error(cgroups);
-  expect(readFileSync(join(root, "svc", "agent", "cgroup.procs"), "utf8")).toBe(String(process.pid));
+  const own = join(root, "svc", "drover-abc");
+  expect(readFileSync(join(own, "agent", "cgroup.procs"), "utf8")).toBe(String(process.pid));
   expect(readFileSync(join(root, "svc", "cgroup.subtree_control"), "utf8")).toBe("+memory");
-  expect(readFileSync(join(root, "svc", "jobs", "cgroup.subtree_control"), "utf8")).toBe("+memory");
+  expect(readFileSync(join(own, "cgroup.subtree_control"), "utf8")).toBe("+memory");
+  expect(readFileSync(join(own, "jobs", "cgroup.subtree_control"), "utf8")).toBe("+memory");
   const job = cgroups.create("12.1", 64 * 1024 * 1024);
-  expect(job.procsFile).toBe(join(root, "svc", "jobs", "12.1", "cgroup.procs"));
+  expect(job.procsFile).toBe(join(own, "jobs", "12.1", "cgroup.procs"));
   expect(readFileSync(join(job.dir, "memory.max"), "utf8")).toBe(String(64 * 1024 * 1024));
   expect(job.remove()).toBe(false); // not empty (a real cgroup directory would be: the kernel's files do not count)
 });
@@ -50,7 +52,7 @@ test("the kernel's OOM kill is read from memory.events", () => {
 
 test("a job started into its cgroup gets its arguments verbatim (never parsed by the shell) and its pid is written there first", async () => {
   const root = fakeRoot("memory");
-  const cgroups = JobCgroups.setUp(root, "0::/svc\n");
+  const cgroups = JobCgroups.setUp("abc", root, "0::/svc\n");
   if (typeof cgroups === "string") throw new Error(cgroups);
   const data = tempDir("cgroup-job");
   const spec = create(RunJobSchema, { jobId: 5n, attempt: 1, argv: ["/bin/echo", "a  b", "$HOME;", "`id`"], cpus: 1, memoryBytes: 1024n * 1024n, hosts: ["n1"] });
@@ -59,5 +61,5 @@ test("a job started into its cgroup gets its arguments verbatim (never parsed by
   const end = await job.run((p) => (pid = p));
   expect(end).toMatchObject({ started: true, exitCode: 0, failReason: "" });
   expect(end.stdoutTail).toBe("a  b $HOME; `id`\n");
-  expect(readFileSync(join(root, "svc", "jobs", "5.1", "cgroup.procs"), "utf8").trim()).toBe(String(pid));
+  expect(readFileSync(join(root, "svc", "drover-abc", "jobs", "5.1", "cgroup.procs"), "utf8").trim()).toBe(String(pid));
 });

@@ -64,7 +64,8 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
   const dispatched = await core.db.transaction(async (tx) => {
     // Queries that do not depend on each other are sent together: Postgres runs them in order
     // on the transaction's connection (the lock first), without a round trip between them.
-    // (Drizzle queries start when awaited: each is started here, in this order.)
+    // (A drizzle query starts when .then is called on it, the reads of queue-reads.ts when
+    // called: each is started here, in this order.)
     const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
     const upNodes = connected.length ? readUpNodes(tx, connected) : Promise.resolve([]);
     const used = connected.length ? nodeUsage(tx, connected) : Promise.resolve(new Map<string, { cpus: number; memoryBytes: number }>());

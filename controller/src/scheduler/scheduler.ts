@@ -47,13 +47,13 @@ export class Scheduler {
         this.again = false;
         this.lastPassAt = performance.now();
         try {
-          // A full pass means more may be waiting: go round again at once.
           // While jobs keep flowing the head of the queue changes with every pass: why it waits
           // is written at most once a second (else nearly every job would be written once more
           // just to say that it waits, a moment before it starts).
           const writeReasons = this.lastPassAt - this.reasonsWrittenAt >= REASONS_EVERY_MS;
           if (writeReasons) this.reasonsWrittenAt = this.lastPassAt;
           const n = await schedulePass(this.core(), { writeReasons });
+          // A full pass means more may be waiting: go round again (after the window).
           if (n >= 1000) this.again = true;
         } catch (e) {
           if (this.stopped) return;
