@@ -4,7 +4,7 @@
 //   bun scripts/profile-cpu.ts [N]
 // DROVER_LOG_STATEMENTS=1 has Postgres log every statement with its duration (in its server
 // log); DROVER_CPU_PROFILE=controller|agent has that process write a CPU profile (see
-// tests/helpers/cluster.ts); DROVER_PROFILE_AGENTS=4 runs four agents (the first is measured); DROVER_NODE_BACKLOG and TMPDIR (where the agent keeps its jobs'
+// tests/helpers/cluster.ts); DROVER_PROFILE_AGENTS=4 runs four agents (the first is measured); DROVER_NODE_BACKLOG, DROVER_BATCH_WINDOW and TMPDIR (where the agent keeps its jobs'
 // directories) are passed on.
 import { readdirSync, readFileSync } from "node:fs";
 import postgres from "postgres";
@@ -50,7 +50,7 @@ await admin.unsafe(`create database ${name}`);
 if (process.env.DROVER_LOG_STATEMENTS) await admin.unsafe(`alter database ${name} set log_min_duration_statement = 0`);
 const u = new URL(POSTGRES_URL);
 u.pathname = `/${name}`;
-const c = new Cluster({ databaseUrl: u.toString(), env: { DROVER_LOG_LEVEL: "warn", DROVER_SAMPLE_INTERVAL: "10s", DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_NODE_TIMEOUT: "30s", ...(process.env.DROVER_NODE_BACKLOG ? { DROVER_NODE_BACKLOG: process.env.DROVER_NODE_BACKLOG } : {}) } });
+const c = new Cluster({ databaseUrl: u.toString(), env: { DROVER_LOG_LEVEL: "warn", DROVER_SAMPLE_INTERVAL: "10s", DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_NODE_TIMEOUT: "30s", ...(process.env.DROVER_NODE_BACKLOG ? { DROVER_NODE_BACKLOG: process.env.DROVER_NODE_BACKLOG } : {}), ...(process.env.DROVER_BATCH_WINDOW ? { DROVER_BATCH_WINDOW: process.env.DROVER_BATCH_WINDOW } : {}) } });
 const sql = postgres(u.toString(), { max: 1, onnotice: () => {} });
 try {
   await c.startController();

@@ -21,8 +21,8 @@ export interface Config {
    * nodeBacklog: besides what fits in its free processors, a node may be sent single-node jobs
    * worth this many times its processors, to start as soon as its running jobs end (0 = never);
    * backlogWaitMs: how long such a job may wait there before its agent hands it back;
-   * batchWindowMs: while work keeps coming, passes (and the bursts of one agent's events) are
-   * spaced this far apart so each handles many jobs at once; an idle cluster answers at once.
+   * batchWindowMs: under load, passes (and the writes of agents' events) are spaced this far
+   * apart so each handles many jobs at once; a lightly loaded cluster answers at once.
    */
   scheduler: { intervalMs: number; nodeBacklog: number; backlogWaitMs: number; batchWindowMs: number };
   /** consolidationPollMs = 0: this controller never consolidates (another one does, or a test drives it) */
@@ -108,7 +108,7 @@ const settings: Setting[] = [
   { key: "scheduler.intervalMs", env: ["DROVER_SCHEDULER_INTERVAL"], default: "1s", parse: duration(10) },
   { key: "scheduler.nodeBacklog", env: ["DROVER_NODE_BACKLOG"], default: 4, parse: backlogFactor },
   { key: "scheduler.backlogWaitMs", env: ["DROVER_BACKLOG_WAIT"], default: "2s", parse: duration(0) },
-  { key: "scheduler.batchWindowMs", env: ["DROVER_BATCH_WINDOW"], default: "10ms", parse: durationOrOff(1) },
+  { key: "scheduler.batchWindowMs", env: ["DROVER_BATCH_WINDOW"], default: "25ms", parse: durationOrOff(1) },
   { key: "reports.nodeDatapointDurationMs", env: ["DROVER_NODE_REPORT_DATAPOINT"], default: "1m", parse: duration(1000) },
   { key: "reports.nodeReportSize", env: ["DROVER_NODE_REPORT_SIZE"], default: 1440, parse: positiveInt },
   { key: "reports.consolidationPollMs", env: ["DROVER_REPORTS_POLL"], default: "1s", parse: durationOrOff(10) },

@@ -35,8 +35,8 @@ test("the node backlog defaults to 4 times a node's processors, handed back afte
   expect(loadConfig({ DROVER_NODE_BACKLOG: "0", DROVER_BACKLOG_WAIT: "500ms" }, home()).scheduler).toMatchObject({ nodeBacklog: 0, backlogWaitMs: 500 });
 });
 
-test("passes are spaced 10 ms apart under load by default; 0 turns the batch window off", () => {
-  expect(loadConfig({}, home()).scheduler.batchWindowMs).toBe(10);
+test("passes are spaced 25 ms apart under load by default; 0 turns the batch window off", () => {
+  expect(loadConfig({}, home()).scheduler.batchWindowMs).toBe(25);
   expect(loadConfig({ DROVER_BATCH_WINDOW: "0" }, home()).scheduler.batchWindowMs).toBe(0);
   expect(() => loadConfig({ DROVER_BATCH_WINDOW: "soon" }, home())).toThrow(/scheduler.batchWindowMs/);
 });

@@ -129,7 +129,8 @@ export class AgentSession implements AgentLink {
     }
     const burst = { started: of("jobStarted"), outputs: of("jobOutput"), finished: of("jobFinished"), signalled: of("jobSignalled") };
     if (burst.started.length || burst.outputs.length || burst.finished.length || burst.signalled.length || samples.length) {
-      await this.writer.write(async (tx) => {
+      const events = burst.started.length + burst.outputs.length + burst.finished.length + burst.signalled.length;
+      await this.writer.write(events, async (tx) => {
         await applyJobEvents(tx, this.nodeId, burst);
         if (samples.length) await recordNodeSamples(tx, this.nodeId, samples);
       });

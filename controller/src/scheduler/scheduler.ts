@@ -4,14 +4,18 @@ import { schedulePass } from "./schedule-pass.ts";
 
 const log = logger("scheduler");
 
+/** A pass (or a burst of agent events) this large means load: the next one waits for the batch window. */
+export const BUSY = 8;
+
 /** How often, at most, the reasons why queued jobs wait are brought up to date. */
 const REASONS_EVERY_MS = 1000;
 
 /**
  * Runs scheduling passes: soon after every kick (coalesced, never two at once) and on a
- * timer, so that time-based conditions (earliest start) are noticed too. A kick that comes
- * within the batch window of the last pass waits for the window to close: under load one
- * pass then places everything that finished meanwhile, instead of a pass per finished job.
+ * timer, so that time-based conditions (earliest start) are noticed too. Under load (the last
+ * pass placed BUSY jobs or more) a kick that comes within the batch window of the last pass
+ * waits for the window to close: one pass then places everything that finished meanwhile,
+ * instead of a pass per finished job. A lightly loaded cluster is answered at once.
  */
 export class Scheduler {
   private running = false;
@@ -21,6 +25,7 @@ export class Scheduler {
   private idle: Promise<void> = Promise.resolve();
   private lastPassAt = -Infinity;
   private reasonsWrittenAt = -Infinity;
+  private lastPassPlaced = 0;
 
   constructor(private readonly core: () => Core) {}
 
@@ -41,7 +46,8 @@ export class Scheduler {
   private async loop(): Promise<void> {
     try {
       do {
-        const wait = this.lastPassAt + this.core().config.scheduler.batchWindowMs - performance.now();
+        // only under load: a pass that placed few jobs is followed at once (latency first)
+        const wait = this.lastPassPlaced >= BUSY ? this.lastPassAt + this.core().config.scheduler.batchWindowMs - performance.now() : 0;
         if (wait > 0) await Bun.sleep(wait);
         if (this.stopped) return;
         this.again = false;
@@ -53,6 +59,7 @@ export class Scheduler {
           const writeReasons = this.lastPassAt - this.reasonsWrittenAt >= REASONS_EVERY_MS;
           if (writeReasons) this.reasonsWrittenAt = this.lastPassAt;
           const n = await schedulePass(this.core(), { writeReasons });
+          this.lastPassPlaced = n;
           // A full pass means more may be waiting: go round again (after the window).
           if (n >= 1000) this.again = true;
         } catch (e) {
