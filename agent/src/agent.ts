@@ -105,7 +105,7 @@ export class Agent {
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
       // TLS cannot name a server by IP address: a controller reached by address is checked
-      // against the name its CA gives every controller certificate (see controller/src/grpc/tls.ts)
+      // against the name its CA gives every controller certificate (see controller/src/tls/certificates.ts)
       ...(this.opts.ca && isIpAddress(this.opts.controller) ? { "grpc.ssl_target_name_override": "drover-controller" } : {}),
     });
     this.timers.push(setInterval(() => this.superviseJobs(), 1000));

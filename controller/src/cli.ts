@@ -41,6 +41,8 @@ async function runController(args: string[], withAgent: boolean): Promise<void> 
   const { values } = parseArgs({ args, options: { "admin-password-file": { type: "string" } }, strict: true });
   const config = loadConfig();
   const controller = await startController({ config, adminPassword: adminPassword(values["admin-password-file"]) });
+  // over HTTPS, curl must trust the controller's own CA
+  const cacert = controller.url.startsWith("https:") && controller.caFile ? ` --cacert ${controller.caFile}` : "";
   const lines = [``, `drover is running: ${controller.url}  (data in ${config.home})`];
   if (controller.generatedAdminPassword) {
     lines.push(`First start: created user "admin" with password ${controller.generatedAdminPassword}`);
@@ -48,9 +50,9 @@ async function runController(args: string[], withAgent: boolean): Promise<void> 
   }
   lines.push(
     `Try:`,
-    `  TOKEN=$(curl -s -X POST ${controller.url}/auth/token -H 'Content-Type: application/json' \\`,
+    `  TOKEN=$(curl -s${cacert} -X POST ${controller.url}/auth/token -H 'Content-Type: application/json' \\`,
     `          -d '{"username":"admin","password":"<password>"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')`,
-    `  curl -H "Authorization: Bearer $TOKEN" ${controller.url}/rest/diag/about`,
+    `  curl${cacert} -H "Authorization: Bearer $TOKEN" ${controller.url}/rest/diag/about`,
     `API docs: ${controller.url}/docs     Stop: Ctrl-C`,
     ``,
   );

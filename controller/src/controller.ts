@@ -15,7 +15,7 @@ import { AgentLinks } from "./nodes/agent-links.ts";
 import { watchLiveness } from "./nodes/liveness.ts";
 import { Scheduler } from "./scheduler/scheduler.ts";
 import { startGrpcServer } from "./grpc/server.ts";
-import { ensureGrpcTls, grpcNeedsTls } from "./grpc/tls.ts";
+import { ensureServerTls, needsTls } from "./tls/certificates.ts";
 import { startConsolidator } from "./reports/consolidator.ts";
 import { startClusterSampler } from "./reports/node-reports.ts";
 import { now } from "@drover/shared/clock";
@@ -41,6 +41,8 @@ export interface RunningController {
   grpcAddress: string;
   /** the CA agents must trust (--ca-file) when the stream uses TLS */
   grpcCaFile?: string;
+  /** the controller's CA, when a listener uses TLS */
+  caFile?: string;
   /** the generated admin password on first start, to print once */
   generatedAdminPassword?: string;
   stop(): Promise<void>;
@@ -49,11 +51,11 @@ export interface RunningController {
 /** Starts the controller: database and migrations, first-start admin, REST server. */
 export async function startController(opts: ControllerOptions): Promise<RunningController> {
   const { config } = opts;
-  if (!isLoopback(config.http.host) && process.env.DROVER_ALLOW_INSECURE_HTTP !== "1") {
-    // Tokens must not cross a network in clear text; TLS termination is not built yet.
+  // Tokens must not cross a network in clear text: beyond loopback both listeners use TLS.
+  if (!isLoopback(config.http.host) && config.http.tls === "off" && process.env.DROVER_ALLOW_INSECURE_HTTP !== "1") {
     throw new Error(
-      `http.host is ${config.http.host}, which is not loopback: drover does not serve tokens over plain HTTP beyond this machine yet. ` +
-        "Put it behind a TLS proxy and set DROVER_ALLOW_INSECURE_HTTP=1, or listen on 127.0.0.1.",
+      `http.host is ${config.http.host}, which is not loopback, and http.tls is "off": tokens would cross the network in clear text. ` +
+        'Set http.tls to "auto" (the default), or put drover behind a TLS proxy and set DROVER_ALLOW_INSECURE_HTTP=1, or listen on 127.0.0.1.',
     );
   }
   if (!isLoopback(config.grpc.host) && config.grpc.tls === "off") {
@@ -79,18 +81,24 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       controllerId: `${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
       startedAt: now(),
     };
-    const tls = grpcNeedsTls(config.grpc.host, config.grpc.tls) ? ensureGrpcTls(config.home, config.grpc.tlsNames) : undefined;
-    if (tls) log.info("agents connect over TLS: give them the controller's CA", { caFile: tls.caFile });
-    const grpc = await startGrpcServer(core, config.grpc.host, config.grpc.port, tls);
+    const httpTls = needsTls(config.http.host, config.http.tls);
+    const grpcTls = needsTls(config.grpc.host, config.grpc.tls);
+    const tls = httpTls || grpcTls ? ensureServerTls(config.home, config.tls.names) : undefined;
+    if (tls) log.info("TLS: clients and agents trust the controller's CA", { caFile: tls.caFile, rest: httpTls, agents: grpcTls });
+    const grpc = await startGrpcServer(core, config.grpc.host, config.grpc.port, grpcTls ? tls : undefined);
     const grpcAddress = `${config.grpc.host}:${grpc.port}`;
     scheduler.start(config.scheduler.intervalMs);
     const stopLiveness = watchLiveness(core);
     const stopConsolidator = config.reports.consolidationPollMs > 0 ? startConsolidator(database.db, config.reports.consolidationPollMs) : async () => {};
     const stopClusterSampler = startClusterSampler(database.db, config.nodes.sampleIntervalMs);
     const context: ApiContext = { db: database.db, config, core, auth: new Authenticator(database.db, tokens) };
-    const app = buildHttpApi(context).listen({ hostname: config.http.host, port: config.http.port });
+    const app = buildHttpApi(context).listen({
+      hostname: config.http.host,
+      port: config.http.port,
+      ...(httpTls && tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+    });
     const port = app.server!.port;
-    const url = `http://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
+    const url = `${httpTls ? "https" : "http"}://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
     log.info("REST API listening", { url });
     return {
       config,
@@ -99,7 +107,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       core,
       url,
       grpcAddress,
-      grpcCaFile: tls?.caFile,
+      grpcCaFile: grpcTls ? tls?.caFile : undefined,
+      caFile: tls?.caFile,
       generatedAdminPassword: admin?.generated ? admin.password : undefined,
       async stop() {
         stopLiveness();

@@ -4,16 +4,20 @@ import { join, resolve } from "node:path";
 import { parseDuration, parseSize } from "./durations.ts";
 import { DroverError } from "./errors.ts";
 
+export type TlsMode = "auto" | "on" | "off";
+
 /** drover's settings after defaults, `etc/drover.toml` and `DROVER_*` variables are applied. */
 export interface Config {
   home: string;
-  http: { host: string; port: number; maxBodyBytes: number };
+  /** tls as for grpc; "off" beyond loopback only with DROVER_ALLOW_INSECURE_HTTP=1 (behind a TLS proxy) */
+  http: { host: string; port: number; maxBodyBytes: number; tls: TlsMode };
   /**
    * tls: "auto" = TLS whenever host is not loopback (agent tokens never cross a network in clear
-   * text), "on" = always, "off" = never (refused beyond loopback); tlsNames: more names or
-   * addresses agents use to reach this controller, for its certificate.
+   * text), "on" = always, "off" = never (refused beyond loopback).
    */
-  grpc: { host: string; port: number; tls: "auto" | "on" | "off"; tlsNames: string[] };
+  grpc: { host: string; port: number; tls: TlsMode };
+  /** names: more names or addresses clients and agents use to reach this controller, for its certificate */
+  tls: { names: string[] };
   database: { url: string };
   auth: { tokenLifetimeMs: number };
   nodes: { heartbeatTimeoutMs: number; heartbeatIntervalMs: number; sampleIntervalMs: number };
@@ -96,10 +100,11 @@ const settings: Setting[] = [
   { key: "http.host", env: ["DROVER_HTTP_HOST"], default: "127.0.0.1", parse: host },
   { key: "http.port", env: ["DROVER_HTTP_PORT"], default: 7070, parse: port },
   { key: "http.maxBodyBytes", env: ["DROVER_HTTP_MAX_BODY"], default: 64 * 1024 * 1024, parse: size },
+  { key: "http.tls", env: ["DROVER_HTTP_TLS"], default: "auto", parse: tlsMode },
   { key: "grpc.host", env: ["DROVER_GRPC_HOST"], default: "127.0.0.1", parse: host },
   { key: "grpc.port", env: ["DROVER_GRPC_PORT"], default: 7071, parse: port },
   { key: "grpc.tls", env: ["DROVER_GRPC_TLS"], default: "auto", parse: tlsMode },
-  { key: "grpc.tlsNames", env: ["DROVER_GRPC_TLS_NAMES"], default: [], parse: nameList },
+  { key: "tls.names", env: ["DROVER_TLS_NAMES"], default: [], parse: nameList },
   { key: "database.url", env: ["DATABASE_URL", "DROVER_DATABASE_URL"], default: "", parse: databaseUrl },
   { key: "auth.tokenLifetimeMs", env: ["DROVER_TOKEN_LIFETIME"], default: "12h", parse: duration(1000) },
   { key: "nodes.heartbeatTimeoutMs", env: ["DROVER_NODE_TIMEOUT"], default: "30s", parse: duration(100) },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ensureGrpcTls } from "../../controller/src/grpc/tls.ts";
+import { ensureServerTls } from "../../controller/src/tls/certificates.ts";
 import { Cluster } from "../helpers/cluster.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 import { until } from "../helpers/until.ts";
@@ -28,7 +28,7 @@ test("an agent that reaches the controller by name checks the certificate agains
 }, 60_000);
 
 test("an agent speaking plain text, or trusting another CA, never registers", async () => {
-  const other = ensureGrpcTls(tempDir("other-ca"), []);
+  const other = ensureServerTls(tempDir("other-ca"), []);
   await c.startAgent("plain", { waitForRegistration: false });
   await c.startAgent("stranger", { waitForRegistration: false, args: ["--ca-file", other.caFile] });
   // both keep trying (with backoff) and saying why; neither node ever appears

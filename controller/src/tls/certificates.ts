@@ -5,9 +5,9 @@ import { join } from "node:path";
 import forge from "node-forge";
 import { isLoopback } from "@drover/shared/config";
 
-/** The controller's TLS material for the agents' gRPC stream, as PEM. */
-export interface GrpcTls {
-  /** the CA agents trust (`drover agent --ca-file`) */
+/** The controller's TLS material (for its REST API and the agents' stream), as PEM. */
+export interface ServerTls {
+  /** the CA clients and agents trust (`curl --cacert`, `drover agent --ca-file`) */
   caFile: string;
   cert: string;
   key: string;
@@ -23,10 +23,10 @@ const YEAR_MS = 365 * 24 * 3600 * 1000;
 export const CONTROLLER_TLS_NAME = "drover-controller";
 
 /**
- * Whether the agents' stream needs TLS: always beyond loopback (agent tokens must not cross a
+ * Whether a listener needs TLS: always beyond loopback in "auto" (tokens must not cross a
  * network in clear text), never on loopback unless asked ("on").
  */
-export function grpcNeedsTls(host: string, mode: "auto" | "on" | "off"): boolean {
+export function needsTls(host: string, mode: "auto" | "on" | "off"): boolean {
   if (mode === "on") return true;
   if (mode === "off") return false;
   return !isLoopback(host);
@@ -34,19 +34,19 @@ export function grpcNeedsTls(host: string, mode: "auto" | "on" | "off"): boolean
 
 /**
  * Loads, or creates on first use, DROVER_HOME/keys/ca.pem (a CA made for this controller, its key
- * beside it) and a server certificate it signs for the names agents may use to reach the
- * controller: this machine's host name and addresses, localhost, and `extraNames`
- * (grpc.tlsNames, e.g. a DNS alias). The certificate is made again when that list changes.
+ * beside it) and a server certificate it signs for the names clients and agents may use to
+ * reach the controller: this machine's host name and addresses, localhost, and `extraNames`
+ * (tls.names, e.g. a DNS alias). The certificate is made again when that list changes.
  * Administrators may put their own files in place of these.
  */
-export function ensureGrpcTls(home: string, extraNames: string[]): GrpcTls {
+export function ensureServerTls(home: string, extraNames: string[]): ServerTls {
   const dir = join(home, "keys");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const caFile = join(dir, "ca.pem");
   const caKeyFile = join(dir, "ca-key.pem");
-  const certFile = join(dir, "grpc-cert.pem");
-  const keyFile = join(dir, "grpc-key.pem");
-  const namesFile = join(dir, "grpc-cert.names");
+  const certFile = join(dir, "server-cert.pem");
+  const keyFile = join(dir, "server-key.pem");
+  const namesFile = join(dir, "server-cert.names");
 
   if (!existsSync(caFile) || !existsSync(caKeyFile)) {
     const { cert, key } = makeCertificate({ commonName: `drover controller CA (${hostname()})`, ca: true, years: 10 });
