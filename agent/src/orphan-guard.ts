@@ -28,6 +28,11 @@ export class OrphanGuard {
   private readonly groups = new Set<number>();
   private stopped = false;
 
+  /** The guard process's pid (0 before start). */
+  get pid(): number {
+    return this.proc?.pid ?? 0;
+  }
+
   start(): void {
     const proc = Bun.spawn(["/bin/sh", "-c", SCRIPT], { stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
     this.proc = proc;
