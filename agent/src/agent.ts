@@ -13,6 +13,7 @@ import {
 } from "@drover/proto/service";
 import { logger } from "@drover/shared/log";
 import { buildInfo } from "@drover/shared/build-info";
+import { CONTROLLER_TLS_NAME } from "@drover/shared/tls";
 import { readNodeFacts, type NodeFacts } from "./facts.ts";
 import { JobProcess, notStarted, type JobEnd } from "./job-process.ts";
 import { groupAlive, signalGroup } from "./process-group.ts";
@@ -105,8 +106,8 @@ export class Agent {
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
       // TLS cannot name a server by IP address: a controller reached by address is checked
-      // against the name its CA gives every controller certificate (see controller/src/tls/certificates.ts)
-      ...(this.opts.ca && isIpAddress(this.opts.controller) ? { "grpc.ssl_target_name_override": "drover-controller" } : {}),
+      // against the name its CA gives every controller certificate (CONTROLLER_TLS_NAME)
+      ...(this.opts.ca && isIpAddress(this.opts.controller) ? { "grpc.ssl_target_name_override": CONTROLLER_TLS_NAME } : {}),
     });
     this.timers.push(setInterval(() => this.superviseJobs(), 1000));
     this.setIntervals(5000, 10_000);

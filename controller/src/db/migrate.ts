@@ -34,3 +34,8 @@ export function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];
 }
+
+/** A json/jsonb column of a raw result: postgres-js (as drizzle sets it up) gives text, PGlite the value. */
+export function jsonValue<T>(v: unknown): T {
+  return (typeof v === "string" ? JSON.parse(v) : v) as T;
+}

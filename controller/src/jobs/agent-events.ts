@@ -14,7 +14,7 @@ const TAIL_LIMIT = 64 * 1024;
 const clip = (s: string) => (s.length > TAIL_LIMIT ? s.slice(-TAIL_LIMIT) : s).replaceAll("\0", "\uFFFD");
 
 /** The processes of dispatched jobs started on the node (a burst of JobStarted, in one statement). */
-export async function applyJobsStarted(tx: Tx, nodeId: string, events: JobStarted[]): Promise<void> {
+async function applyJobsStarted(tx: Tx, nodeId: string, events: JobStarted[]): Promise<void> {
   if (!events.length) return;
   const rows = events.map((ev) => ({
     id: Number(ev.jobId),
@@ -39,13 +39,13 @@ export async function applyJobsStarted(tx: Tx, nodeId: string, events: JobStarte
 }
 
 /** The agent stopped or continued a job's process group as asked. */
-export async function applyJobSignalled(tx: Tx, ev: JobSignalled): Promise<void> {
+async function applyJobSignalled(tx: Tx, ev: JobSignalled): Promise<void> {
   const type = ev.kind === SignalJob_Kind.SUSPEND ? "SUSPEND" : ev.kind === SignalJob_Kind.RESUME ? "RESUME" : undefined;
   if (type) await settlePendingActions(tx, Number(ev.jobId), ev.attempt, [type]);
 }
 
 /** New output tails of a running job. */
-export async function applyJobOutput(tx: Tx, nodeId: string, ev: JobOutput): Promise<void> {
+async function applyJobOutput(tx: Tx, nodeId: string, ev: JobOutput): Promise<void> {
   await tx
     .update(jobs)
     .set({ stdoutTail: clip(ev.stdoutTail), stderrTail: clip(ev.stderrTail) })

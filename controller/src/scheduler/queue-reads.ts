@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Job, Node } from "../db/schema.ts";
-import { rowsOf } from "../db/migrate.ts";
+import { jsonValue, rowsOf } from "../db/migrate.ts";
 import { prepared } from "../db/recordset.ts";
 import type { Tx } from "../jobs/job-events.ts";
 
@@ -29,15 +29,14 @@ type CandidateRow = {
   reason: string | null;
   backlog_returned_at: string | Date | null;
 };
-const json = <T>(v: unknown) => (typeof v === "string" ? JSON.parse(v) : v) as T;
 const toCandidate = (r: CandidateRow): Candidate => ({
   id: Number(r.id),
   cpus: r.cpus,
   memoryBytes: Number(r.memory_bytes),
-  hosts: json<string[]>(r.hosts),
-  features: json<string[]>(r.features),
+  hosts: jsonValue<string[]>(r.hosts),
+  features: jsonValue<string[]>(r.features),
   tasksPerNode: r.tasks_per_node,
-  dependsOn: json<number[]>(r.depends_on),
+  dependsOn: jsonValue<number[]>(r.depends_on),
   reason: r.reason,
   backlogReturnedAt: r.backlog_returned_at === null ? null : new Date(r.backlog_returned_at),
 });
@@ -78,5 +77,5 @@ export function readUpNodes(tx: Tx, ids: string[]): Promise<Pick<Node, "id" | "c
     .execute(prepared(sql`
       select id, cores, memory_bytes, features from nodes
       where id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)) and state = 'up'`))
-    .then((r) => rowsOf<Row>(r).map((n) => ({ id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: json<string[]>(n.features) })));
+    .then((r) => rowsOf<Row>(r).map((n) => ({ id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: jsonValue<string[]>(n.features) })));
 }

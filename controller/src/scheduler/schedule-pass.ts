@@ -5,7 +5,7 @@ import type { Core } from "../core.ts";
 import { jobs, type Job } from "../db/schema.ts";
 import { anyId, prepared, recordset } from "../db/recordset.ts";
 import { recordJobEvents } from "../jobs/job-events.ts";
-import { rowsOf } from "../db/migrate.ts";
+import { jsonValue, rowsOf } from "../db/migrate.ts";
 import { place, placeInBacklog, type Allocation, type NodeCapacity } from "./placement.ts";
 import { readRunnable, readUpNodes, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
 import { nodeUsage } from "../nodes/node-usage.ts";
@@ -168,7 +168,6 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
         returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms`));
     const [, result] = await Promise.all([reasonsWritten, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
-    const json = <T>(v: unknown) => (typeof v === "string" ? JSON.parse(v) : v) as T;
     // what the run message needs, as stored now (a modification may have come in since the select)
     const fresh = new Map(updated.map((r) => [Number(r.id), r]));
     const sent = placed
@@ -178,9 +177,9 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
         const row = {
           id: job.id,
           attempt: r.attempt,
-          argv: json<string[]>(r.argv),
+          argv: jsonValue<string[]>(r.argv),
           workingDirectory: r.working_directory,
-          environment: json<Record<string, string>>(r.environment),
+          environment: jsonValue<Record<string, string>>(r.environment),
           walltimeMs: r.walltime_ms === null ? null : Number(r.walltime_ms),
         };
         return { job: row, allocation };

@@ -4,6 +4,7 @@ import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import forge from "node-forge";
 import { isLoopback } from "@drover/shared/config";
+import { CONTROLLER_TLS_NAME } from "@drover/shared/tls";
 
 /** The controller's TLS material (for its REST API and the agents' stream), as PEM. */
 export interface ServerTls {
@@ -14,13 +15,6 @@ export interface ServerTls {
 }
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
-
-/**
- * A name every controller certificate holds: an agent that reaches the controller by IP address
- * checks the certificate against it (TLS cannot name a server by address; the CA is this
- * controller's own, so whatever it signed is this controller).
- */
-export const CONTROLLER_TLS_NAME = "drover-controller";
 
 /**
  * Whether a listener needs TLS: always beyond loopback in "auto" (tokens must not cross a
