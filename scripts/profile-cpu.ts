@@ -12,10 +12,11 @@ import { Cluster } from "../tests/helpers/cluster.ts";
 import { POSTGRES_URL } from "../tests/helpers/databases.ts";
 import { until } from "../tests/helpers/until.ts";
 
-const ticks = (pid: number, children = false) => {
+const ticks = (pid: number, children = false, part: "all" | "user" | "sys" = "all") => {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return children ? Number(f[13]) + Number(f[14]) : Number(f[11]) + Number(f[12]);
+    const [u, s] = children ? [Number(f[13]), Number(f[14])] : [Number(f[11]), Number(f[12])];
+    return part === "user" ? u : part === "sys" ? s : u + s;
   } catch {
     return 0;
   }
@@ -59,7 +60,7 @@ try {
   const n = Number(process.argv[2] ?? 1000);
   const controller = c.controller!.proc.pid;
   const agent = c.agents.get("p-0")!.proc.pid;
-  const before = { c: ticks(controller), a: ticks(agent), jobs: ticks(agent, true), helpers: childTicks(agent), p: postgresTicks(), self: ticks(process.pid) };
+  const before = { c: ticks(controller), cs: ticks(controller, false, "sys"), a: ticks(agent), as: ticks(agent, false, "sys"), jobs: ticks(agent, true), helpers: childTicks(agent), p: postgresTicks(), self: ticks(process.pid) };
   const xacts = async () => Number((await admin`select xact_commit from pg_stat_database where datname = ${name}`)[0]!.xact_commit);
   const x0 = await xacts();
   const t0 = performance.now();
@@ -68,8 +69,8 @@ try {
   const secs = (performance.now() - t0) / 1000;
   const per = (t: number) => `${((t * 10) / n).toFixed(2)} ms/job`;
   console.log(`${n} jobs in ${secs.toFixed(1)} s = ${(n / secs).toFixed(0)} jobs/s`);
-  console.log("controller", per(ticks(controller) - before.c));
-  console.log("agent", per(ticks(agent) - before.a));
+  console.log("controller", per(ticks(controller) - before.c), `(kernel ${per(ticks(controller, false, "sys") - before.cs)})`);
+  console.log("agent", per(ticks(agent) - before.a), `(kernel ${per(ticks(agent, false, "sys") - before.as)})`);
   console.log("its jobs' processes", per(ticks(agent, true) - before.jobs));
   console.log("its helpers (the orphan guard)", per(childTicks(agent) - before.helpers));
   console.log("postgres", per(postgresTicks() - before.p));

@@ -16,7 +16,7 @@ import { buildInfo } from "@drover/shared/build-info";
 import { CONTROLLER_TLS_NAME } from "@drover/shared/tls";
 import { readNodeFacts, type NodeFacts } from "./facts.ts";
 import { JobProcess, notStarted, type JobEnd } from "./job-process.ts";
-import { groupAlive, signalGroup } from "./process-group.ts";
+import { groupAlive, rssByGroup, signalGroup } from "./process-group.ts";
 import { Sampler } from "./sampler.ts";
 import { JobCgroups } from "./cgroup.ts";
 import { OrphanGuard } from "./orphan-guard.ts";
@@ -74,6 +74,9 @@ export class Agent {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private tick = 0;
+  /** a flush and a save of running.json are due at the end of this turn of the event loop */
+  private flushDue = false;
+  private saveDue = false;
   private cgroups: JobCgroups | undefined;
   private readonly guard = new OrphanGuard();
   nodeId = "";
@@ -199,8 +202,22 @@ export class Agent {
     });
   }
 
-  /** Sends every spooled message the current stream has not carried yet, in order. */
+  /**
+   * Writes what was spooled, then sends it, once at the end of this turn of the event loop:
+   * the jobs that start and end together cost one write to disk and one to the stream.
+   */
+  private flushSoon(): void {
+    if (this.flushDue) return;
+    this.flushDue = true;
+    setImmediate(() => {
+      this.flushDue = false;
+      this.flush();
+    });
+  }
+
+  /** Sends every spooled message the current stream has not carried yet, in order (once it is on disk). */
   private flush(): void {
+    this.spool.sync();
     if (!this.stream || !this.registered) return;
     for (const m of this.spool.pendingAfter(this.cursor)) {
       this.stream.write(m);
@@ -267,7 +284,7 @@ export class Agent {
     this.heartbeatTimer = setInterval(() => this.sendLive({ case: "heartbeat", value: { runningJobs: this.jobs.size } }), heartbeatMs);
     this.sampleTimer = setInterval(() => {
       this.spool.append({ case: "samples", value: { samples: [this.sampler.sample()] } });
-      this.flush();
+      this.flushSoon();
     }, sampleMs);
   }
 
@@ -333,7 +350,7 @@ export class Agent {
         returned: end.returned ?? false,
       },
     });
-    this.flush();
+    this.flushSoon();
   }
 
   private runJob(spec: RunJob): void {
@@ -343,16 +360,16 @@ export class Agent {
     this.jobs.set(key, job);
     void job
       .run((pid) => {
-        this.saveState();
+        this.saveStateSoon();
         this.spool.append({
           case: "jobStarted",
           value: { jobId: spec.jobId, attempt: spec.attempt, pid, startedAtMs: BigInt(job.startedAtMs), stdoutPath: job.stdoutPath, stderrPath: job.stderrPath },
         });
-        this.flush();
+        this.flushSoon();
       })
       .then((end) => {
         this.jobs.delete(key);
-        this.saveState();
+        this.saveStateSoon();
         this.reportEnd(spec, end);
         this.startWaiting();
       })
@@ -362,13 +379,28 @@ export class Agent {
   private superviseJobs(): void {
     this.tick++;
     this.returnOverdue();
+    // one look at /proc for all jobs whose memory the kernel does not watch
+    const rss = [...this.jobs.values()].some((j) => j.pollsRss) ? rssByGroup() : undefined;
     for (const job of this.jobs.values()) {
-      job.enforceLimits();
+      job.enforceLimits(Date.now(), rss);
       if (this.tick % 2 === 0 && this.registered) {
         const out = job.outputIfChanged();
         if (out) this.sendLive({ case: "jobOutput", value: { jobId: job.jobId, attempt: job.attempt, stdoutTail: out.stdout, stderrTail: out.stderr } });
       }
     }
+  }
+
+  /**
+   * saveState at the end of this turn of the event loop (once for the jobs that start and end
+   * together). The orphan guard covers a crash before then: it kills the groups itself.
+   */
+  private saveStateSoon(): void {
+    if (this.saveDue) return;
+    this.saveDue = true;
+    setImmediate(() => {
+      this.saveDue = false;
+      this.saveState();
+    });
   }
 
   /** Which process groups are ours, so that a restarted agent can clean up after a crash. */

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync, fstatSync } from "node:fs";
 import { join } from "node:path";
 import type { RunJob } from "@drover/proto/service";
-import { groupRss, signalGroup } from "./process-group.ts";
+import { rssByGroup, signalGroup } from "./process-group.ts";
 import type { JobCgroup, JobCgroups } from "./cgroup.ts";
 import type { OrphanGuard } from "./orphan-guard.ts";
 
@@ -28,22 +28,14 @@ export function notStarted(failReason: string, at = Date.now()): JobEnd {
   return { started: false, signal: "", startedAtMs: at, endedAtMs: at, walltimeMs: 0, cpuTimeMs: 0, peakRssBytes: 0, failReason, stdoutTail: "", stderrTail: "" };
 }
 
-/** Last bytes of a file as text. */
-export function tail(path: string, bytes = TAIL_BYTES): string {
-  try {
-    const fd = openSync(path, "r");
-    try {
-      const size = fstatSync(fd).size;
-      const len = Math.min(size, bytes);
-      const buf = Buffer.alloc(len);
-      readSync(fd, buf, 0, len, size - len);
-      return buf.toString("utf8");
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return "";
-  }
+/** Last bytes of an open file as text. */
+function tailOf(fd: number, bytes = TAIL_BYTES): string {
+  const size = fstatSync(fd).size;
+  const len = Math.min(size, bytes);
+  if (!len) return "";
+  const buf = Buffer.alloc(len);
+  readSync(fd, buf, 0, len, size - len);
+  return buf.toString("utf8");
 }
 
 const nodefilesWritten = new Set<string>();
@@ -98,6 +90,9 @@ export class JobProcess {
   private lastOutputSize = -1;
   private proc: ReturnType<typeof Bun.spawn> | undefined;
   private cgroup: JobCgroup | undefined;
+  /** the job's stdout and stderr files, kept open from its start to its end to read their tails */
+  private outFd = -1;
+  private errFd = -1;
 
   constructor(
     readonly spec: RunJob,
@@ -140,8 +135,9 @@ export class JobProcess {
     const program = findProgram(this.spec.argv[0]!, env.PATH!, cwd);
     if (!program) return notStarted(`command not found on this node: ${this.spec.argv[0]}`);
 
-    const out = openSync(this.stdoutPath, "a", 0o600);
-    const err = openSync(this.stderrPath, "a", 0o600);
+    // a+: the job appends through its copies, the agent reads the tails through these
+    const out = (this.outFd = openSync(this.stdoutPath, "a+", 0o600));
+    const err = (this.errFd = openSync(this.stderrPath, "a+", 0o600));
     try {
       // detached: the child calls setsid() itself (its own session and process group, pgid =
       // pid) — one exec fewer than the setsid program; the agent's OrphanGuard kills the group
@@ -162,10 +158,8 @@ export class JobProcess {
         stderr: err,
       });
     } catch (e) {
+      this.closeOutput();
       return notStarted(`could not start ${program}: ${(e as Error).message}`);
-    } finally {
-      closeSync(out);
-      closeSync(err);
     }
     this.pid = this.proc.pid;
     this.guard?.add(this.pid);
@@ -186,6 +180,9 @@ export class JobProcess {
       }
       removeWhenEmpty(this.cgroup);
     }
+    const stdoutTail = tailOf(out);
+    const stderrTail = tailOf(err);
+    this.closeOutput();
     return {
       started: true,
       exitCode: signal ? undefined : (this.proc.exitCode ?? undefined),
@@ -196,9 +193,19 @@ export class JobProcess {
       cpuTimeMs: usage ? Math.round(Number(usage.cpuTime.total) / 1000) : 0,
       peakRssBytes: Math.max(this.peakRss, usage?.maxRSS ?? 0),
       failReason: this.killReason,
-      stdoutTail: tail(this.stdoutPath),
-      stderrTail: tail(this.stderrPath),
+      stdoutTail,
+      stderrTail,
     };
+  }
+
+  private closeOutput(): void {
+    for (const fd of [this.outFd, this.errFd]) if (fd >= 0) closeSync(fd);
+    this.outFd = this.errFd = -1;
+  }
+
+  /** True when the agent watches this job's memory by polling (no cgroup of its own). */
+  get pollsRss(): boolean {
+    return !this.cgroup;
   }
 
   /** SIGTERM to the group, then SIGKILL after the grace period. The reason is reported. */
@@ -224,15 +231,18 @@ export class JobProcess {
     this.suspendedMs += Date.now() - this.suspendedSince;
   }
 
-  /** Called about once a second: walltime (not counting suspension) and memory limits. */
-  enforceLimits(at = Date.now()): void {
+  /**
+   * Called about once a second: walltime (not counting suspension) and memory limits.
+   * `rss` is the resident memory of each process group (rssByGroup), read once for all jobs.
+   */
+  enforceLimits(at = Date.now(), rss?: Map<number, number>): void {
     if (!this.pid || this.killReason) return;
-    const rss = this.cgroup ? this.cgroup.current() : groupRss(this.pid);
-    if (rss > this.peakRss) this.peakRss = rss;
+    const used = this.cgroup ? this.cgroup.current() : (rss ?? rssByGroup()).get(this.pid) ?? 0;
+    if (used > this.peakRss) this.peakRss = used;
     const limit = Number(this.spec.memoryBytes);
     // in a cgroup the kernel enforces the limit itself (memory.max)
-    if (limit > 0 && rss > limit && !this.cgroup) {
-      this.terminate(`memory limit of ${mb(limit)} exceeded: the job's processes used ${mb(rss)}`);
+    if (limit > 0 && used > limit && !this.cgroup) {
+      this.terminate(`memory limit of ${mb(limit)} exceeded: the job's processes used ${mb(used)}`);
       return;
     }
     const walltime = Number(this.spec.walltimeMs);
@@ -242,15 +252,11 @@ export class JobProcess {
 
   /** Output tails when they changed since the last call. */
   outputIfChanged(): { stdout: string; stderr: string } | undefined {
-    let size = 0;
-    try {
-      size = statSync(this.stdoutPath).size + statSync(this.stderrPath).size;
-    } catch {
-      return undefined;
-    }
+    if (this.outFd < 0) return undefined;
+    const size = fstatSync(this.outFd).size + fstatSync(this.errFd).size;
     if (size === this.lastOutputSize) return undefined;
     this.lastOutputSize = size;
-    return { stdout: tail(this.stdoutPath), stderr: tail(this.stderrPath) };
+    return { stdout: tailOf(this.outFd), stderr: tailOf(this.errFd) };
   }
 }
 

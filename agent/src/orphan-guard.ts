@@ -27,6 +27,8 @@ export class OrphanGuard {
   private proc: Subprocess<"pipe", "ignore", "ignore"> | undefined;
   private readonly groups = new Set<number>();
   private stopped = false;
+  /** lines not yet written: what one turn of the event loop adds and removes goes in one write */
+  private pending: string[] = [];
 
   /** The guard process's pid (0 before start). */
   get pid(): number {
@@ -36,6 +38,8 @@ export class OrphanGuard {
   start(): void {
     const proc = Bun.spawn(["/bin/sh", "-c", SCRIPT], { stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
     this.proc = proc;
+    // a new guard learns every running group (lines meant for the one that died are moot)
+    this.pending = [];
     for (const pgid of this.groups) this.send(`+ ${pgid}`);
     void proc.exited.then((code) => {
       if (this.stopped || this.proc !== proc) return;
@@ -58,13 +62,30 @@ export class OrphanGuard {
   /** The agent is stopping: the guard ends too, killing what is still listed. */
   stop(): void {
     this.stopped = true;
+    this.writePending();
     this.proc?.stdin.end();
   }
 
   private send(line: string): void {
+    if (!this.proc) return;
+    this.pending.push(line);
+    // a pipe write (and a wake-up of the shell) per turn of the event loop, not per job
+    if (this.pending.length === 1) setImmediate(() => this.writePending());
+  }
+
+  private writePending(): void {
     const stdin = this.proc?.stdin as FileSink | undefined;
-    if (!stdin) return;
-    stdin.write(`${line}\n`);
-    void stdin.flush();
+    if (!stdin || !this.pending.length) return;
+    const lines = this.pending.join("\n") + "\n";
+    this.pending = [];
+    // a guard that died meanwhile (EPIPE) is started again and sent every running group then
+    const lost = (e: unknown) => log.debug("the orphan guard did not take a write; it is restarted with every group", { error: e });
+    try {
+      stdin.write(lines);
+      const flushed = stdin.flush();
+      if (flushed instanceof Promise) flushed.catch(lost);
+    } catch (e) {
+      lost(e);
+    }
   }
 }

@@ -2,21 +2,22 @@ import { readFileSync, readdirSync } from "node:fs";
 
 const PAGE = 4096;
 
-/** Resident memory of every process in a process group, in bytes (from /proc). */
-export function groupRss(pgid: number): number {
-  let total = 0;
+/** Resident memory of the processes of each process group, in bytes (one pass over /proc). */
+export function rssByGroup(): Map<number, number> {
+  const totals = new Map<number, number>();
   for (const name of readdirSync("/proc")) {
     if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
       // fields after the ")" that ends the command name: state ppid pgrp … rss is field 24
       const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(rest[2]) === pgid) total += Number(rest[21]) * PAGE;
+      const pgid = Number(rest[2]);
+      totals.set(pgid, (totals.get(pgid) ?? 0) + Number(rest[21]) * PAGE);
     } catch {
       // the process ended while we looked
     }
   }
-  return total;
+  return totals;
 }
 
 /** Signals a whole process group; false when it no longer exists. */

@@ -26,6 +26,8 @@ export class Spool {
   private acksSinceCompaction = 0;
   /** spool.jsonl, open for appending (reopened after each compaction replaces the file) */
   private fd: number | undefined;
+  /** lines of appended messages not yet written: see sync */
+  private unwritten: string[] = [];
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -45,14 +47,24 @@ export class Spool {
     }
   }
 
-  /** Stores a message durably and returns it with its sequence number. */
+  /**
+   * Keeps a message and returns it with its sequence number. It is on disk after the next
+   * sync(), which must come before it is sent.
+   */
   append(body: AgentBody): AgentMessage {
     const message = create(AgentMessageSchema, { seq: this.nextSeq++, body });
     if (message.body.case === "samples") this.dropOldSamples();
     this.entries.push({ seq: message.seq, message });
-    this.fd ??= openSync(this.file, "a", 0o600);
-    writeSync(this.fd, JSON.stringify({ seq: String(message.seq), m: Buffer.from(toBinary(AgentMessageSchema, message)).toString("base64") }) + "\n");
+    this.unwritten.push(line(message));
     return message;
+  }
+
+  /** Writes what was appended since the last sync, in one write (the agent syncs once per turn of its event loop). */
+  sync(): void {
+    if (!this.unwritten.length) return;
+    this.fd ??= openSync(this.file, "a", 0o600);
+    writeSync(this.fd, this.unwritten.join(""));
+    this.unwritten = [];
   }
 
   /** The controller stored everything up to seq. */
@@ -65,7 +77,10 @@ export class Spool {
 
   /** Unacknowledged messages with seq greater than `after`, oldest first. */
   pendingAfter(after: bigint): AgentMessage[] {
-    return this.entries.filter((e) => e.seq > after).map((e) => e.message);
+    // entries are in seq order: the new ones are at the end
+    let i = this.entries.length;
+    while (i > 0 && this.entries[i - 1]!.seq > after) i--;
+    return this.entries.slice(i).map((e) => e.message);
   }
 
   /** Jobs whose end is recorded here but not yet acknowledged. */
@@ -90,12 +105,15 @@ export class Spool {
   private compact(): void {
     this.acksSinceCompaction = 0;
     const tmp = `${this.file}.tmp`;
-    writeFileSync(
-      tmp,
-      this.entries.map((e) => JSON.stringify({ seq: String(e.seq), m: Buffer.from(toBinary(AgentMessageSchema, e.message)).toString("base64") }) + "\n").join(""),
-    );
+    writeFileSync(tmp, this.entries.map((e) => line(e.message)).join(""));
     renameSync(tmp, this.file);
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.unwritten = []; // every entry is in the new file
   }
+}
+
+/** A message as a line of spool.jsonl. */
+function line(message: AgentMessage): string {
+  return JSON.stringify({ seq: String(message.seq), m: Buffer.from(toBinary(AgentMessageSchema, message)).toString("base64") }) + "\n";
 }

@@ -36,7 +36,7 @@ interface Proc {
 function spawnBun(args: string[], env: Record<string, string>): Proc {
   // DROVER_CPU_PROFILE=agent (or controller): that process writes a CPU profile (see scripts/profile-cpu.ts)
   const component = args[0]!.split("/")[0]!;
-  const prof = process.env.DROVER_CPU_PROFILE === component ? ["--cpu-prof", `--cpu-prof-dir=${join(tmpdir(), `drover-profile-${component}`)}`] : [];
+  const prof = process.env.DROVER_CPU_PROFILE === component ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${join(tmpdir(), `drover-profile-${component}`)}`] : [];
   const proc = Bun.spawn([process.execPath, ...prof, ...args], {
     cwd: ROOT,
     env: { ...process.env, DROVER_LOG_LEVEL: "info", ...env },
@@ -129,7 +129,7 @@ export class Cluster {
     const agent = spawnBun(
       ["agent/src/main.ts", "--controller", `127.0.0.1:${this.grpcPort}`, "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms", ...(opts.args ?? [])],
       // as the systemd unit of scripts/install-agent runs it
-      { BUN_JSC_useJIT: "0" },
+      { BUN_JSC_useJIT: process.env.DROVER_AGENT_JIT ?? "0" },
     );
     this.agents.set(name, agent);
     if (opts.waitForRegistration !== false) {
