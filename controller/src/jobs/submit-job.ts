@@ -4,7 +4,10 @@ import { findUser } from "../users/users.ts";
 import type { Principal } from "../auth/principal.ts";
 import { mayActOn } from "../auth/principal.ts";
 import type { Core } from "../core.ts";
-import { jobEvents, jobs, type Job, type NewJob } from "../db/schema.ts";
+import { sql } from "drizzle-orm";
+import { jobs, type Job, type NewJob } from "../db/schema.ts";
+import { rowsOf } from "../db/migrate.ts";
+import { prepared } from "../db/recordset.ts";
 import { checkJobSpec, deriveJobSpec, type JobSpec } from "./job-spec.ts";
 import { recordJobEvent, type Tx } from "./job-events.ts";
 import { planWithTemplates, type PlannedJob } from "./job-templates.ts";
@@ -21,16 +24,16 @@ export async function submitterFor(core: Core, principal: Principal, owner: stri
   return { username: target.username, role: principal.role };
 }
 
+/** A job as its submission stored it. */
+export type SubmittedJob = Pick<Job, "id">;
+
 /** Queues one job for the principal and asks the scheduler to look at it. */
-export async function submitJob(core: Core, principal: Principal, spec: JobSpec): Promise<Job> {
+export async function submitJob(core: Core, principal: Principal, spec: JobSpec): Promise<SubmittedJob> {
   return (await submitJobs(core, principal, [spec]))[0]!;
 }
 
-/** Jobs per INSERT statement (each job takes about 22 parameters). */
-const INSERT_CHUNK = 1000;
-
-/** Queues several jobs in one transaction: all are stored or none. */
-export async function submitJobs(core: Core, principal: Principal, requested: JobSpec[]): Promise<Job[]> {
+/** Queues several jobs in one transaction: all are stored or none. Returns them in the order given. */
+export async function submitJobs(core: Core, principal: Principal, requested: JobSpec[]): Promise<SubmittedJob[]> {
   const specs = requested.map(deriveJobSpec);
   const withTemplates = specs.some((s) => s.templates?.length);
   // without templates every spec is complete now; with them, once the templates are applied
@@ -44,25 +47,56 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
       if (missing.length) throw invalid(`Dependency job(s) ${missing.join(", ")} do not exist`);
     }
     if (withTemplates) {
-      const rows: Job[] = [];
+      const rows: SubmittedJob[] = [];
       for (const spec of specs) rows.push(await insertPlanned(tx, principal, await planWithTemplates(tx, spec, spec.templates ?? [])));
       return rows;
     }
-    // in chunks: one statement may carry at most 65,535 parameters
-    const rows: Job[] = [];
-    for (let i = 0; i < specs.length; i += INSERT_CHUNK) {
-      const chunk = await tx.insert(jobs).values(specs.slice(i, i + INSERT_CHUNK).map((s) => jobRow(principal, s))).returning();
-      await tx.insert(jobEvents).values(chunk.map((job) => ({ jobId: job.id, kind: "submitted", data: { by: principal.username } })));
-      rows.push(...chunk);
-    }
-    return rows;
+    return insertJobs(tx, principal, specs);
   });
   core.kick();
   return created;
 }
 
+/**
+ * Inserts jobs and their "submitted" events in one statement of constant text, whatever their
+ * number: the rows travel as one jsonb parameter (recordset.ts), in order, so the ids they get
+ * follow the order given.
+ */
+async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promise<SubmittedJob[]> {
+  const rows = specs.map((spec) => {
+    const r = jobRow(principal, spec);
+    return {
+      name: r.name, owner: r.owner, job_group: r.group, argv: r.argv, working_directory: r.workingDirectory, environment: r.environment,
+      cpus: r.cpus, tasks_per_node: r.tasksPerNode, memory_bytes: r.memoryBytes, disk_bytes: r.diskBytes, gpus: r.gpus,
+      walltime_ms: r.walltimeMs, hosts: r.hosts, features: r.features, priority: r.priority, holds: r.holds, depends_on: r.dependsOn,
+      earliest_start_at: r.earliestStartAt, retries: r.retries, variables: r.variables, flags: r.flags, extra: r.extra,
+    };
+  });
+  const inserted = rowsOf<{ id: number | string }>(
+    await tx.execute(prepared(sql`
+      with inserted as (
+        insert into jobs (name, owner, job_group, argv, working_directory, environment, cpus, tasks_per_node, memory_bytes, disk_bytes,
+          gpus, walltime_ms, hosts, features, priority, holds, depends_on, earliest_start_at, retries, variables, flags, extra)
+        select name, owner, job_group, argv, working_directory, environment, cpus, tasks_per_node, memory_bytes, disk_bytes,
+          gpus, walltime_ms, hosts, features, priority, holds, depends_on, earliest_start_at, retries, variables, flags, extra
+        from rows from (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (name text, owner text, job_group text, argv jsonb,
+          working_directory text, environment jsonb, cpus int, tasks_per_node int, memory_bytes bigint, disk_bytes bigint, gpus int,
+          walltime_ms bigint, hosts jsonb, features jsonb, priority int, holds jsonb, depends_on jsonb, earliest_start_at timestamptz,
+          retries int, variables jsonb, flags jsonb, extra jsonb))
+          with ordinality as v(name, owner, job_group, argv, working_directory, environment, cpus, tasks_per_node, memory_bytes, disk_bytes,
+            gpus, walltime_ms, hosts, features, priority, holds, depends_on, earliest_start_at, retries, variables, flags, extra, n)
+        order by n
+        returning id
+      ), submitted as (
+        insert into job_events (job_id, kind, data) select id, 'submitted', ${JSON.stringify({ by: principal.username })}::jsonb from inserted
+      )
+      select id from inserted order by id`)),
+  );
+  return inserted.map((r) => ({ id: Number(r.id) }));
+}
+
 /** Inserts a job after the jobs its templates made it depend on, which it waits for. */
-async function insertPlanned(tx: Tx, principal: Principal, plan: PlannedJob): Promise<Job> {
+async function insertPlanned(tx: Tx, principal: Principal, plan: PlannedJob): Promise<SubmittedJob> {
   const before: number[] = [];
   for (const p of plan.prerequisites) before.push((await insertPlanned(tx, principal, p)).id);
   const spec: JobSpec = deriveJobSpec({ ...plan.spec, dependsOn: [...(plan.spec.dependsOn ?? []), ...before] });
