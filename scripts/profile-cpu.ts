@@ -45,6 +45,12 @@ const postgresTicks = () =>
     })
     .reduce((sum, d) => sum + ticks(Number(d)), 0);
 
+/** All CPUs' idle and total jiffies (first line of /proc/stat). */
+const machine = () => {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { idle: f[3]! + f[4]!, total: f.reduce((a, b) => a + b, 0) };
+};
+
 const name = `drover_profile_${process.pid}`;
 const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
 await admin.unsafe(`create database ${name}`);
@@ -63,12 +69,14 @@ try {
   const before = { c: ticks(controller), cs: ticks(controller, false, "sys"), a: ticks(agent), as: ticks(agent, false, "sys"), jobs: ticks(agent, true), helpers: childTicks(agent), p: postgresTicks(), self: ticks(process.pid) };
   const xacts = async () => Number((await admin`select xact_commit from pg_stat_database where datname = ${name}`)[0]!.xact_commit);
   const x0 = await xacts();
+  const m0 = machine();
   const t0 = performance.now();
   await c.json("/rest/jobs", { method: "POST", json: Array.from({ length: n }, () => ({ commandFile: "/bin/true" })) });
   await until(async () => ((await sql`select count(*)::int n from jobs where state = 'completed'`)[0]!.n as number) >= n, 600_000, "jobs to finish");
   const secs = (performance.now() - t0) / 1000;
   const per = (t: number) => `${((t * 10) / n).toFixed(2)} ms/job`;
-  console.log(`${n} jobs in ${secs.toFixed(1)} s = ${(n / secs).toFixed(0)} jobs/s`);
+  const m1 = machine();
+  console.log(`${n} jobs in ${secs.toFixed(1)} s = ${(n / secs).toFixed(0)} jobs/s; the machine's CPUs were idle ${((100 * (m1.idle - m0.idle)) / (m1.total - m0.total)).toFixed(0)} % of the time`);
   console.log("controller", per(ticks(controller) - before.c), `(kernel ${per(ticks(controller, false, "sys") - before.cs)})`);
   console.log("agent", per(ticks(agent) - before.a), `(kernel ${per(ticks(agent, false, "sys") - before.as)})`);
   console.log("its jobs' processes", per(ticks(agent, true) - before.jobs));

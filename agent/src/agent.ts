@@ -6,6 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   agentServiceDefinition,
   AgentMessageSchema,
+  encodeAgentBatch,
   SignalJob_Kind,
   type AgentMessage,
   type ControllerMessage,
@@ -20,7 +21,7 @@ import { groupAlive, rssByGroup, signalGroup } from "./process-group.ts";
 import { Sampler } from "./sampler.ts";
 import { JobCgroups } from "./cgroup.ts";
 import { OrphanGuard } from "./orphan-guard.ts";
-import { Spool, type AgentBody } from "./spool.ts";
+import { Spool, type AgentBody, type SpoolEntry } from "./spool.ts";
 
 const log = logger("agent");
 
@@ -45,6 +46,9 @@ export interface AgentOptions {
 
 const AgentClient = makeGenericClientConstructor(agentServiceDefinition, "AgentService");
 
+/** At most this many bytes of spooled messages go in one gRPC message (the controller takes up to 16 MiB). */
+const BATCH_BYTES = 1024 * 1024;
+
 /** True when HOST:PORT names its host by IPv4 or [IPv6] address. */
 const isIpAddress = (address: string) => /^\d+\.\d+\.\d+\.\d+:\d+$/.test(address) || address.startsWith("[");
 
@@ -63,7 +67,7 @@ export class Agent {
   private readonly jobsDir: string;
   private readonly stateFile: string;
   private client: InstanceType<typeof AgentClient> | undefined;
-  private stream: ClientDuplexStream<AgentMessage, ControllerMessage> | undefined;
+  private stream: ClientDuplexStream<AgentMessage | Uint8Array, ControllerMessage> | undefined;
   private registered = false;
   private cursor = 0n;
   private failures = 0;
@@ -136,7 +140,7 @@ export class Agent {
     if (this.stopped) return;
     const metadata = new Metadata();
     metadata.set("authorization", `Bearer ${this.opts.token}`);
-    const stream = this.client!.connect(metadata) as ClientDuplexStream<AgentMessage, ControllerMessage>;
+    const stream = this.client!.connect(metadata) as ClientDuplexStream<AgentMessage | Uint8Array, ControllerMessage>;
     this.stream = stream;
     this.registered = false;
     this.cursor = 0n;
@@ -215,14 +219,28 @@ export class Agent {
     });
   }
 
-  /** Sends every spooled message the current stream has not carried yet, in order (once it is on disk). */
+  /**
+   * Sends every spooled message the current stream has not carried yet, in order (once it is
+   * on disk), in batches of up to BATCH_BYTES: one gRPC message each.
+   */
   private flush(): void {
     this.spool.sync();
     if (!this.stream || !this.registered) return;
-    for (const m of this.spool.pendingAfter(this.cursor)) {
-      this.stream.write(m);
-      this.cursor = m.seq;
+    let batch: SpoolEntry[] = [];
+    let size = 0;
+    const send = () => {
+      if (!batch.length) return;
+      this.stream!.write(batch.length === 1 ? batch[0]!.bytes : encodeAgentBatch(batch.map((e) => e.bytes)));
+      this.cursor = batch.at(-1)!.seq;
+      batch = [];
+      size = 0;
+    };
+    for (const entry of this.spool.pendingAfter(this.cursor)) {
+      if (size + entry.bytes.length > BATCH_BYTES) send();
+      batch.push(entry);
+      size += entry.bytes.length;
     }
+    send();
   }
 
   private sendLive(body: AgentBody): void {
@@ -274,6 +292,9 @@ export class Agent {
         break;
       case "drain":
         log.info(m.body.value.drain ? "node drained by the controller" : "node undrained");
+        break;
+      case "batch":
+        for (const inner of m.body.value.messages) if (inner.body.case !== "batch") this.handle(inner);
         break;
     }
   }

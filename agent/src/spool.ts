@@ -9,9 +9,11 @@ const MAX_SPOOLED_SAMPLE_BATCHES = 5000;
 /** The body of an agent message, as a plain object. */
 export type AgentBody = NonNullable<MessageInitShape<typeof AgentMessageSchema>["body"]>;
 
-interface Entry {
+/** A spooled message with its encoding (written to disk and sent as it is). */
+export interface SpoolEntry {
   seq: bigint;
   message: AgentMessage;
+  bytes: Uint8Array;
 }
 
 /**
@@ -20,7 +22,7 @@ interface Entry {
  * Each line of spool.jsonl is {"seq":"12","m":"<base64 protobuf>"}.
  */
 export class Spool {
-  private entries: Entry[] = [];
+  private entries: SpoolEntry[] = [];
   private nextSeq = 1n;
   private readonly file: string;
   private acksSinceCompaction = 0;
@@ -37,7 +39,8 @@ export class Spool {
         if (!line.trim()) continue;
         try {
           const { seq, m } = JSON.parse(line) as { seq: string; m: string };
-          const entry = { seq: BigInt(seq), message: fromBinary(AgentMessageSchema, Buffer.from(m, "base64")) };
+          const bytes = new Uint8Array(Buffer.from(m, "base64"));
+          const entry = { seq: BigInt(seq), message: fromBinary(AgentMessageSchema, bytes), bytes };
           this.entries.push(entry);
           if (entry.seq >= this.nextSeq) this.nextSeq = entry.seq + 1n;
         } catch {
@@ -54,8 +57,9 @@ export class Spool {
   append(body: AgentBody): AgentMessage {
     const message = create(AgentMessageSchema, { seq: this.nextSeq++, body });
     if (message.body.case === "samples") this.dropOldSamples();
-    this.entries.push({ seq: message.seq, message });
-    this.unwritten.push(line(message));
+    const entry = { seq: message.seq, message, bytes: toBinary(AgentMessageSchema, message) };
+    this.entries.push(entry);
+    this.unwritten.push(line(entry));
     return message;
   }
 
@@ -76,11 +80,11 @@ export class Spool {
   }
 
   /** Unacknowledged messages with seq greater than `after`, oldest first. */
-  pendingAfter(after: bigint): AgentMessage[] {
+  pendingAfter(after: bigint): SpoolEntry[] {
     // entries are in seq order: the new ones are at the end
     let i = this.entries.length;
     while (i > 0 && this.entries[i - 1]!.seq > after) i--;
-    return this.entries.slice(i).map((e) => e.message);
+    return this.entries.slice(i);
   }
 
   /** Jobs whose end is recorded here but not yet acknowledged. */
@@ -105,7 +109,7 @@ export class Spool {
   private compact(): void {
     this.acksSinceCompaction = 0;
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, this.entries.map((e) => line(e.message)).join(""));
+    writeFileSync(tmp, this.entries.map(line).join(""));
     renameSync(tmp, this.file);
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
@@ -114,6 +118,6 @@ export class Spool {
 }
 
 /** A message as a line of spool.jsonl. */
-function line(message: AgentMessage): string {
-  return JSON.stringify({ seq: String(message.seq), m: Buffer.from(toBinary(AgentMessageSchema, message)).toString("base64") }) + "\n";
+function line(entry: SpoolEntry): string {
+  return JSON.stringify({ seq: String(entry.seq), m: Buffer.from(entry.bytes.buffer, entry.bytes.byteOffset, entry.bytes.byteLength).toString("base64") }) + "\n";
 }

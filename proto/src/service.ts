@@ -2,8 +2,11 @@
 // message types are never written by hand: grpc-js only needs paths and (de)serialisers.
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
+  AgentBatchSchema,
   AgentMessageSchema,
+  ControllerBatchSchema,
   AgentService,
   ControllerMessageSchema,
   type AgentMessage,
@@ -20,10 +23,36 @@ export const agentServiceDefinition = {
     path: `/${AgentService.typeName}/${connect.name}`,
     requestStream: true,
     responseStream: true,
-    requestSerialize: (m: AgentMessage) => Buffer.from(toBinary(AgentMessageSchema, m)),
+    // an agent message may come already encoded (the agent's spool keeps its messages' bytes)
+    requestSerialize: (m: AgentMessage | Uint8Array) => asBuffer(m instanceof Uint8Array ? m : toBinary(AgentMessageSchema, m)),
     requestDeserialize: (b: Buffer) => fromBinary(AgentMessageSchema, b),
-    responseSerialize: (m: ControllerMessage) => Buffer.from(toBinary(ControllerMessageSchema, m)),
+    responseSerialize: (m: ControllerMessage | Uint8Array) => asBuffer(m instanceof Uint8Array ? m : toBinary(ControllerMessageSchema, m)),
     responseDeserialize: (b: Buffer) => fromBinary(ControllerMessageSchema, b),
     originalName: "Connect",
   },
 } satisfies ServiceDefinition;
+
+/** The same bytes as a Buffer, without copying them. */
+const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * The encoding of a message whose body is a batch (field `batchField`, a message with the
+ * repeated field `messagesField`) of the given messages, each already encoded: framed here so
+ * that no message is encoded twice.
+ */
+function encodeBatch(batchField: number, messagesField: number, encoded: readonly Uint8Array[]): Uint8Array {
+  const batch = new BinaryWriter();
+  for (const m of encoded) batch.tag(messagesField, WireType.LengthDelimited).bytes(m);
+  return new BinaryWriter().tag(batchField, WireType.LengthDelimited).bytes(batch.finish()).finish();
+}
+
+/** An AgentMessage whose body is an AgentBatch of the given encoded AgentMessages, encoded. */
+export const encodeAgentBatch = (encoded: readonly Uint8Array[]) =>
+  encodeBatch(AgentMessageSchema.field.batch.number, AgentBatchSchema.field.messages.number, encoded);
+
+/** A ControllerMessage whose body is a ControllerBatch of the given encoded ControllerMessages, encoded. */
+export const encodeControllerBatch = (encoded: readonly Uint8Array[]) =>
+  encodeBatch(ControllerMessageSchema.field.batch.number, ControllerBatchSchema.field.messages.number, encoded);
+
+/** A ControllerMessage encoded. */
+export const encodeControllerMessage = (m: ControllerMessage) => toBinary(ControllerMessageSchema, m);

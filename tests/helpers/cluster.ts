@@ -37,7 +37,9 @@ function spawnBun(args: string[], env: Record<string, string>): Proc {
   // DROVER_CPU_PROFILE=agent (or controller): that process writes a CPU profile (see scripts/profile-cpu.ts)
   const component = args[0]!.split("/")[0]!;
   const prof = process.env.DROVER_CPU_PROFILE === component ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${join(tmpdir(), `drover-profile-${component}`)}`] : [];
-  const proc = Bun.spawn([process.execPath, ...prof, ...args], {
+  // DROVER_AGENT_BINARY=dist/drover-agent: agents run from that compiled binary (as installed) instead of the sources
+  const binary = component === "agent" ? process.env.DROVER_AGENT_BINARY : undefined;
+  const proc = Bun.spawn(binary ? [binary, ...args.slice(1)] : [process.execPath, ...prof, ...args], {
     cwd: ROOT,
     env: { ...process.env, DROVER_LOG_LEVEL: "info", ...env },
     stdin: "ignore",
@@ -129,7 +131,7 @@ export class Cluster {
     const agent = spawnBun(
       ["agent/src/main.ts", "--controller", `127.0.0.1:${this.grpcPort}`, "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms", ...(opts.args ?? [])],
       // as the systemd unit of scripts/install-agent runs it
-      { BUN_JSC_useJIT: process.env.DROVER_AGENT_JIT ?? "0" },
+      { BUN_JSC_useJIT: process.env.DROVER_AGENT_JIT ?? "0", ...(process.env.DROVER_AGENT_ENV ? Object.fromEntries(process.env.DROVER_AGENT_ENV.split(",").map((kv) => kv.split("=") as [string, string])) : {}) },
     );
     this.agents.set(name, agent);
     if (opts.waitForRegistration !== false) {

@@ -1,6 +1,13 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { create, ControllerMessageSchema, type AgentMessage, type ControllerMessage } from "@drover/proto/service";
+import {
+  create,
+  ControllerMessageSchema,
+  encodeControllerBatch,
+  encodeControllerMessage,
+  type AgentMessage,
+  type ControllerMessage,
+} from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
@@ -16,7 +23,10 @@ import { ensureNodeReports } from "../reports/node-reports.ts";
 
 const log = logger("grpc");
 
-type Stream = ServerDuplexStream<AgentMessage, ControllerMessage>;
+type Stream = ServerDuplexStream<AgentMessage, ControllerMessage | Uint8Array>;
+
+/** At most this many bytes of messages to an agent go in one gRPC message (agents take up to 16 MiB). */
+const BATCH_BYTES = 1024 * 1024;
 
 /**
  * One agent's Connect stream: authenticates it, registers its node, applies what it sends
@@ -27,6 +37,7 @@ export class AgentSession implements AgentLink {
   nodeId = "";
   lastSeen = now();
   private inbox: AgentMessage[] = [];
+  private outbox: ControllerMessage[] = [];
   private draining: Promise<void> | undefined;
   private closed = false;
   private registered = false;
@@ -48,7 +59,8 @@ export class AgentSession implements AgentLink {
     }
     this.call.on("data", (m: AgentMessage) => {
       this.lastSeen = now();
-      this.inbox.push(m);
+      if (m.body.case === "batch") this.inbox.push(...m.body.value.messages.filter((inner) => inner.body.case !== "batch"));
+      else this.inbox.push(m);
       this.drain();
     });
     this.call.on("end", () => this.end("the agent closed the stream"));
@@ -60,8 +72,31 @@ export class AgentSession implements AgentLink {
     return this.ends.perSecond();
   }
 
+  /** Sends at the end of this turn of the event loop, with whatever else is sent to this agent meanwhile, in one gRPC message. */
   send(message: ControllerMessage): void {
-    if (!this.closed) this.call.write(message);
+    if (this.closed) return;
+    this.outbox.push(message);
+    if (this.outbox.length === 1) setImmediate(() => this.sendOutbox());
+  }
+
+  private sendOutbox(): void {
+    const messages = this.outbox;
+    this.outbox = [];
+    if (this.closed || !messages.length) return;
+    let batch: Uint8Array[] = [];
+    let size = 0;
+    const write = () => {
+      if (batch.length) this.call.write(batch.length === 1 ? batch[0]! : encodeControllerBatch(batch));
+      batch = [];
+      size = 0;
+    };
+    for (const m of messages) {
+      const bytes = encodeControllerMessage(m);
+      if (size + bytes.length > BATCH_BYTES) write();
+      batch.push(bytes);
+      size += bytes.length;
+    }
+    write();
   }
 
   close(reason: string): void {

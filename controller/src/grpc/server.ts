@@ -22,7 +22,7 @@ export async function startGrpcServer(core: Core, host: string, port: number, tl
   });
   const writer = new BurstWriter(core);
   server.addService(agentServiceDefinition, {
-    connect: (call: ServerDuplexStream<AgentMessage, ControllerMessage>) => {
+    connect: (call: ServerDuplexStream<AgentMessage, ControllerMessage | Uint8Array>) => {
       const session = new AgentSession(core, call, writer);
       session.begin().catch((e) => {
         log.error("agent session failed to start", { error: e });

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file drover/agent/v1/agent.proto.
  */
 export const file_drover_agent_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chtkcm92ZXIvYWdlbnQvdjEvYWdlbnQucHJvdG8SD2Ryb3Zlci5hZ2VudC52MSKIAwoMQWdlbnRNZXNzYWdlEgsKA3NlcRgBIAEoBBItCghyZWdpc3RlchgKIAEoCzIZLmRyb3Zlci5hZ2VudC52MS5SZWdpc3RlckgAEi8KCWhlYXJ0YmVhdBgLIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5IZWFydGJlYXRIABIvCgdzYW1wbGVzGAwgASgLMhwuZHJvdmVyLmFnZW50LnYxLlNhbXBsZUJhdGNoSAASMgoLam9iX3N0YXJ0ZWQYDSABKAsyGy5kcm92ZXIuYWdlbnQudjEuSm9iU3RhcnRlZEgAEjAKCmpvYl9vdXRwdXQYDiABKAsyGi5kcm92ZXIuYWdlbnQudjEuSm9iT3V0cHV0SAASNAoMam9iX2ZpbmlzaGVkGA8gASgLMhwuZHJvdmVyLmFnZW50LnYxLkpvYkZpbmlzaGVkSAASNgoNam9iX3NpZ25hbGxlZBgQIAEoCzIdLmRyb3Zlci5hZ2VudC52MS5Kb2JTaWduYWxsZWRIAEIGCgRib2R5Iu0CCghSZWdpc3RlchIRCglub2RlX25hbWUYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSEQoJYWRkcmVzc2VzGAMgAygJEg0KBWNvcmVzGAQgASgNEhQKDG1lbW9yeV9ieXRlcxgFIAEoBBISCgpzd2FwX2J5dGVzGAYgASgEEhIKCmRpc2tfYnl0ZXMYByABKAQSCgoCb3MYCCABKAkSDAoEYXJjaBgJIAEoCRIiCgRncHVzGAogAygLMhQuZHJvdmVyLmFnZW50LnYxLkdwdRIQCghmZWF0dXJlcxgLIAMoCRIRCglwYXJ0aXRpb24YDCABKAkSFQoNYWdlbnRfdmVyc2lvbhgNIAEoCRIoCgdydW5uaW5nGA4gAygLMhcuZHJvdmVyLmFnZW50LnYxLkpvYlJlZhI4ChdmaW5pc2hlZF91bmFja25vd2xlZGdlZBgPIAMoCzIXLmRyb3Zlci5hZ2VudC52MS5Kb2JSZWYiKgoDR3B1Eg0KBW1vZGVsGAEgASgJEhQKDG1lbW9yeV9ieXRlcxgCIAEoBCI8CgZKb2JSZWYSDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SEQoJc3VzcGVuZGVkGAMgASgIIiEKCUhlYXJ0YmVhdBIUCgxydW5uaW5nX2pvYnMYASABKA0irAEKBlNhbXBsZRIUCgx0aW1lc3RhbXBfbXMYASABKAMSEQoJY3B1X3RvdGFsGAIgASgBEhQKDGNwdV9wZXJfY29yZRgDIAMoARIZChFtZW1vcnlfdXNlZF9ieXRlcxgEIAEoBBIaChJtZW1vcnlfdG90YWxfYnl0ZXMYBSABKAQSDQoFbG9hZDEYBiABKAESDQoFbG9hZDUYByABKAESDgoGbG9hZDE1GAggASgBIjcKC1NhbXBsZUJhdGNoEigKB3NhbXBsZXMYASADKAsyFy5kcm92ZXIuYWdlbnQudjEuU2FtcGxlInsKCkpvYlN0YXJ0ZWQSDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SCwoDcGlkGAMgASgFEhUKDXN0YXJ0ZWRfYXRfbXMYBCABKAMSEwoLc3Rkb3V0X3BhdGgYBSABKAkSEwoLc3RkZXJyX3BhdGgYBiABKAkiVgoJSm9iT3V0cHV0Eg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEhMKC3N0ZG91dF90YWlsGAMgASgJEhMKC3N0ZGVycl90YWlsGAQgASgJIrQCCgtKb2JGaW5pc2hlZBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRIWCglleGl0X2NvZGUYAyABKAVIAIgBARIOCgZzaWduYWwYBCABKAkSFQoNc3RhcnRlZF9hdF9tcxgFIAEoAxITCgtlbmRlZF9hdF9tcxgGIAEoAxITCgt3YWxsdGltZV9tcxgHIAEoBBITCgtjcHVfdGltZV9tcxgIIAEoBBIWCg5wZWFrX3Jzc19ieXRlcxgJIAEoBBITCgtmYWlsX3JlYXNvbhgKIAEoCRITCgtzdGRvdXRfdGFpbBgLIAEoCRITCgtzdGRlcnJfdGFpbBgMIAEoCRIPCgdzdGFydGVkGA0gASgIEhAKCHJldHVybmVkGA4gASgIQgwKCl9leGl0X2NvZGUiXgoMSm9iU2lnbmFsbGVkEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEi0KBGtpbmQYAyABKA4yHy5kcm92ZXIuYWdlbnQudjEuU2lnbmFsSm9iLktpbmQioQIKEUNvbnRyb2xsZXJNZXNzYWdlEjEKCnJlZ2lzdGVyZWQYASABKAsyGy5kcm92ZXIuYWdlbnQudjEuUmVnaXN0ZXJlZEgAEiMKA2FjaxgCIAEoCzIULmRyb3Zlci5hZ2VudC52MS5BY2tIABImCgNydW4YAyABKAsyFy5kcm92ZXIuYWdlbnQudjEuUnVuSm9iSAASLAoGc2lnbmFsGAQgASgLMhouZHJvdmVyLmFnZW50LnYxLlNpZ25hbEpvYkgAEicKBWRyYWluGAUgASgLMhYuZHJvdmVyLmFnZW50LnYxLkRyYWluSAASLQoIc2V0dGluZ3MYBiABKAsyGS5kcm92ZXIuYWdlbnQudjEuU2V0dGluZ3NIAEIGCgRib2R5IkoKClJlZ2lzdGVyZWQSDwoHbm9kZV9pZBgBIAEoCRIrCghzZXR0aW5ncxgCIAEoCzIZLmRyb3Zlci5hZ2VudC52MS5TZXR0aW5ncyJeCghTZXR0aW5ncxIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYASABKAQSGgoSc2FtcGxlX2ludGVydmFsX21zGAIgASgEEhcKD2JhY2tsb2dfd2FpdF9tcxgDIAEoBCISCgNBY2sSCwoDc2VxGAEgASgEIo0CCgZSdW5Kb2ISDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SDAoEYXJndhgDIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgEIAEoCRI9CgtlbnZpcm9ubWVudBgFIAMoCzIoLmRyb3Zlci5hZ2VudC52MS5SdW5Kb2IuRW52aXJvbm1lbnRFbnRyeRITCgt3YWxsdGltZV9tcxgGIAEoBBIUCgxtZW1vcnlfYnl0ZXMYByABKAQSDAoEY3B1cxgIIAEoDRINCgVob3N0cxgJIAMoCRoyChBFbnZpcm9ubWVudEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEivQEKCVNpZ25hbEpvYhIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRItCgRraW5kGAMgASgOMh8uZHJvdmVyLmFnZW50LnYxLlNpZ25hbEpvYi5LaW5kEg4KBnJlYXNvbhgEIAEoCSJQCgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIPCgtLSU5EX0NBTkNFTBABEhAKDEtJTkRfU1VTUEVORBACEg8KC0tJTkRfUkVTVU1FEAMiFgoFRHJhaW4SDQoFZHJhaW4YASABKAgyYAoMQWdlbnRTZXJ2aWNlElAKB0Nvbm5lY3QSHS5kcm92ZXIuYWdlbnQudjEuQWdlbnRNZXNzYWdlGiIuZHJvdmVyLmFnZW50LnYxLkNvbnRyb2xsZXJNZXNzYWdlKAEwAWIGcHJvdG8z");
+  fileDesc("Chtkcm92ZXIvYWdlbnQvdjEvYWdlbnQucHJvdG8SD2Ryb3Zlci5hZ2VudC52MSK2AwoMQWdlbnRNZXNzYWdlEgsKA3NlcRgBIAEoBBItCghyZWdpc3RlchgKIAEoCzIZLmRyb3Zlci5hZ2VudC52MS5SZWdpc3RlckgAEi8KCWhlYXJ0YmVhdBgLIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5IZWFydGJlYXRIABIvCgdzYW1wbGVzGAwgASgLMhwuZHJvdmVyLmFnZW50LnYxLlNhbXBsZUJhdGNoSAASMgoLam9iX3N0YXJ0ZWQYDSABKAsyGy5kcm92ZXIuYWdlbnQudjEuSm9iU3RhcnRlZEgAEjAKCmpvYl9vdXRwdXQYDiABKAsyGi5kcm92ZXIuYWdlbnQudjEuSm9iT3V0cHV0SAASNAoMam9iX2ZpbmlzaGVkGA8gASgLMhwuZHJvdmVyLmFnZW50LnYxLkpvYkZpbmlzaGVkSAASNgoNam9iX3NpZ25hbGxlZBgQIAEoCzIdLmRyb3Zlci5hZ2VudC52MS5Kb2JTaWduYWxsZWRIABIsCgViYXRjaBgRIAEoCzIbLmRyb3Zlci5hZ2VudC52MS5BZ2VudEJhdGNoSABCBgoEYm9keSI9CgpBZ2VudEJhdGNoEi8KCG1lc3NhZ2VzGAEgAygLMh0uZHJvdmVyLmFnZW50LnYxLkFnZW50TWVzc2FnZSLtAgoIUmVnaXN0ZXISEQoJbm9kZV9uYW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhEKCWFkZHJlc3NlcxgDIAMoCRINCgVjb3JlcxgEIAEoDRIUCgxtZW1vcnlfYnl0ZXMYBSABKAQSEgoKc3dhcF9ieXRlcxgGIAEoBBISCgpkaXNrX2J5dGVzGAcgASgEEgoKAm9zGAggASgJEgwKBGFyY2gYCSABKAkSIgoEZ3B1cxgKIAMoCzIULmRyb3Zlci5hZ2VudC52MS5HcHUSEAoIZmVhdHVyZXMYCyADKAkSEQoJcGFydGl0aW9uGAwgASgJEhUKDWFnZW50X3ZlcnNpb24YDSABKAkSKAoHcnVubmluZxgOIAMoCzIXLmRyb3Zlci5hZ2VudC52MS5Kb2JSZWYSOAoXZmluaXNoZWRfdW5hY2tub3dsZWRnZWQYDyADKAsyFy5kcm92ZXIuYWdlbnQudjEuSm9iUmVmIioKA0dwdRINCgVtb2RlbBgBIAEoCRIUCgxtZW1vcnlfYnl0ZXMYAiABKAQiPAoGSm9iUmVmEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEhEKCXN1c3BlbmRlZBgDIAEoCCIhCglIZWFydGJlYXQSFAoMcnVubmluZ19qb2JzGAEgASgNIqwBCgZTYW1wbGUSFAoMdGltZXN0YW1wX21zGAEgASgDEhEKCWNwdV90b3RhbBgCIAEoARIUCgxjcHVfcGVyX2NvcmUYAyADKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYBCABKAQSGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAUgASgEEg0KBWxvYWQxGAYgASgBEg0KBWxvYWQ1GAcgASgBEg4KBmxvYWQxNRgIIAEoASI3CgtTYW1wbGVCYXRjaBIoCgdzYW1wbGVzGAEgAygLMhcuZHJvdmVyLmFnZW50LnYxLlNhbXBsZSJ7CgpKb2JTdGFydGVkEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEgsKA3BpZBgDIAEoBRIVCg1zdGFydGVkX2F0X21zGAQgASgDEhMKC3N0ZG91dF9wYXRoGAUgASgJEhMKC3N0ZGVycl9wYXRoGAYgASgJIlYKCUpvYk91dHB1dBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRITCgtzdGRvdXRfdGFpbBgDIAEoCRITCgtzdGRlcnJfdGFpbBgEIAEoCSK0AgoLSm9iRmluaXNoZWQSDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SFgoJZXhpdF9jb2RlGAMgASgFSACIAQESDgoGc2lnbmFsGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSEwoLZW5kZWRfYXRfbXMYBiABKAMSEwoLd2FsbHRpbWVfbXMYByABKAQSEwoLY3B1X3RpbWVfbXMYCCABKAQSFgoOcGVha19yc3NfYnl0ZXMYCSABKAQSEwoLZmFpbF9yZWFzb24YCiABKAkSEwoLc3Rkb3V0X3RhaWwYCyABKAkSEwoLc3RkZXJyX3RhaWwYDCABKAkSDwoHc3RhcnRlZBgNIAEoCBIQCghyZXR1cm5lZBgOIAEoCEIMCgpfZXhpdF9jb2RlIl4KDEpvYlNpZ25hbGxlZBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRItCgRraW5kGAMgASgOMh8uZHJvdmVyLmFnZW50LnYxLlNpZ25hbEpvYi5LaW5kItQCChFDb250cm9sbGVyTWVzc2FnZRIxCgpyZWdpc3RlcmVkGAEgASgLMhsuZHJvdmVyLmFnZW50LnYxLlJlZ2lzdGVyZWRIABIjCgNhY2sYAiABKAsyFC5kcm92ZXIuYWdlbnQudjEuQWNrSAASJgoDcnVuGAMgASgLMhcuZHJvdmVyLmFnZW50LnYxLlJ1bkpvYkgAEiwKBnNpZ25hbBgEIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5TaWduYWxKb2JIABInCgVkcmFpbhgFIAEoCzIWLmRyb3Zlci5hZ2VudC52MS5EcmFpbkgAEi0KCHNldHRpbmdzGAYgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzSAASMQoFYmF0Y2gYByABKAsyIC5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlckJhdGNoSABCBgoEYm9keSJHCg9Db250cm9sbGVyQmF0Y2gSNAoIbWVzc2FnZXMYASADKAsyIi5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlck1lc3NhZ2UiSgoKUmVnaXN0ZXJlZBIPCgdub2RlX2lkGAEgASgJEisKCHNldHRpbmdzGAIgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzIl4KCFNldHRpbmdzEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoBBIaChJzYW1wbGVfaW50ZXJ2YWxfbXMYAiABKAQSFwoPYmFja2xvZ193YWl0X21zGAMgASgEIhIKA0FjaxILCgNzZXEYASABKAQijQIKBlJ1bkpvYhIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRIMCgRhcmd2GAMgAygJEhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEj0KC2Vudmlyb25tZW50GAUgAygLMiguZHJvdmVyLmFnZW50LnYxLlJ1bkpvYi5FbnZpcm9ubWVudEVudHJ5EhMKC3dhbGx0aW1lX21zGAYgASgEEhQKDG1lbW9yeV9ieXRlcxgHIAEoBBIMCgRjcHVzGAggASgNEg0KBWhvc3RzGAkgAygJGjIKEEVudmlyb25tZW50RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK9AQoJU2lnbmFsSm9iEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEi0KBGtpbmQYAyABKA4yHy5kcm92ZXIuYWdlbnQudjEuU2lnbmFsSm9iLktpbmQSDgoGcmVhc29uGAQgASgJIlAKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg8KC0tJTkRfQ0FOQ0VMEAESEAoMS0lORF9TVVNQRU5EEAISDwoLS0lORF9SRVNVTUUQAyIWCgVEcmFpbhINCgVkcmFpbhgBIAEoCDJgCgxBZ2VudFNlcnZpY2USUAoHQ29ubmVjdBIdLmRyb3Zlci5hZ2VudC52MS5BZ2VudE1lc3NhZ2UaIi5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlck1lc3NhZ2UoATABYgZwcm90bzM");
 
 /**
  * @generated from message drover.agent.v1.AgentMessage
@@ -72,6 +72,12 @@ export type AgentMessage = Message<"drover.agent.v1.AgentMessage"> & {
      */
     value: JobSignalled;
     case: "jobSignalled";
+  } | {
+    /**
+     * @generated from field: drover.agent.v1.AgentBatch batch = 17;
+     */
+    value: AgentBatch;
+    case: "batch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -81,6 +87,27 @@ export type AgentMessage = Message<"drover.agent.v1.AgentMessage"> & {
  */
 export const AgentMessageSchema: GenMessage<AgentMessage> = /*@__PURE__*/
   messageDesc(file_drover_agent_v1_agent, 0);
+
+/**
+ * Several messages in one, handled in order as if sent one by one: what the agent has to say
+ * at the end of a turn of its event loop (the jobs that started and ended meanwhile) crosses
+ * the stream as one gRPC message. A batch holds no batch.
+ *
+ * @generated from message drover.agent.v1.AgentBatch
+ */
+export type AgentBatch = Message<"drover.agent.v1.AgentBatch"> & {
+  /**
+   * @generated from field: repeated drover.agent.v1.AgentMessage messages = 1;
+   */
+  messages: AgentMessage[];
+};
+
+/**
+ * Describes the message drover.agent.v1.AgentBatch.
+ * Use `create(AgentBatchSchema)` to create a new message.
+ */
+export const AgentBatchSchema: GenMessage<AgentBatch> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 1);
 
 /**
  * @generated from message drover.agent.v1.Register
@@ -171,7 +198,7 @@ export type Register = Message<"drover.agent.v1.Register"> & {
  * Use `create(RegisterSchema)` to create a new message.
  */
 export const RegisterSchema: GenMessage<Register> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 1);
+  messageDesc(file_drover_agent_v1_agent, 2);
 
 /**
  * @generated from message drover.agent.v1.Gpu
@@ -193,7 +220,7 @@ export type Gpu = Message<"drover.agent.v1.Gpu"> & {
  * Use `create(GpuSchema)` to create a new message.
  */
 export const GpuSchema: GenMessage<Gpu> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 2);
+  messageDesc(file_drover_agent_v1_agent, 3);
 
 /**
  * @generated from message drover.agent.v1.JobRef
@@ -220,7 +247,7 @@ export type JobRef = Message<"drover.agent.v1.JobRef"> & {
  * Use `create(JobRefSchema)` to create a new message.
  */
 export const JobRefSchema: GenMessage<JobRef> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 3);
+  messageDesc(file_drover_agent_v1_agent, 4);
 
 /**
  * @generated from message drover.agent.v1.Heartbeat
@@ -237,7 +264,7 @@ export type Heartbeat = Message<"drover.agent.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 4);
+  messageDesc(file_drover_agent_v1_agent, 5);
 
 /**
  * @generated from message drover.agent.v1.Sample
@@ -291,7 +318,7 @@ export type Sample = Message<"drover.agent.v1.Sample"> & {
  * Use `create(SampleSchema)` to create a new message.
  */
 export const SampleSchema: GenMessage<Sample> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 5);
+  messageDesc(file_drover_agent_v1_agent, 6);
 
 /**
  * @generated from message drover.agent.v1.SampleBatch
@@ -308,7 +335,7 @@ export type SampleBatch = Message<"drover.agent.v1.SampleBatch"> & {
  * Use `create(SampleBatchSchema)` to create a new message.
  */
 export const SampleBatchSchema: GenMessage<SampleBatch> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 6);
+  messageDesc(file_drover_agent_v1_agent, 7);
 
 /**
  * @generated from message drover.agent.v1.JobStarted
@@ -350,7 +377,7 @@ export type JobStarted = Message<"drover.agent.v1.JobStarted"> & {
  * Use `create(JobStartedSchema)` to create a new message.
  */
 export const JobStartedSchema: GenMessage<JobStarted> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 7);
+  messageDesc(file_drover_agent_v1_agent, 8);
 
 /**
  * @generated from message drover.agent.v1.JobOutput
@@ -382,7 +409,7 @@ export type JobOutput = Message<"drover.agent.v1.JobOutput"> & {
  * Use `create(JobOutputSchema)` to create a new message.
  */
 export const JobOutputSchema: GenMessage<JobOutput> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 8);
+  messageDesc(file_drover_agent_v1_agent, 9);
 
 /**
  * @generated from message drover.agent.v1.JobFinished
@@ -475,7 +502,7 @@ export type JobFinished = Message<"drover.agent.v1.JobFinished"> & {
  * Use `create(JobFinishedSchema)` to create a new message.
  */
 export const JobFinishedSchema: GenMessage<JobFinished> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 9);
+  messageDesc(file_drover_agent_v1_agent, 10);
 
 /**
  * The agent suspended or resumed a job's process group as asked (a cancel is confirmed by
@@ -505,7 +532,7 @@ export type JobSignalled = Message<"drover.agent.v1.JobSignalled"> & {
  * Use `create(JobSignalledSchema)` to create a new message.
  */
 export const JobSignalledSchema: GenMessage<JobSignalled> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 10);
+  messageDesc(file_drover_agent_v1_agent, 11);
 
 /**
  * @generated from message drover.agent.v1.ControllerMessage
@@ -550,6 +577,12 @@ export type ControllerMessage = Message<"drover.agent.v1.ControllerMessage"> & {
      */
     value: Settings;
     case: "settings";
+  } | {
+    /**
+     * @generated from field: drover.agent.v1.ControllerBatch batch = 7;
+     */
+    value: ControllerBatch;
+    case: "batch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -558,7 +591,27 @@ export type ControllerMessage = Message<"drover.agent.v1.ControllerMessage"> & {
  * Use `create(ControllerMessageSchema)` to create a new message.
  */
 export const ControllerMessageSchema: GenMessage<ControllerMessage> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 11);
+  messageDesc(file_drover_agent_v1_agent, 12);
+
+/**
+ * Several messages in one, handled in order as if sent one by one (the jobs a scheduling pass
+ * sends a node, with the acknowledgement of its last events). A batch holds no batch.
+ *
+ * @generated from message drover.agent.v1.ControllerBatch
+ */
+export type ControllerBatch = Message<"drover.agent.v1.ControllerBatch"> & {
+  /**
+   * @generated from field: repeated drover.agent.v1.ControllerMessage messages = 1;
+   */
+  messages: ControllerMessage[];
+};
+
+/**
+ * Describes the message drover.agent.v1.ControllerBatch.
+ * Use `create(ControllerBatchSchema)` to create a new message.
+ */
+export const ControllerBatchSchema: GenMessage<ControllerBatch> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 13);
 
 /**
  * @generated from message drover.agent.v1.Registered
@@ -580,7 +633,7 @@ export type Registered = Message<"drover.agent.v1.Registered"> & {
  * Use `create(RegisteredSchema)` to create a new message.
  */
 export const RegisteredSchema: GenMessage<Registered> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 12);
+  messageDesc(file_drover_agent_v1_agent, 14);
 
 /**
  * @generated from message drover.agent.v1.Settings
@@ -610,7 +663,7 @@ export type Settings = Message<"drover.agent.v1.Settings"> & {
  * Use `create(SettingsSchema)` to create a new message.
  */
 export const SettingsSchema: GenMessage<Settings> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 13);
+  messageDesc(file_drover_agent_v1_agent, 15);
 
 /**
  * Everything up to and including `seq` is stored; the agent may drop it from its spool.
@@ -629,7 +682,7 @@ export type Ack = Message<"drover.agent.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 14);
+  messageDesc(file_drover_agent_v1_agent, 16);
 
 /**
  * @generated from message drover.agent.v1.RunJob
@@ -688,7 +741,7 @@ export type RunJob = Message<"drover.agent.v1.RunJob"> & {
  * Use `create(RunJobSchema)` to create a new message.
  */
 export const RunJobSchema: GenMessage<RunJob> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 15);
+  messageDesc(file_drover_agent_v1_agent, 17);
 
 /**
  * @generated from message drover.agent.v1.SignalJob
@@ -720,7 +773,7 @@ export type SignalJob = Message<"drover.agent.v1.SignalJob"> & {
  * Use `create(SignalJobSchema)` to create a new message.
  */
 export const SignalJobSchema: GenMessage<SignalJob> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 16);
+  messageDesc(file_drover_agent_v1_agent, 18);
 
 /**
  * @generated from enum drover.agent.v1.SignalJob.Kind
@@ -751,7 +804,7 @@ export enum SignalJob_Kind {
  * Describes the enum drover.agent.v1.SignalJob.Kind.
  */
 export const SignalJob_KindSchema: GenEnum<SignalJob_Kind> = /*@__PURE__*/
-  enumDesc(file_drover_agent_v1_agent, 16, 0);
+  enumDesc(file_drover_agent_v1_agent, 18, 0);
 
 /**
  * @generated from message drover.agent.v1.Drain
@@ -768,7 +821,7 @@ export type Drain = Message<"drover.agent.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 17);
+  messageDesc(file_drover_agent_v1_agent, 19);
 
 /**
  * @generated from service drover.agent.v1.AgentService

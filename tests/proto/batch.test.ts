@@ -1,0 +1,33 @@
+import { expect, test } from "bun:test";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  AgentMessageSchema,
+  ControllerMessageSchema,
+  create,
+  encodeAgentBatch,
+  encodeControllerBatch,
+  encodeControllerMessage,
+} from "@drover/proto/service";
+
+test("a batch framed from encoded agent messages decodes to those messages, in order", () => {
+  const messages = [
+    create(AgentMessageSchema, { seq: 7n, body: { case: "jobStarted", value: { jobId: 12n, attempt: 1, pid: 4242, stdoutPath: "/x/stdout" } } }),
+    create(AgentMessageSchema, { seq: 8n, body: { case: "jobFinished", value: { jobId: 12n, attempt: 1, exitCode: 0, started: true, stdoutTail: "héllo\n" } } }),
+    create(AgentMessageSchema, { seq: 9n, body: { case: "samples", value: { samples: [{ cpuTotal: 0.5, cpuPerCore: [0.25, 0.75] }] } } }),
+  ];
+  const decoded = fromBinary(AgentMessageSchema, encodeAgentBatch(messages.map((m) => toBinary(AgentMessageSchema, m))));
+  expect(decoded.body.case).toBe("batch");
+  const inner = decoded.body.case === "batch" ? decoded.body.value.messages : [];
+  expect(inner.map((m) => toBinary(AgentMessageSchema, m))).toEqual(messages.map((m) => toBinary(AgentMessageSchema, m)));
+  expect(inner.map((m) => m.seq)).toEqual([7n, 8n, 9n]);
+});
+
+test("a batch framed from encoded controller messages equals the batch protobuf-es encodes itself", () => {
+  const messages = [
+    create(ControllerMessageSchema, { body: { case: "ack", value: { seq: 9n } } }),
+    create(ControllerMessageSchema, { body: { case: "run", value: { jobId: 13n, attempt: 1, argv: ["/bin/echo", "a b"], environment: { K: "v" }, cpus: 2 } } }),
+  ];
+  const framed = encodeControllerBatch(messages.map(encodeControllerMessage));
+  const built = toBinary(ControllerMessageSchema, create(ControllerMessageSchema, { body: { case: "batch", value: { messages } } }));
+  expect(framed).toEqual(built);
+});
