@@ -84,6 +84,10 @@ try {
   console.log("postgres", per(postgresTicks() - before.p));
   console.log("this harness", per(ticks(process.pid) - before.self));
   console.log("transactions", ((await xacts()) - x0) / n, "per job");
+  // (the statistics collector reports with a delay of up to a second)
+  await Bun.sleep(1500);
+  const [upd] = await sql`select n_tup_upd::int as upd, n_tup_hot_upd::int as hot from pg_stat_user_tables where relname = 'jobs'`;
+  console.log("updates of job rows", (upd!.upd / n).toFixed(2), "per job", `(${(upd!.hot / n).toFixed(2)} HOT)`);
   const events = await sql`select kind, count(*)::int as n from job_events group by kind order by kind`;
   console.log("job events", events.map((e) => `${e.kind} ${e.n}`).join(", "));
 } finally {
