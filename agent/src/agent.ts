@@ -61,7 +61,7 @@ export class Agent {
   private readonly spool: Spool;
   private readonly jobs = new Map<string, JobProcess>();
   /** jobs sent while this node's processors were taken, in arrival order (see startWaiting) */
-  private backlog: { spec: RunJob; since: number }[] = [];
+  private backlog = new Map<string, { spec: RunJob; since: number }>();
   private backlogWaitMs = 2000;
   private readonly sampler = new Sampler();
   private readonly jobsDir: string;
@@ -127,7 +127,7 @@ export class Agent {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.sampleTimer) clearInterval(this.sampleTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.backlog = []; // unstarted: the controller queues them again when this node is reconciled or lost
+    this.backlog.clear(); // unstarted: the controller queues them again when this node is reconciled or lost
     for (const job of this.jobs.values()) job.terminate("the agent is stopping");
     this.stream?.cancel();
     this.client?.close();
@@ -153,7 +153,7 @@ export class Agent {
         this.registered = false;
         // unstarted jobs must not start while the controller cannot hear of it: it will
         // queue them again (see connect)
-        this.backlog = [];
+        this.backlog.clear();
       }
       if (this.stopped) return;
       if (code === status.UNAUTHENTICATED) {
@@ -168,7 +168,7 @@ export class Agent {
     };
     // Jobs waiting in the backlog are not reported as running, so the controller queues them
     // again when this registration is reconciled: they must not start here any more.
-    this.backlog = [];
+    this.backlog.clear();
     stream.on("data", (m: ControllerMessage) => this.handle(m));
     stream.on("error", (e: { code?: number; details?: string; message: string }) => onEnd(e.code, e.details ?? e.message));
     stream.on("end", () => onEnd(undefined, "the controller closed the stream"));
@@ -270,11 +270,12 @@ export class Agent {
         break;
       case "signal": {
         const { jobId, attempt, kind, reason } = m.body.value;
-        const job = this.jobs.get(`${jobId}.${attempt}`);
-        const waiting = this.backlog.findIndex((w) => w.spec.jobId === jobId && w.spec.attempt === attempt);
-        if (!job && waiting >= 0 && kind === SignalJob_Kind.CANCEL) {
-          const [{ spec }] = this.backlog.splice(waiting, 1);
-          this.reportEnd(spec, notStarted(reason || "cancelled before it started"));
+        const key = `${jobId}.${attempt}`;
+        const job = this.jobs.get(key);
+        const waiting = this.backlog.get(key);
+        if (!job && waiting && kind === SignalJob_Kind.CANCEL) {
+          this.backlog.delete(key);
+          this.reportEnd(waiting.spec, notStarted(reason || "cancelled before it started"));
           break;
         }
         if (!job) break;
@@ -331,23 +332,29 @@ export class Agent {
    */
   private runOrWait(spec: RunJob): void {
     const key = `${spec.jobId}.${spec.attempt}`;
-    if (this.jobs.has(key) || this.backlog.some((w) => w.spec.jobId === spec.jobId && w.spec.attempt === spec.attempt)) return;
-    if (!this.backlog.length && this.fits(spec)) return this.runJob(spec);
+    if (this.jobs.has(key) || this.backlog.has(key)) return;
+    if (!this.backlog.size && this.fits(spec)) return this.runJob(spec);
     if (this.backlogWaitMs <= 0) return this.reportEnd(spec, { ...notStarted("the node's processors were taken"), returned: true });
-    this.backlog.push({ spec, since: Date.now() });
+    this.backlog.set(key, { spec, since: Date.now() });
   }
 
-  /** Starts waiting jobs, oldest first, while they fit. */
+  /** Starts waiting jobs, oldest first (a Map keeps arrival order), while they fit. */
   private startWaiting(): void {
-    while (this.backlog.length && this.fits(this.backlog[0]!.spec)) this.runJob(this.backlog.shift()!.spec);
+    for (const [key, { spec }] of this.backlog) {
+      if (!this.fits(spec)) return;
+      this.backlog.delete(key);
+      this.runJob(spec);
+    }
   }
 
   /** Hands back jobs that waited longer than backlogWaitMs: the controller may place them elsewhere. */
   private returnOverdue(at = Date.now()): void {
-    const overdue = this.backlog.filter((w) => at - w.since >= this.backlogWaitMs);
-    if (!overdue.length) return;
-    this.backlog = this.backlog.filter((w) => at - w.since < this.backlogWaitMs);
-    for (const { spec } of overdue) this.reportEnd(spec, { ...notStarted("waited too long for the node's processors"), returned: true });
+    // in arrival order: the overdue ones come first
+    for (const [key, { spec, since }] of this.backlog) {
+      if (at - since < this.backlogWaitMs) return;
+      this.backlog.delete(key);
+      this.reportEnd(spec, { ...notStarted("waited too long for the node's processors"), returned: true });
+    }
   }
 
   /** Spools a job's end (or that it never started, or was handed back) for the controller. */

@@ -38,7 +38,8 @@ function tailOf(fd: number, bytes = TAIL_BYTES): string {
   return buf.toString("utf8");
 }
 
-const nodefilesWritten = new Set<string>();
+/** node files written, by directory and host list */
+const nodefilesWritten = new Map<string, string>();
 
 /**
  * The node file (one line per allocated processor, as PBS_NODEFILE) for a host list. Most jobs
@@ -47,15 +48,16 @@ const nodefilesWritten = new Set<string>();
  */
 export function nodefileFor(hosts: string[], dir: string): string {
   const text = hosts.map((h) => `${h}\n`).join("");
+  const known = nodefilesWritten.get(dir + "\0" + text);
+  if (known) return known;
   const path = join(dir, createHash("sha1").update(text).digest("hex"));
-  if (nodefilesWritten.has(path)) return path;
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, text, { mode: 0o644 });
     renameSync(tmp, path);
   }
-  nodefilesWritten.add(path);
+  nodefilesWritten.set(dir + "\0" + text, path);
   return path;
 }
 

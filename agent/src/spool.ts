@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { AgentMessageSchema, type AgentMessage } from "@drover/proto/service";
@@ -73,10 +73,20 @@ export class Spool {
 
   /** The controller stored everything up to seq. */
   ack(seq: bigint): void {
-    const before = this.entries.length;
-    this.entries = this.entries.filter((e) => e.seq > seq);
-    if (this.entries.length === before) return;
-    if (this.entries.length === 0 || ++this.acksSinceCompaction >= 50) this.compact();
+    // entries are in seq order: the acknowledged ones are at the start
+    let acked = 0;
+    while (acked < this.entries.length && this.entries[acked]!.seq <= seq) acked++;
+    if (!acked) return;
+    this.entries.splice(0, acked);
+    if (this.entries.length === 0) this.truncate();
+    else if (++this.acksSinceCompaction >= 50) this.compact();
+  }
+
+  /** Everything was acknowledged (and so written): the file is emptied in place, one system call. */
+  private truncate(): void {
+    this.acksSinceCompaction = 0;
+    if (this.fd !== undefined) ftruncateSync(this.fd, 0);
+    else writeFileSync(this.file, "");
   }
 
   /** Unacknowledged messages with seq greater than `after`, oldest first. */
