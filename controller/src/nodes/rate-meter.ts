@@ -21,11 +21,24 @@ export class RateMeter {
     this.counts[this.bucket]! += n;
   }
 
-  /** Events per second over the window (the current, partly filled bucket included). */
+  /**
+   * Events per second over the window (the current, partly filled bucket included), counted
+   * from the oldest bucket that saw any: after a quiet spell, a burst is measured at its own
+   * pace within a bucket or two, not diluted by the quiet (a node sent a burst of short jobs
+   * gets a backlog to match quickly). At least one bucket's time is counted.
+   */
   perSecond(at = this.clock()): number {
     this.advance(at);
-    const total = this.counts.reduce((a, b) => a + b, 0);
-    const spanMs = (this.counts.length - 1) * this.bucketMs + Math.max(1, at - this.bucketStart);
+    const n = this.counts.length;
+    let total = 0;
+    let buckets = 0; // from the oldest non-empty bucket to the current one
+    for (let age = n - 1; age >= 0; age--) {
+      const count = this.counts[(this.bucket - age + n) % n]!;
+      if (count > 0 && buckets === 0) buckets = age + 1;
+      total += count;
+    }
+    if (!total) return 0;
+    const spanMs = Math.max(this.bucketMs, (buckets - 1) * this.bucketMs + (at - this.bucketStart));
     return (total * 1000) / spanMs;
   }
 

@@ -37,3 +37,19 @@ test("the rate meter counts events per second over its window and forgets older 
   t += 5000;
   expect(meter.perSecond()).toBe(0);
 });
+
+test("after a quiet spell the rate meter measures a burst at its own pace, not diluted by the quiet", () => {
+  let t = 0;
+  const meter = new RateMeter(250, 8, () => t);
+  meter.add(10);
+  t += 10_000; // quiet
+  meter.add(50);
+  t += 100;
+  // 50 events in the first 100 ms of a bucket: counted over one bucket's time (250 ms) at least
+  expect(Math.round(meter.perSecond())).toBe(200);
+  t += 150;
+  meter.add(50);
+  t += 250;
+  // 100 events over the 500 ms since the burst began
+  expect(Math.round(meter.perSecond())).toBe(200);
+});
