@@ -27,7 +27,7 @@ export class OrphanGuard {
   private proc: Subprocess<"pipe", "ignore", "ignore"> | undefined;
   private readonly groups = new Set<number>();
   private stopped = false;
-  /** lines not yet written: what one turn of the event loop adds and removes goes in one write */
+  /** removals not yet written (they go with the next write, at the latest at the end of this turn of the event loop) */
   private pending: string[] = [];
 
   /** The guard process's pid (0 before start). */
@@ -38,9 +38,9 @@ export class OrphanGuard {
   start(): void {
     const proc = Bun.spawn(["/bin/sh", "-c", SCRIPT], { stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
     this.proc = proc;
-    // a new guard learns every running group (lines meant for the one that died are moot)
-    this.pending = [];
-    for (const pgid of this.groups) this.send(`+ ${pgid}`);
+    // a new guard learns every running group (removals meant for the one that died are moot)
+    this.pending = this.groups.size ? [...this.groups].map((pgid) => `+ ${pgid}`) : [];
+    this.writePending();
     void proc.exited.then((code) => {
       if (this.stopped || this.proc !== proc) return;
       log.warn("the process that stops jobs if the agent dies ended; starting it again", { code });
@@ -48,15 +48,22 @@ export class OrphanGuard {
     });
   }
 
-  /** A job's process group to kill if the agent dies. */
+  /** A job's process group to kill if the agent dies: written at once (with the removals waiting), so no job started can escape it. */
   add(pgid: number): void {
     this.groups.add(pgid);
-    this.send(`+ ${pgid}`);
+    this.pending.push(`+ ${pgid}`);
+    this.writePending();
   }
 
-  /** The group ended (its id may be reused by unrelated processes from now on). */
+  /**
+   * The group ended (its id may be reused by unrelated processes from now on). Removals wait
+   * for the next write, at the latest the end of this turn of the event loop: the jobs that end
+   * together cost one write to the pipe (and one wake-up of the shell).
+   */
   remove(pgid: number): void {
-    if (this.groups.delete(pgid)) this.send(`- ${pgid}`);
+    if (!this.groups.delete(pgid) || !this.proc) return;
+    this.pending.push(`- ${pgid}`);
+    if (this.pending.length === 1) setImmediate(() => this.writePending());
   }
 
   /** The agent is stopping: the guard ends too, killing what is still listed. */
@@ -64,13 +71,6 @@ export class OrphanGuard {
     this.stopped = true;
     this.writePending();
     this.proc?.stdin.end();
-  }
-
-  private send(line: string): void {
-    if (!this.proc) return;
-    this.pending.push(line);
-    // a pipe write (and a wake-up of the shell) per turn of the event loop, not per job
-    if (this.pending.length === 1) setImmediate(() => this.writePending());
   }
 
   private writePending(): void {

@@ -41,3 +41,15 @@ test("a guard that was killed is started again and learns the running groups aga
   await running.exited;
   expect(running.signalCode).toBe("SIGKILL");
 });
+
+test("a group is with the guard as soon as add returns: an agent dying right after starting a job does not leave it behind", async () => {
+  const guard = new OrphanGuard();
+  guard.start();
+  const started = job();
+  guard.add(started.pid);
+  // what the agent's death does, before its event loop turns again: the pipe closes as it is
+  (guard as unknown as { proc: { stdin: { end(): void } } }).proc.stdin.end();
+  await started.exited;
+  expect(started.signalCode).toBe("SIGKILL");
+  guard.stop();
+});
