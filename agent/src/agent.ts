@@ -378,6 +378,9 @@ export class Agent {
         returned: end.returned ?? false,
       },
     });
+    // a job's end is on disk at once: an agent killed right after would otherwise lose it,
+    // and the controller would run the job again (the rest goes at the end of this turn)
+    this.spool.sync();
     this.flushSoon();
   }
 
