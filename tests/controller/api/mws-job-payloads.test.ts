@@ -256,6 +256,13 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
     const many = await submit(Array.from({ length: 3000 }, (_, i) => ({ commandLine: `echo ${i}`, holds: ["USER"] })));
     expect(many.body).toHaveLength(3000);
     expect(await jobCount()).toBe(before + 3000);
+    // the ids answer the jobs in the order given
+    const ids = (many.body as { id: string }[]).map((j) => Number(j.id.replace("drover.", "")));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    for (const i of [0, 1234, 2999]) {
+      const job = (await (await c.request(`/rest/jobs/${many.body[i].id}`, { token: admin })).json()) as any;
+      expect(job.commandLineArguments ?? job.commandFile).toContain(String(i));
+    }
     const tooMany = await submit(Array.from({ length: 10_001 }, () => ({ commandLine: "true" })));
     expect(tooMany.status).toBe(400);
     expect(await jobCount()).toBe(before + 3000);
