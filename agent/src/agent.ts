@@ -14,6 +14,7 @@ import {
 } from "@drover/proto/service";
 import { logger } from "@drover/shared/log";
 import { buildInfo } from "@drover/shared/build-info";
+import { atEndOfTurn } from "@drover/shared/end-of-turn";
 import { CONTROLLER_TLS_NAME } from "@drover/shared/tls";
 import { readNodeFacts, type NodeFacts } from "./facts.ts";
 import { JobProcess, notStarted, type JobEnd } from "./job-process.ts";
@@ -78,9 +79,6 @@ export class Agent {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private tick = 0;
-  /** a flush and a save of running.json are due at the end of this turn of the event loop */
-  private flushDue = false;
-  private saveDue = false;
   private cgroups: JobCgroups | undefined;
   private readonly guard = new OrphanGuard();
   nodeId = "";
@@ -210,14 +208,7 @@ export class Agent {
    * Writes what was spooled, then sends it, once at the end of this turn of the event loop:
    * the jobs that start and end together cost one write to disk and one to the stream.
    */
-  private flushSoon(): void {
-    if (this.flushDue) return;
-    this.flushDue = true;
-    setImmediate(() => {
-      this.flushDue = false;
-      this.flush();
-    });
-  }
+  private readonly flushSoon = atEndOfTurn(() => this.flush());
 
   /**
    * Sends every spooled message the current stream has not carried yet, in order (once it is
@@ -425,14 +416,7 @@ export class Agent {
    * saveState at the end of this turn of the event loop (once for the jobs that start and end
    * together). The orphan guard covers a crash before then: it kills the groups itself.
    */
-  private saveStateSoon(): void {
-    if (this.saveDue) return;
-    this.saveDue = true;
-    setImmediate(() => {
-      this.saveDue = false;
-      this.saveState();
-    });
-  }
+  private readonly saveStateSoon = atEndOfTurn(() => this.saveState());
 
   /** Which process groups are ours, so that a restarted agent can clean up after a crash. */
   private saveState(): void {
