@@ -6,6 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   agentServiceDefinition,
   AgentMessageSchema,
+  batchesOf,
   encodeAgentBatch,
   SignalJob_Kind,
   type AgentMessage,
@@ -22,7 +23,7 @@ import { groupAlive, rssByGroup, signalGroup } from "./process-group.ts";
 import { Sampler } from "./sampler.ts";
 import { JobCgroups } from "./cgroup.ts";
 import { OrphanGuard } from "./orphan-guard.ts";
-import { Spool, type AgentBody, type SpoolEntry } from "./spool.ts";
+import { Spool, type AgentBody } from "./spool.ts";
 
 const log = logger("agent");
 
@@ -46,9 +47,6 @@ export interface AgentOptions {
 }
 
 const AgentClient = makeGenericClientConstructor(agentServiceDefinition, "AgentService");
-
-/** At most this many bytes of spooled messages go in one gRPC message (the controller takes up to 16 MiB). */
-const BATCH_BYTES = 1024 * 1024;
 
 /** True when HOST:PORT names its host by IPv4 or [IPv6] address. */
 const isIpAddress = (address: string) => /^\d+\.\d+\.\d+\.\d+:\d+$/.test(address) || address.startsWith("[");
@@ -212,26 +210,15 @@ export class Agent {
 
   /**
    * Sends every spooled message the current stream has not carried yet, in order (once it is
-   * on disk), in batches of up to BATCH_BYTES: one gRPC message each.
+   * on disk), in batches: one gRPC message each.
    */
   private flush(): void {
     this.spool.sync();
     if (!this.stream || !this.registered) return;
-    let batch: SpoolEntry[] = [];
-    let size = 0;
-    const send = () => {
-      if (!batch.length) return;
-      this.stream!.write(batch.length === 1 ? batch[0]!.bytes : encodeAgentBatch(batch.map((e) => e.bytes)));
-      this.cursor = batch.at(-1)!.seq;
-      batch = [];
-      size = 0;
-    };
-    for (const entry of this.spool.pendingAfter(this.cursor)) {
-      if (size + entry.bytes.length > BATCH_BYTES) send();
-      batch.push(entry);
-      size += entry.bytes.length;
-    }
-    send();
+    const pending = this.spool.pendingAfter(this.cursor);
+    if (!pending.length) return;
+    for (const batch of batchesOf(pending.map((e) => e.bytes))) this.stream.write(batch.length === 1 ? batch[0]! : encodeAgentBatch(batch));
+    this.cursor = pending.at(-1)!.seq;
   }
 
   private sendLive(body: AgentBody): void {

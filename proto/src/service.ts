@@ -54,5 +54,29 @@ export const encodeAgentBatch = (encoded: readonly Uint8Array[]) =>
 export const encodeControllerBatch = (encoded: readonly Uint8Array[]) =>
   encodeBatch(ControllerMessageSchema.field.batch.number, ControllerBatchSchema.field.messages.number, encoded);
 
+/** The most bytes of messages either side puts in one batch (both accept up to 16 MiB in one gRPC message). */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * Encoded messages in consecutive groups of at most maxBytes (a larger message goes alone),
+ * each to be sent as one message: alone, or as a batch.
+ */
+export function batchesOf(encoded: readonly Uint8Array[], maxBytes = MAX_BATCH_BYTES): Uint8Array[][] {
+  const batches: Uint8Array[][] = [];
+  let batch: Uint8Array[] = [];
+  let size = 0;
+  for (const m of encoded) {
+    if (batch.length && size + m.length > maxBytes) {
+      batches.push(batch);
+      batch = [];
+      size = 0;
+    }
+    batch.push(m);
+    size += m.length;
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
+}
+
 /** A ControllerMessage encoded. */
 export const encodeControllerMessage = (m: ControllerMessage) => toBinary(ControllerMessageSchema, m);

@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   AgentMessageSchema,
+  batchesOf,
   ControllerMessageSchema,
   create,
   encodeAgentBatch,
@@ -30,4 +31,12 @@ test("a batch framed from encoded controller messages equals the batch protobuf-
   const framed = encodeControllerBatch(messages.map(encodeControllerMessage));
   const built = toBinary(ControllerMessageSchema, create(ControllerMessageSchema, { body: { case: "batch", value: { messages } } }));
   expect(framed).toEqual(built);
+});
+
+test("messages are grouped in order into batches of at most the given bytes; a larger one goes alone", () => {
+  const m = (n: number) => new Uint8Array(n);
+  const sizes = (batches: Uint8Array[][]) => batches.map((b) => b.map((x) => x.length));
+  expect(sizes(batchesOf([m(4), m(4), m(4)], 8))).toEqual([[4, 4], [4]]);
+  expect(sizes(batchesOf([m(2), m(20), m(2)], 8))).toEqual([[2], [20], [2]]);
+  expect(batchesOf([], 8)).toEqual([]);
 });

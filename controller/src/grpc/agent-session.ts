@@ -1,6 +1,7 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import {
+  batchesOf,
   create,
   ControllerMessageSchema,
   encodeControllerBatch,
@@ -24,9 +25,6 @@ import { ensureNodeReports } from "../reports/node-reports.ts";
 const log = logger("grpc");
 
 type Stream = ServerDuplexStream<AgentMessage, ControllerMessage | Uint8Array>;
-
-/** At most this many bytes of messages to an agent go in one gRPC message (agents take up to 16 MiB). */
-const BATCH_BYTES = 1024 * 1024;
 
 /**
  * One agent's Connect stream: authenticates it, registers its node, applies what it sends
@@ -83,20 +81,7 @@ export class AgentSession implements AgentLink {
     const messages = this.outbox;
     this.outbox = [];
     if (this.closed || !messages.length) return;
-    let batch: Uint8Array[] = [];
-    let size = 0;
-    const write = () => {
-      if (batch.length) this.call.write(batch.length === 1 ? batch[0]! : encodeControllerBatch(batch));
-      batch = [];
-      size = 0;
-    };
-    for (const m of messages) {
-      const bytes = encodeControllerMessage(m);
-      if (size + bytes.length > BATCH_BYTES) write();
-      batch.push(bytes);
-      size += bytes.length;
-    }
-    write();
+    for (const batch of batchesOf(messages.map(encodeControllerMessage))) this.call.write(batch.length === 1 ? batch[0]! : encodeControllerBatch(batch));
   }
 
   close(reason: string): void {
