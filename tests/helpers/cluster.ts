@@ -131,7 +131,8 @@ export class Cluster {
     const agent = spawnBun(
       ["agent/src/main.ts", "--controller", `127.0.0.1:${this.grpcPort}`, "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms", ...(opts.args ?? [])],
       // as the systemd unit of scripts/install-agent runs it
-      { BUN_JSC_useJIT: process.env.DROVER_AGENT_JIT ?? "0", ...(process.env.DROVER_AGENT_ENV ? Object.fromEntries(process.env.DROVER_AGENT_ENV.split(",").map((kv) => kv.split("=") as [string, string])) : {}) },
+      // (DROVER_AGENT_JIT=1: with the JIT, for measurements)
+      { BUN_JSC_useJIT: process.env.DROVER_AGENT_JIT === "1" ? "1" : "0" },
     );
     this.agents.set(name, agent);
     if (opts.waitForRegistration !== false) {
