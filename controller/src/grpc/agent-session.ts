@@ -57,8 +57,10 @@ export class AgentSession implements AgentLink {
     }
     this.call.on("data", (m: AgentMessage) => {
       this.lastSeen = now();
-      if (m.body.case === "batch") this.inbox.push(...m.body.value.messages.filter((inner) => inner.body.case !== "batch"));
-      else this.inbox.push(m);
+      // a batch is its messages, in order (a replay after a reconnect may carry thousands)
+      if (m.body.case === "batch") {
+        for (const inner of m.body.value.messages) if (inner.body.case !== "batch") this.inbox.push(inner);
+      } else this.inbox.push(m);
       this.drain();
     });
     this.call.on("end", () => this.end("the agent closed the stream"));
