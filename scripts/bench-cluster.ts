@@ -11,6 +11,7 @@ import { Cluster } from "../tests/helpers/cluster.ts";
 import { POSTGRES_URL } from "../tests/helpers/databases.ts";
 import { until } from "../tests/helpers/until.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
+import { childTicks, machineTicks, postgresTicks, ticks } from "./cpu-ticks.ts";
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -63,14 +64,32 @@ async function completedCount(sql: postgres.Sql): Promise<number> {
   return r!.n as number;
 }
 
-async function throughput(c: Cluster, sql: postgres.Sql, n: number): Promise<number> {
+/** Jobs per second, and where their CPU went (ms per job) while they ran. */
+async function throughput(c: Cluster, sql: postgres.Sql, n: number): Promise<{ rate: number; cpu: string }> {
   const before = await completedCount(sql);
+  const controller = c.controller!.proc.pid;
+  const agents = [...c.agents.values()].map((a) => a.proc.pid);
+  const sum = (f: (pid: number) => number) => agents.reduce((t, pid) => t + f(pid), 0);
+  const cpu0 = { c: ticks(controller), a: sum((p) => ticks(p)), jobs: sum((p) => ticks(p, true) + childTicks(p)), pg: postgresTicks(), m: machineTicks() };
   const t0 = performance.now();
   for (let i = 0; i < n; i += 500) {
     await c.json("/rest/jobs", { method: "POST", json: Array.from({ length: Math.min(500, n - i) }, () => ({ commandFile: "/bin/true" })) });
   }
   await until(async () => (await completedCount(sql)) >= before + n, 600_000, "jobs to finish");
-  return n / ((performance.now() - t0) / 1000);
+  const rate = n / ((performance.now() - t0) / 1000);
+  const m = machineTicks();
+  const per = (t: number) => ((t * 10) / n).toFixed(2);
+  const idle = ((100 * (m.idle - cpu0.m.idle)) / (m.total - cpu0.m.total)).toFixed(0);
+  const cpu =
+    `controller ${per(ticks(controller) - cpu0.c)}, agent${agents.length > 1 ? "s" : ""} ${per(sum((p) => ticks(p)) - cpu0.a)}, ` +
+    `the jobs' processes ${per(sum((p) => ticks(p, true) + childTicks(p)) - cpu0.jobs)}, Postgres ${per(postgresTicks() - cpu0.pg)} ms; CPUs idle ${idle} %`;
+  return { rate, cpu };
+}
+
+/** Logs a throughput run's rate and, on a second row, where its CPU went. */
+function logThroughput(label: string, r: { rate: number; cpu: string }): void {
+  log(label, `${r.rate.toFixed(0)} jobs/s`);
+  log(`${label}: CPU per job`, r.cpu);
 }
 
 const results: Record<string, string> = {};
@@ -125,26 +144,22 @@ await withCluster(1, async (c, sql) => {
   }
   log("submit→start latency, idle cluster (p50 / p99)", `${quantile(latencies, 0.5).toFixed(1)} ms / ${quantile(latencies, 0.99).toFixed(1)} ms`);
 
-  log("end-to-end /bin/true throughput, 1 agent", `${(await throughput(c, sql, 3000)).toFixed(0)} jobs/s`);
+  logThroughput("end-to-end /bin/true throughput, 1 agent", await throughput(c, sql, 3000));
 
   // idle agent: RSS and CPU over 20 s
   const pid = c.agents.get("bench-0")!.proc.pid;
   await Bun.sleep(2000);
-  const ticks = () => {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return Number(f[11]) + Number(f[12]);
-  };
-  const t = ticks();
+  const t = ticks(pid);
   const w0 = performance.now();
   await Bun.sleep(20_000);
-  const cpu = (ticks() - t) / 100 / ((performance.now() - w0) / 1000);
+  const cpu = (ticks(pid) - t) / 100 / ((performance.now() - w0) / 1000);
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
   log("idle agent RSS", `${rss.toFixed(0)} MB`);
   log("idle agent CPU", `${(cpu * 100).toFixed(2)} % of a core`);
 });
 
 await withCluster(4, async (c, sql) => {
-  log("end-to-end /bin/true throughput, 4 agents", `${(await throughput(c, sql, 3000)).toFixed(0)} jobs/s`);
+  logThroughput("end-to-end /bin/true throughput, 4 agents", await throughput(c, sql, 3000));
 });
 
 // The same with the agent's data directory (its jobs' directories and output files) on tmpfs:
@@ -154,7 +169,7 @@ if (existsSync("/dev/shm")) {
   process.env.TMPDIR = "/dev/shm";
   try {
     await withCluster(1, async (c, sql) => {
-      log("end-to-end /bin/true throughput, 1 agent, its data directory on tmpfs", `${(await throughput(c, sql, 3000)).toFixed(0)} jobs/s`);
+      logThroughput("end-to-end /bin/true throughput, 1 agent, its data directory on tmpfs", await throughput(c, sql, 3000));
     });
   } finally {
     if (tmp === undefined) delete process.env.TMPDIR;

@@ -6,50 +6,11 @@
 // log); DROVER_CPU_PROFILE=controller|agent has that process write a CPU profile (see
 // tests/helpers/cluster.ts); DROVER_PROFILE_AGENTS=4 runs four agents (the first is measured); DROVER_NODE_BACKLOG, DROVER_BATCH_WINDOW and TMPDIR (where the agent keeps its jobs'
 // directories) are passed on.
-import { readdirSync, readFileSync } from "node:fs";
 import postgres from "postgres";
 import { Cluster } from "../tests/helpers/cluster.ts";
 import { POSTGRES_URL } from "../tests/helpers/databases.ts";
 import { until } from "../tests/helpers/until.ts";
-
-const ticks = (pid: number, children = false, part: "all" | "user" | "sys" = "all") => {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    const [u, s] = children ? [Number(f[13]), Number(f[14])] : [Number(f[11]), Number(f[12])];
-    return part === "user" ? u : part === "sys" ? s : u + s;
-  } catch {
-    return 0;
-  }
-};
-/** The CPU of every process whose parent is `pid` (not yet reaped: the agent's helpers). */
-const childTicks = (pid: number) =>
-  readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]!.split(" ")[1] === String(pid);
-      } catch {
-        return false;
-      }
-    })
-    .reduce((sum, d) => sum + ticks(Number(d)), 0);
-const postgresTicks = () =>
-  readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/comm`, "utf8").trim().startsWith("postgres");
-      } catch {
-        return false;
-      }
-    })
-    .reduce((sum, d) => sum + ticks(Number(d)), 0);
-
-/** All CPUs' idle and total jiffies (first line of /proc/stat). */
-const machine = () => {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-  return { idle: f[3]! + f[4]!, total: f.reduce((a, b) => a + b, 0) };
-};
+import { childTicks, machineTicks as machine, postgresTicks, ticks } from "./cpu-ticks.ts";
 
 const name = `drover_profile_${process.pid}`;
 const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
