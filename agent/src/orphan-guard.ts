@@ -1,4 +1,5 @@
 import type { FileSink, Subprocess } from "bun";
+import { atEndOfTurn } from "@drover/shared/end-of-turn";
 import { logger } from "@drover/shared/log";
 
 const log = logger("agent");
@@ -63,8 +64,10 @@ export class OrphanGuard {
   remove(pgid: number): void {
     if (!this.groups.delete(pgid) || !this.proc) return;
     this.pending.push(`- ${pgid}`);
-    if (this.pending.length === 1) setImmediate(() => this.writePending());
+    this.writeSoon();
   }
+
+  private readonly writeSoon = atEndOfTurn(() => this.writePending());
 
   /** The agent is stopping: the guard ends too, killing what is still listed. */
   stop(): void {

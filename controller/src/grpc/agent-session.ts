@@ -10,6 +10,7 @@ import {
   type ControllerMessage,
 } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
+import { atEndOfTurn } from "@drover/shared/end-of-turn";
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
 import { applyJobEvents } from "../jobs/agent-events.ts";
@@ -76,8 +77,10 @@ export class AgentSession implements AgentLink {
   send(message: ControllerMessage): void {
     if (this.closed) return;
     this.outbox.push(message);
-    if (this.outbox.length === 1) setImmediate(() => this.sendOutbox());
+    this.sendSoon();
   }
+
+  private readonly sendSoon = atEndOfTurn(() => this.sendOutbox());
 
   private sendOutbox(): void {
     const messages = this.outbox;
