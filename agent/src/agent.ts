@@ -20,6 +20,7 @@ import { CONTROLLER_TLS_NAME } from "@drover/shared/tls";
 import { readNodeFacts, type NodeFacts } from "./facts.ts";
 import { JobProcess, notStarted, type JobEnd } from "./job-process.ts";
 import { groupAlive, rssByGroup, signalGroup } from "./process-group.ts";
+import { Backlog } from "./backlog.ts";
 import { Sampler } from "./sampler.ts";
 import { JobCgroups } from "./cgroup.ts";
 import { OrphanGuard } from "./orphan-guard.ts";
@@ -59,8 +60,8 @@ const isIpAddress = (address: string) => /^\d+\.\d+\.\d+\.\d+:\d+$/.test(address
 export class Agent {
   private readonly spool: Spool;
   private readonly jobs = new Map<string, JobProcess>();
-  /** jobs sent while this node's processors were taken, in arrival order (see startWaiting) */
-  private backlog = new Map<string, { spec: RunJob; since: number }>();
+  /** jobs sent while this node's processors were taken, in queue order (see startWaiting) */
+  private readonly backlog = new Backlog();
   private backlogWaitMs = 2000;
   private readonly sampler = new Sampler();
   private readonly jobsDir: string;
@@ -305,38 +306,44 @@ export class Agent {
   }
 
   /**
-   * A job the controller sent: it starts now if it fits beside the running ones (and nothing
-   * waits before it), else it waits in the backlog for them to end, for at most backlogWaitMs.
+   * A job the controller sent: it starts now if it fits beside the running ones and no job
+   * before it in queue order waits here, else it waits in the backlog (in queue order) for
+   * running jobs to end, for at most backlogWaitMs.
    */
   private runOrWait(spec: RunJob): void {
     const key = `${spec.jobId}.${spec.attempt}`;
     if (this.jobs.has(key) || this.backlog.has(key)) return;
     if (!this.backlog.size && this.fits(spec)) return this.runJob(spec);
-    if (this.backlogWaitMs <= 0) return this.reportEnd(spec, { ...notStarted("the node's processors were taken"), returned: true });
-    this.backlog.set(key, { spec, since: Date.now() });
+    if (this.backlogWaitMs <= 0) return this.reportEnd(spec, { ...notStarted("the node's processors were taken"), returned: true, overdue: true });
+    this.backlog.add({ key, spec, since: Date.now() });
+    // it may come before the ones waiting (a higher priority) and fit now
+    this.startWaiting();
   }
 
-  /** Starts waiting jobs, oldest first (a Map keeps arrival order), while they fit. */
+  /** Starts waiting jobs in queue order while they fit: none starts ahead of one before it. */
   private startWaiting(): void {
-    for (const [key, { spec }] of this.backlog) {
-      if (!this.fits(spec)) return;
-      this.backlog.delete(key);
-      this.runJob(spec);
+    for (let next = this.backlog.first(); next && this.fits(next.spec); next = this.backlog.first()) {
+      this.backlog.delete(next.key);
+      this.runJob(next.spec);
     }
   }
 
-  /** Hands back jobs that waited longer than backlogWaitMs: the controller may place them elsewhere. */
+  /**
+   * Hands back a job that waited longer than backlogWaitMs, so the controller may place it
+   * elsewhere, and with it every job behind it here (each would otherwise start ahead of it as
+   * processors free up).
+   */
   private returnOverdue(at = Date.now()): void {
-    // in arrival order: the overdue ones come first
-    for (const [key, { spec, since }] of this.backlog) {
-      if (at - since < this.backlogWaitMs) return;
-      this.backlog.delete(key);
-      this.reportEnd(spec, { ...notStarted("waited too long for the node's processors"), returned: true });
-    }
+    const taken = this.backlog.takeFrom((e) => at - e.since >= this.backlogWaitMs);
+    taken.forEach(({ spec }, i) =>
+      this.reportEnd(spec, i === 0
+        ? { ...notStarted("waited too long for the node's processors"), returned: true, overdue: true }
+        : { ...notStarted("handed back with a job before it that waited too long"), returned: true }),
+    );
   }
 
   /** Spools a job's end (or that it never started, or was handed back) for the controller. */
-  private reportEnd(spec: RunJob, end: JobEnd & { returned?: boolean }): void {
+  private reportEnd(spec: RunJob, end: JobEnd & { returned?: boolean; overdue?: boolean }): void {
     this.spool.append({
       case: "jobFinished",
       value: {
@@ -354,6 +361,7 @@ export class Agent {
         stderrTail: end.stderrTail,
         started: end.started,
         returned: end.returned ?? false,
+        overdue: end.overdue ?? false,
       },
     });
     // a job's end is on disk at once: an agent killed right after would otherwise lose it,

@@ -7,6 +7,7 @@ import m4 from "./0004_pending_action_attempt_sister_loss.sql" with { type: "tex
 import m5 from "./0005_job_backlog_returned.sql" with { type: "text" };
 import m6 from "./0006_jobs_queue_order.sql" with { type: "text" };
 import m7 from "./0007_job_dispatched_at.sql" with { type: "text" };
+import m8 from "./0008_job_planned_start.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -17,4 +18,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0005_job_backlog_returned", sql: m5 },
   { tag: "0006_jobs_queue_order", sql: m6 },
   { tag: "0007_job_dispatched_at", sql: m7 },
+  { tag: "0008_job_planned_start", sql: m8 },
 ];

@@ -130,6 +130,8 @@ export const jobs = pgTable(
     sisterLostReason: text("sister_lost_reason"),
     /** set when a node handed the job back unstarted from its backlog: it is not sent to a backlog again */
     backlogReturnedAt: tz("backlog_returned_at"),
+    /** when the scheduler plans to start it (the first queued job that cannot start now, EASY backfill) */
+    plannedStartAt: tz("planned_start_at"),
     /** increases on every dispatch so that late events from an older attempt are ignored */
     attempt: integer("attempt").notNull().default(0),
   },

@@ -77,11 +77,12 @@ async function finishLockedJob(tx: Tx, nodeId: string, ev: JobFinished, job: Job
   if (!onThisNode && !lostHere) return undefined;
 
   if (ev.returned && onThisNode && !job.cancelRequestedAt) {
-    // it waited in a busy node's backlog and was handed back unstarted: it queues again, and
-    // from now on waits here for a free processor (no job bounces between backlogs)
+    // it waited in a busy node's backlog and was handed back unstarted: it queues again; the job
+    // that waited too long from now on waits here for a free processor (no job bounces between
+    // backlogs), those handed back behind it may be sent to a backlog again
     await tx
       .update(jobs)
-      .set({ state: "queued", nodeId: null, allocatedNodes: [], reason: null, requeueRequestedAt: null, backlogReturnedAt: new Date(Number(ev.endedAtMs)) })
+      .set({ state: "queued", nodeId: null, allocatedNodes: [], reason: null, requeueRequestedAt: null, ...(ev.overdue ? { backlogReturnedAt: new Date(Number(ev.endedAtMs)) } : {}) })
       .where(eq(jobs.id, id));
     await recordJobEvent(tx, id, "returned", { node: nodeId, attempt: ev.attempt });
     return "queued";

@@ -3,6 +3,7 @@ import type { Job, Node } from "../db/schema.ts";
 import { jsonValue, rowsOf } from "../db/migrate.ts";
 import { prepared } from "../db/recordset.ts";
 import type { Tx } from "../jobs/job-events.ts";
+import type { Release } from "./queue-plan.ts";
 
 // (Each starts its query when called — no await before it — so that a pass can send several in
 // a known order on its transaction's connection.)
@@ -11,9 +12,9 @@ import type { Tx } from "../jobs/job-events.ts";
 // for every queue length and limit walked far more of the queue than one made for the case.
 
 /** What a pass needs of a queued job to place it (its command and environment are read as it is dispatched). */
-export type Candidate = Pick<Job, "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "tasksPerNode" | "dependsOn" | "reason" | "backlogReturnedAt">;
+export type Candidate = Pick<Job, "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "tasksPerNode" | "dependsOn" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt">;
 
-const CANDIDATE_COLUMNS = sql.raw("id, cpus, memory_bytes, hosts, features, tasks_per_node, depends_on, reason, backlog_returned_at");
+const CANDIDATE_COLUMNS = sql.raw("id, cpus, memory_bytes, hosts, features, tasks_per_node, depends_on, reason, backlog_returned_at, walltime_ms, planned_start_at");
 const UNMET_DEPENDENCY = sql.raw(
   "exists (select 1 from jsonb_array_elements_text(depends_on) as d(id) join jobs dep on dep.id = d.id::bigint where dep.state <> 'completed')",
 );
@@ -28,6 +29,8 @@ type CandidateRow = {
   depends_on: unknown;
   reason: string | null;
   backlog_returned_at: string | Date | null;
+  walltime_ms: number | string | null;
+  planned_start_at: string | Date | null;
 };
 const toCandidate = (r: CandidateRow): Candidate => ({
   id: Number(r.id),
@@ -39,6 +42,8 @@ const toCandidate = (r: CandidateRow): Candidate => ({
   dependsOn: jsonValue<number[]>(r.depends_on),
   reason: r.reason,
   backlogReturnedAt: r.backlog_returned_at === null ? null : new Date(r.backlog_returned_at),
+  walltimeMs: r.walltime_ms === null ? null : Number(r.walltime_ms),
+  plannedStartAt: r.planned_start_at === null ? null : new Date(r.planned_start_at),
 });
 
 /**
@@ -70,12 +75,40 @@ export function readWaitingOnDependencies(tx: Tx, limit: number): Promise<Candid
     .then((r) => rowsOf<CandidateRow>(r).map(toCandidate));
 }
 
-/** The connected nodes that are up, with what placement needs of them. */
-export function readUpNodes(tx: Tx, ids: string[]): Promise<Pick<Node, "id" | "cores" | "memoryBytes" | "features">[]> {
-  type Row = { id: string; cores: number; memory_bytes: number | string; features: unknown };
+/** Every registered node (connected or not, up or not), with what placement needs of it. */
+export function readNodes(tx: Tx): Promise<(Pick<Node, "id" | "cores" | "memoryBytes" | "features" | "state">)[]> {
+  type Row = { id: string; cores: number; memory_bytes: number | string; features: unknown; state: string };
+  return tx
+    .execute(prepared(sql`select id, cores, memory_bytes, features, state from nodes`))
+    .then((r) => rowsOf<Row>(r).map((n) => ({ id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: jsonValue<string[]>(n.features), state: n.state })));
+}
+
+/**
+ * What the jobs on nodes (dispatched, running, suspended) hold there, grouped by node and by
+ * when they are expected to end: start (or now, for one not started yet) + walltime + time
+ * spent suspended; null when unknown (no walltime, or suspended now). Some of the holding
+ * jobs' ids come along for the reasons.
+ */
+export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
+  type Row = { node: string; ends_at: number | string | null; cpus: number | string; memory: number | string; ids: unknown };
   return tx
     .execute(prepared(sql`
-      select id, cores, memory_bytes, features from nodes
-      where id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)) and state = 'up'`))
-    .then((r) => rowsOf<Row>(r).map((n) => ({ id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: jsonValue<string[]>(n.features) })));
+      select a->>'node' as node, e.ends_at, sum((a->>'cpus')::int) as cpus,
+             sum(coalesce((a->>'memoryBytes')::bigint, j.memory_bytes)) as memory,
+             jsonb_path_query_array(jsonb_agg(j.id order by j.id), '$[0 to 5]') as ids
+      from jobs j
+      cross join jsonb_array_elements(j.allocated_nodes) a
+      cross join lateral (select case when j.walltime_ms is null or j.state = 'suspended' then null
+             else floor(extract(epoch from coalesce(j.started_at, ${at.toISOString()}::timestamptz)) * 1000) + j.walltime_ms + j.suspended_ms end as ends_at) e
+      where j.state in ('dispatching', 'running', 'suspended')
+      group by 1, 2`))
+    .then((r) =>
+      rowsOf<Row>(r).map((x) => ({
+        node: x.node,
+        endsAt: x.ends_at === null ? null : Number(x.ends_at),
+        cpus: Number(x.cpus),
+        memoryBytes: Number(x.memory),
+        jobIds: jsonValue<(number | string)[]>(x.ids).map(Number),
+      })),
+    );
 }

@@ -6,9 +6,9 @@ import { jobs, type Job } from "../db/schema.ts";
 import { anyId, prepared, recordset } from "../db/recordset.ts";
 import { recordJobEvents } from "../jobs/job-events.ts";
 import { jsonValue, rowsOf } from "../db/migrate.ts";
-import { place, placeInBacklog, type Allocation, type NodeCapacity } from "./placement.ts";
-import { readRunnable, readUpNodes, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
-import { nodeUsage } from "../nodes/node-usage.ts";
+import type { Allocation, NodeCapacity } from "./placement.ts";
+import { planQueue } from "./queue-plan.ts";
+import { readAllocations, readNodes, readRunnable, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
 import { backlogFactor } from "./backlog.ts";
 
 // Serialises scheduling passes between controllers sharing one Postgres.
@@ -17,6 +17,8 @@ const SCHEDULER_LOCK = 7_070_002;
 const PASS_SIZE = 1000;
 /** How many waiting jobs per pass get their reason brought up to date (the head of the queue). */
 const REASON_UPDATES = 20;
+/** How far down the queue a pass looks for jobs that may start behind one that waits. */
+const BACKFILL_DEPTH = 200;
 
 
 /** True when the head of the queue has no reason recorded yet (so a full cluster still explains itself). */
@@ -33,7 +35,7 @@ async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boo
  * The message that starts a job on its master node: the command runs there, with the limits of
  * the master's share, and learns every allocated host (one line per processor, as PBS_NODEFILE).
  */
-export function runMessage(job: Pick<Job, "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs">, allocation: Allocation[]): ControllerMessage {
+export function runMessage(job: Pick<Job, "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority">, allocation: Allocation[]): ControllerMessage {
   const master = allocation[0]!;
   return create(ControllerMessageSchema, {
     body: {
@@ -48,44 +50,56 @@ export function runMessage(job: Pick<Job, "id" | "attempt" | "argv" | "workingDi
         memoryBytes: BigInt(master.memoryBytes),
         cpus: master.cpus,
         hosts: allocation.flatMap((a) => Array.from({ length: a.cpus }, () => a.node)),
+        priority: job.priority,
       },
     },
   });
 }
 
 /**
- * One scheduling pass: places queued jobs that may run (no holds, start time reached,
- * dependencies completed) on connected nodes with room, highest priority first and FIFO
- * within a priority, and sends them to their agents. Returns how many were dispatched.
+ * One scheduling pass: walks queued jobs that may run (no holds, start time reached,
+ * dependencies completed) in queue order — highest priority first, FIFO within a priority —
+ * and places them on connected nodes with room (EASY backfill, see queue-plan.ts), then sends
+ * them to their agents. Returns how many were dispatched.
  * writeReasons: false leaves the reasons why jobs wait as they are (see Scheduler).
  */
 export async function schedulePass(core: Core, opts: { writeReasons?: boolean } = {}): Promise<number> {
-  const connected = core.links.connectedNodeIds();
+  const connected = new Set(core.links.connectedNodeIds());
+  const at = new Date(now());
   const dispatched = await core.db.transaction(async (tx) => {
     // Queries that do not depend on each other are sent together: Postgres runs them in order
     // on the transaction's connection (the lock first), without a round trip between them.
     // (A drizzle query starts when .then is called on it, the reads of queue-reads.ts when
     // called: each is started here, in this order.)
     const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
-    const upNodes = connected.length ? readUpNodes(tx, connected) : Promise.resolve([]);
-    const used = connected.length ? nodeUsage(tx, connected) : Promise.resolve(new Map<string, { cpus: number; memoryBytes: number }>());
-    const [, up, usage] = await Promise.all([locked, upNodes, used]);
-    const capacity: NodeCapacity[] = up.map((n) => ({
-      id: n.id,
-      freeCpus: n.cores - (usage.get(n.id)?.cpus ?? 0),
-      freeMemoryBytes: n.memoryBytes - (usage.get(n.id)?.memoryBytes ?? 0),
-      features: n.features,
-      cores: n.cores,
-      memoryBytes: n.memoryBytes,
-      backlogFactor: backlogFactor(core.config.scheduler, n.cores, core.links.endsPerSecond(n.id)),
-    }));
+    const [, registered, releases] = await Promise.all([locked, readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([])]);
+    const usage = new Map<string, { cpus: number; memoryBytes: number }>();
+    for (const r of releases) {
+      const u = usage.get(r.node) ?? { cpus: 0, memoryBytes: 0 };
+      u.cpus += r.cpus;
+      u.memoryBytes += r.memoryBytes;
+      usage.set(r.node, u);
+    }
+    const capacity: NodeCapacity[] = registered
+      .filter((n) => n.state === "up" && connected.has(n.id))
+      .map((n) => ({
+        id: n.id,
+        freeCpus: n.cores - (usage.get(n.id)?.cpus ?? 0),
+        freeMemoryBytes: n.memoryBytes - (usage.get(n.id)?.memoryBytes ?? 0),
+        features: n.features,
+        cores: n.cores,
+        memoryBytes: n.memoryBytes,
+        backlogFactor: backlogFactor(core.config.scheduler, n.cores, core.links.endsPerSecond(n.id)),
+      }));
 
     // processors free now plus those the nodes' backlogs may still promise
+    const free = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus), 0);
     const room = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus + Math.floor(n.cores! * n.backlogFactor!)), 0);
     if (room === 0 && !(await anyQueuedNeedsReason(tx))) return [];
 
-    // as many again as there is room for, for jobs that turn out not to fit anywhere
-    const limit = Math.min(PASS_SIZE, room * 2 + REASON_UPDATES);
+    // as many again as there is room for, for jobs that turn out not to fit anywhere; deeper
+    // while processors are free, for jobs that may start behind one that waits (backfill)
+    const limit = Math.min(PASS_SIZE, Math.max(room * 2 + REASON_UPDATES, free > 0 ? BACKFILL_DEPTH : 0));
     // The queue is walked in jobs_queue_order, as far as the pass needs. Postgres's statistics
     // lag behind a large submission (it would then read and sort every queued job), so for
     // these three queries it is asked not to choose a bitmap scan and a sort instead.
@@ -93,7 +107,6 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     // jobs someone asked to execute (MWS execute) go first; then the queue in index order
     // (jobs_queue_order: priority, then FIFO), read only as far as the pass needs; jobs held
     // back by dependencies are not candidates, but the head of them learns why
-    const at = new Date(now());
     const [, executeFirst, queue, waiting] = await Promise.all([
       indexWalk(false),
       readRunnable(tx, { executeFirst: true, at, limit }),
@@ -112,41 +125,50 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     }
     if (candidates.length === 0 && waiting.length === 0) return [];
 
+    const byId = new Map(candidates.map((j) => [j.id, j]));
+    const decisions = planQueue(
+      candidates.map((j) => ({
+        id: j.id,
+        cpus: j.cpus,
+        memoryBytes: j.memoryBytes,
+        hosts: j.hosts,
+        features: j.features,
+        tasksPerNode: j.tasksPerNode,
+        walltimeMs: j.walltimeMs,
+        mayWaitInBacklog: !j.backlogReturnedAt,
+      })),
+      capacity,
+      releases,
+      registered,
+      at.getTime(),
+    );
     const placed: { job: Candidate; allocation: Allocation[] }[] = [];
-    const unplaced: { job: Candidate; reason: string; backlog: boolean }[] = [];
-    for (const job of [...candidates, ...waiting]) {
+    const unplaced: { job: Candidate; reason: string; plannedStart: number | null }[] = [];
+    for (const d of decisions) {
+      const job = byId.get(d.job.id)!;
+      if ("placed" in d) placed.push({ job, allocation: d.placed });
+      else unplaced.push({ job, reason: d.reason, plannedStart: d.plannedStart });
+    }
+    for (const job of waiting) {
       const blocking = job.dependsOn.filter((d) => depStates.has(d) && depStates.get(d) !== "completed");
-      let reason: string | undefined;
-      if (blocking.length) {
-        const failed = blocking.filter((d) => ["failed", "cancelled", "lost"].includes(depStates.get(d) ?? ""));
-        reason = failed.length
-          ? `dependency ${failed.join(", ")} did not complete successfully; this job will not run unless it is released`
-          : `waiting for dependencies ${blocking.join(", ")} to complete`;
-      } else {
-        const result = place(job, capacity);
-        if ("allocation" in result) {
-          placed.push({ job, allocation: result.allocation });
-          continue;
-        }
-        reason = result.reason;
-      }
-      unplaced.push({ job, reason, backlog: !blocking.length && !job.backlogReturnedAt });
+      if (!blocking.length) continue;
+      const failed = blocking.filter((d) => ["failed", "cancelled", "lost"].includes(depStates.get(d) ?? ""));
+      const reason = failed.length
+        ? `dependency ${failed.join(", ")} did not complete successfully; this job will not run unless it is released`
+        : `waiting for dependencies ${blocking.join(", ")} to complete`;
+      unplaced.push({ job, reason, plannedStart: null });
     }
-    // What found no free processors may wait in a busy node's backlog (jobs placed above went
-    // first, so a free node is always preferred to a backlog).
-    const reasons: { id: number; reason: string }[] = [];
-    for (const { job, reason, backlog: mayWait } of unplaced) {
-      const inBacklog = mayWait ? placeInBacklog(job, capacity) : undefined;
-      if (inBacklog) {
-        placed.push({ job, allocation: inBacklog.allocation });
-        continue;
-      }
-      if (job.reason !== reason && reasons.length < REASON_UPDATES && opts.writeReasons !== false) reasons.push({ id: job.id, reason });
+    const reasons: { id: number; reason: string; planned: string | null }[] = [];
+    for (const { job, reason, plannedStart } of unplaced) {
+      const planned = plannedStart === null ? null : new Date(plannedStart).toISOString();
+      const changed = job.reason !== reason || (job.plannedStartAt?.toISOString() ?? null) !== planned;
+      if (changed && reasons.length < REASON_UPDATES && opts.writeReasons !== false) reasons.push({ id: job.id, reason, planned });
     }
-    // why the head of the queue waits, in one statement (sent with the dispatch below)
+    // why the head of the queue waits, and when the first of it is planned to start, in one
+    // statement (sent with the dispatch below)
     const reasonsWritten = reasons.length
       ? tx.execute(prepared(sql`
-          update jobs j set reason = v.reason from ${recordset(reasons, "id bigint, reason text")}
+          update jobs j set reason = v.reason, planned_start_at = v.planned from ${recordset(reasons, "id bigint, reason text, planned timestamptz")}
           where j.id = v.id and ${anyId("j.id", reasons.map((r) => r.id))} and j.state = 'queued'`)).then(() => undefined)
       : Promise.resolve();
 
@@ -156,16 +178,16 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     }
     // one statement dispatches every placed job (a job taken meanwhile by another controller
     // or cancelled is simply not returned)
-    type Dispatched = { id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null };
+    type Dispatched = { id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null; priority: number };
     const dispatchedRows = tx.execute(prepared(sql`
         update jobs j set state = 'dispatching', node_id = v.node, attempt = j.attempt + 1, allocated_nodes = v.alloc, dispatched_at = now(),
-          reason = null, cancel_requested_at = null, execute_requested_at = null, requeue_requested_at = null, sister_lost_reason = null
+          reason = null, planned_start_at = null, cancel_requested_at = null, execute_requested_at = null, requeue_requested_at = null, sister_lost_reason = null
         from ${recordset(
           placed.map(({ job, allocation }) => ({ id: job.id, node: allocation[0]!.node, alloc: allocation })),
           "id bigint, node text, alloc jsonb",
         )}
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
-        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms`));
+        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority`));
     const [, result] = await Promise.all([reasonsWritten, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
     // what the run message needs, as stored now (a modification may have come in since the select)
@@ -181,6 +203,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
           workingDirectory: r.working_directory,
           environment: jsonValue<Record<string, string>>(r.environment),
           walltimeMs: r.walltime_ms === null ? null : Number(r.walltime_ms),
+          priority: r.priority,
         };
         return { job: row, allocation };
       });

@@ -50,12 +50,34 @@ await forEachDatabase("the scheduling pass", (database) => {
     expect((await stateOf(b)).state).toBe("dispatching");
   });
 
-  test("a job that needs more cpus than the cluster has waits and says why; smaller ones run past it", async () => {
-    const big = await submit({ cpus: 5 });
+  test("a job no node can ever run says so and holds nobody back", async () => {
+    const big = await submit({ cpus: 64 });
+    const huge = await submit({ memoryBytes: 100 * 2 ** 40 });
     const small = await submit();
     await schedulePass(core);
-    expect((await stateOf(big)).reason).toMatch(/do not have 5 free processors and 0 MB of free memory between them/);
+    expect((await stateOf(big)).reason).toBe("no node can ever run it: it needs 64 processors and the nodes have 4 in all");
+    expect((await stateOf(huge)).reason).toBe("no node can ever run it: it needs 104857600 MB per processor and the largest node has 4096 MB");
     expect((await stateOf(small)).state).toBe("dispatching");
+    const show = (await stateOf(big));
+    expect(show.plannedStartAt).toBeNull();
+  });
+
+  test("a job wider than what is free waits at the head; later jobs do not start ahead of it", async () => {
+    const one = await submit({ cpus: 3 });
+    const wide = await submit({ cpus: 2 });
+    const late = await submit();
+    await schedulePass(core);
+    expect((await stateOf(one)).state).toBe("dispatching");
+    // one processor is free, but the 2-processor job came first
+    const waiting = await stateOf(wide);
+    expect(waiting.state).toBe("queued");
+    expect(waiting.reason).toMatch(new RegExp(`held by job ${one}; first in the queue: it starts when they end`));
+    expect((await stateOf(late)).state).toBe("queued");
+    expect((await stateOf(late)).reason).toBe(`waiting for job ${wide} ahead of it: a job without a walltime never starts ahead of it`);
+    await core.db.execute(sql`update jobs set state = 'completed' where id = ${one}`);
+    await schedulePass(core);
+    expect((await stateOf(wide)).state).toBe("dispatching");
+    expect((await stateOf(late)).state).toBe("dispatching");
   });
 
   test("a processor count no node has alone spans nodes; the master runs it and learns every host", async () => {
@@ -69,12 +91,13 @@ await forEachDatabase("the scheduling pass", (database) => {
     expect(run.hosts).toHaveLength(3);
     expect(new Set(run.hosts)).toEqual(new Set(["n1", "n2"]));
     expect(run.memoryBytes).toBe(BigInt(job.allocatedNodes[0]!.cpus * 100 * 2 ** 20));
-    // one processor is left in the cluster
+    // one processor is left in the cluster: a 1-processor job submitted after a 2-processor one
+    // does not take it ahead of it (neither has a walltime)
     const two = await submit({ cpus: 2 });
     const one = await submit({ cpus: 1 });
     await schedulePass(core);
     expect((await stateOf(two)).state).toBe("queued");
-    expect((await stateOf(one)).state).toBe("dispatching");
+    expect((await stateOf(one)).state).toBe("queued");
   });
 
   test("tasksPerNode (nodes=2:ppn=2) takes two whole nodes, or waits for them", async () => {
@@ -150,21 +173,27 @@ await forEachDatabase("the scheduling pass", (database) => {
     expect(runs("n1")).toEqual([]);
   });
 
-  test("a job for a host that is not connected waits with a reason", async () => {
+  test("a job for a host no node is named can never run; one for a registered host that is not connected waits for it", async () => {
     const id = await submit({ hosts: ["elsewhere"] });
+    await registerNode(core.db, create(RegisterSchema, { nodeName: "n3", hostname: "n3", cores: 2, memoryBytes: 4n << 30n }), "t");
+    const later = await submit({ hosts: ["n3"] });
+    const free = await submit();
     await schedulePass(core);
-    expect((await stateOf(id)).reason).toMatch(/requested host elsewhere is not connected/);
+    expect((await stateOf(id)).reason).toBe("no node can ever run it: no node is named elsewhere");
+    expect((await stateOf(later)).reason).toMatch(/^waiting for nodes that can run it to connect: requested host n3 is not connected/);
+    expect((await stateOf(free)).state).toBe("dispatching");
+    await core.db.execute(sql`delete from nodes where id = 'n3'`);
   });
 
   test("with a node backlog, busy nodes are sent single-node jobs worth their processors once more; wider jobs are not", async () => {
     const withBacklog = { ...core, config: loadConfig({ DROVER_NODE_BACKLOG: "1" }, "/nonexistent") };
     const first = await Promise.all(Array.from({ length: 6 }, () => submit()));
-    const wide = await submit({ cpus: 3 });
-    const spanning = await submit({ cpus: 4, tasksPerNode: 2 });
     // 4 in free processors, then 2 promised (a free processor is always preferred to a backlog)
     expect(await schedulePass(withBacklog)).toBe(6);
     for (const id of first) expect((await stateOf(id)).state).toBe("dispatching");
     const more = await Promise.all(Array.from({ length: 4 }, () => submit()));
+    const wide = await submit({ cpus: 3 });
+    const spanning = await submit({ cpus: 4, tasksPerNode: 2 });
     expect(await schedulePass(withBacklog)).toBe(2);
     const states = await Promise.all(more.map(async (id) => (await stateOf(id)).state));
     expect(states.filter((s) => s === "dispatching")).toHaveLength(2);
@@ -186,7 +215,7 @@ await forEachDatabase("the scheduling pass", (database) => {
     expect(await schedulePass(withBacklog)).toBe(1);
     const dispatched = await stateOf(id);
     await core.db.transaction((tx) =>
-      applyJobFinished(tx, dispatched.nodeId!, create(JobFinishedSchema, { jobId: BigInt(id), attempt: dispatched.attempt, started: false, returned: true, failReason: "waited too long", endedAtMs: 1000n })),
+      applyJobFinished(tx, dispatched.nodeId!, create(JobFinishedSchema, { jobId: BigInt(id), attempt: dispatched.attempt, started: false, returned: true, overdue: true, failReason: "waited too long", endedAtMs: 1000n })),
     );
     const back = await stateOf(id);
     expect(back).toMatchObject({ state: "queued", nodeId: null, startCount: 0, reason: null, exitCode: null });
@@ -198,5 +227,56 @@ await forEachDatabase("the scheduling pass", (database) => {
     await core.db.execute(sql`update jobs set state = 'completed' where id = ${fillers[0]!}`);
     expect(await schedulePass(withBacklog)).toBe(1);
     expect(await stateOf(id)).toMatchObject({ state: "dispatching", attempt: dispatched.attempt + 1 });
+  });
+
+  test("behind a job handed back for waiting too long, no later job is sent to a backlog; those handed back with it may be again", async () => {
+    const withBacklog = { ...core, config: loadConfig({ DROVER_NODE_BACKLOG: "1" }, "/nonexistent") };
+    const fillers = await Promise.all(Array.from({ length: 4 }, () => submit()));
+    expect(await schedulePass(core)).toBe(4);
+    const overdue = await submit();
+    const behind = await submit();
+    expect(await schedulePass(withBacklog)).toBe(2);
+    for (const [id, late] of [[overdue, true], [behind, false]] as const) {
+      const d = await stateOf(id);
+      await core.db.transaction((tx) =>
+        applyJobFinished(tx, d.nodeId!, create(JobFinishedSchema, { jobId: BigInt(id), attempt: d.attempt, started: false, returned: true, overdue: late, endedAtMs: 1000n })),
+      );
+    }
+    expect((await stateOf(behind)).backlogReturnedAt).toBeNull();
+    const later = await submit();
+    // the overdue job is first in the queue: nothing goes to a backlog ahead of it
+    expect(await schedulePass(withBacklog)).toBe(0);
+    expect((await stateOf(behind)).reason).toBe(`waiting for job ${overdue} ahead of it: a job without a walltime never starts ahead of it`);
+    expect((await stateOf(later)).state).toBe("queued");
+    await core.db.execute(sql`update jobs set state = 'completed' where id = ${fillers[0]!}`);
+    // it takes the free processor; the others may wait in backlogs again
+    expect(await schedulePass(withBacklog)).toBe(3);
+    expect((await stateOf(overdue)).allocatedNodes[0]!.node).toBe((await stateOf(fillers[0]!)).allocatedNodes[0]!.node);
+  });
+
+  test("EASY backfill: with walltimes, a later job that ends before the planned start runs ahead of a waiting one; one that would not, waits", async () => {
+    const clock = new ManualClock(Date.now());
+    const restore = setClock(clock.read);
+    try {
+      // both nodes busy: n1 for 10 minutes (2 cpus), n2 with 1 of 2 cpus for an hour
+      const a = await submit({ cpus: 2, walltimeMs: 600_000, hosts: ["n1"] });
+      const b = await submit({ cpus: 1, walltimeMs: 3_600_000, hosts: ["n2"] });
+      expect(await schedulePass(core)).toBe(2);
+      await core.db.execute(sql`update jobs set state = 'running', started_at = ${new Date(clock.ms).toISOString()}::timestamptz where id in (${a}, ${b})`);
+      // at +10 minutes n1 and the free processor of n2 have room for it: a planned start
+      const wide = await submit({ cpus: 3 });
+      const long = await submit({ walltimeMs: 900_000 });
+      const none = await submit();
+      const short = await submit({ walltimeMs: 300_000 });
+      expect(await schedulePass(core)).toBe(1);
+      const head = await stateOf(wide);
+      expect(head.plannedStartAt?.getTime()).toBe(clock.ms + 600_000);
+      expect(head.reason).toMatch(new RegExp(`held by jobs ${a}, ${b}; first in the queue: planned to start ${new Date(clock.ms + 600_000).toISOString()}`));
+      expect((await stateOf(short)).state).toBe("dispatching");
+      expect((await stateOf(long)).reason).toMatch(new RegExp(`waiting for job ${wide} ahead of it \\(planned to start .*\\): it would not end before then`));
+      expect((await stateOf(none)).reason).toMatch(/a job without a walltime never starts ahead of it/);
+    } finally {
+      restore();
+    }
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "planned_start_at" timestamp with time zone;

@@ -1,0 +1,236 @@
+import { place, placeInBacklog, type Allocation, type NodeCapacity, type PlacementRequest } from "./placement.ts";
+
+// EASY backfill over one pass of the queue (what Slurm's sched/backfill and Moab do with one
+// reservation): jobs start in queue order; the first that cannot start gets a planned start
+// from the running jobs' walltimes, and a later job may start ahead of it only when it is sure
+// to end before that time or uses nothing the planned job will need then.
+
+/** A queued job as the plan sees it, in queue order. */
+export interface PlanJob extends PlacementRequest {
+  id: number;
+  walltimeMs: number | null;
+  /** false: not sent to a node's backlog (a spanning job, or one a backlog handed back) */
+  mayWaitInBacklog: boolean;
+}
+
+/** Processors and memory that running (or dispatched) jobs hold on a node, and when they end. */
+export interface Release {
+  node: string;
+  cpus: number;
+  memoryBytes: number;
+  /** the expected end (start + walltime); null when unknown (no walltime, suspended) */
+  endsAt: number | null;
+  /** some of the jobs holding them, for the reasons */
+  jobIds: number[];
+}
+
+/** A registered node (connected or not), as a job could use it when idle. */
+export interface RegisteredNode {
+  id: string;
+  cores: number;
+  memoryBytes: number;
+  features: string[];
+}
+
+export type Decision =
+  | { job: PlanJob; placed: Allocation[]; backlog: boolean }
+  | { job: PlanJob; reason: string; plannedStart: number | null };
+
+interface Reservation {
+  job: PlanJob;
+  /** when it can start (Infinity: only once jobs without a walltime end) */
+  at: number;
+  /** per node: what is left at that time beside the planned job, for jobs that would still run then */
+  spare: Map<string, { cpus: number; memoryBytes: number }>;
+}
+
+const MB = 1024 * 1024;
+const list = (ids: number[], more: boolean) => `${ids.join(", ")}${more ? ", …" : ""}`;
+
+/** What place() would need, with every capacity copied (place() takes from what it is given). */
+const copy = (nodes: NodeCapacity[]) => nodes.map((n) => ({ ...n }));
+
+/**
+ * Why no node can ever run the job (even with all registered nodes idle), or undefined when
+ * some could. Such a job is not planned and holds nobody back.
+ */
+export function neverRunnable(job: PlacementRequest, registered: RegisteredNode[]): string | undefined {
+  if (!registered.length) return undefined; // nothing registered yet: it waits for nodes to join
+  const idle = registered.map((n) => ({ id: n.id, freeCpus: n.cores, freeMemoryBytes: n.memoryBytes, features: n.features }));
+  const result = place(job, idle);
+  if ("allocation" in result) return undefined;
+  const featured = registered.filter((n) => job.features.every((f) => n.features.includes(f)));
+  if (!featured.length) return `no node can ever run it: no node has the features ${job.features.join(", ")}`;
+  const unknown = job.hosts.filter((h) => !registered.some((n) => n.id === h));
+  if (unknown.length) return `no node can ever run it: no node is named ${unknown.join(", ")}`;
+  const cores = featured.reduce((s, n) => s + n.cores, 0);
+  if (job.cpus > cores) return `no node can ever run it: it needs ${job.cpus} processors and the nodes${job.features.length ? " with its features" : ""} have ${cores} in all`;
+  const mostMemory = Math.max(...featured.map((n) => n.memoryBytes));
+  if (job.memoryBytes > mostMemory) return `no node can ever run it: it needs ${Math.round(job.memoryBytes / MB)} MB per processor and the largest node has ${Math.round(mostMemory / MB)} MB`;
+  if (job.tasksPerNode) return `no node can ever run it: it needs ${Math.ceil(job.cpus / job.tasksPerNode)} nodes with ${job.tasksPerNode} processors and ${Math.round((job.tasksPerNode * job.memoryBytes) / MB)} MB each`;
+  return `no node can ever run it: no set of nodes has ${job.cpus} processors with ${Math.round(job.memoryBytes / MB)} MB each`;
+}
+
+/** The nodes free at `at`: free now plus everything released by then. */
+function capacityAt(nodes: NodeCapacity[], releases: Release[], at: number): NodeCapacity[] {
+  const byId = new Map(copy(nodes).map((n) => [n.id, n]));
+  for (const r of releases) {
+    if ((r.endsAt ?? Infinity) > at) continue;
+    const n = byId.get(r.node);
+    if (!n) continue;
+    n.freeCpus += r.cpus;
+    n.freeMemoryBytes += r.memoryBytes;
+  }
+  return [...byId.values()];
+}
+
+/**
+ * The earliest time the job fits as running jobs end, and what the nodes have left beside it
+ * then; undefined when it would not fit even once every job there has ended.
+ */
+function reserve(job: PlanJob, nodes: NodeCapacity[], releases: Release[], now: number): Reservation | undefined {
+  // when jobs overran their walltime, they are taken to end now
+  const times = [...new Set(releases.map((r) => (r.endsAt === null ? Infinity : Math.max(now, r.endsAt))))].sort((a, b) => a - b);
+  const clamped = releases.map((r) => (r.endsAt === null ? r : { ...r, endsAt: Math.max(now, r.endsAt) }));
+  const fitsAt = (t: number) => {
+    const cap = capacityAt(nodes, clamped, t);
+    const result = place(job, cap);
+    return "allocation" in result ? cap : undefined;
+  };
+  if (!times.length || !fitsAt(times[times.length - 1]!)) return undefined;
+  // more is free the later it is: the earliest fitting time by bisection
+  let lo = 0;
+  let hi = times.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (fitsAt(times[mid]!)) hi = mid;
+    else lo = mid + 1;
+  }
+  const at = times[lo]!;
+  const left = fitsAt(at)!;
+  // With no planned start (it waits for jobs without a walltime) it is not known which of the
+  // nodes it may use frees up first: nothing that would still run then may take any of them.
+  const eligible = at === Infinity ? eligibleIds(job, nodes) : new Set<string>();
+  return { job, at, spare: new Map(left.map((n) => [n.id, eligible.has(n.id) ? { cpus: 0, memoryBytes: 0 } : { cpus: n.freeCpus, memoryBytes: n.freeMemoryBytes }])) };
+}
+
+/** What holds the processors the job waits for, in words (for its reason). */
+function holders(releases: Release[], eligible: Set<string>): string {
+  const ids = releases.filter((r) => eligible.has(r.node)).flatMap((r) => r.jobIds);
+  const unique = [...new Set(ids)].sort((a, b) => a - b);
+  return unique.length ? `held by job${unique.length > 1 ? "s" : ""} ${list(unique.slice(0, 5), unique.length > 5)}` : "";
+}
+
+/** The node ids a job may run on (its features, its host list). */
+function eligibleIds(job: PlacementRequest, nodes: NodeCapacity[]): Set<string> {
+  return new Set(nodes.filter((n) => job.features.every((f) => n.features.includes(f)) && (!job.hosts.length || job.hosts.includes(n.id))).map((n) => n.id));
+}
+
+/**
+ * Decides, for queued jobs in queue order, which start now (or wait in a node's backlog) and why
+ * the others wait. `nodes` are the connected nodes that are up, with what is free on them now
+ * (taken from as jobs are placed); `releases` what running jobs hold and when they end.
+ */
+export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Release[], registered: RegisteredNode[], now: number): Decision[] {
+  const decisions: Decision[] = [];
+  const ends = [...releases];
+  let reservation: Reservation | undefined;
+  // nodes an earlier waiting job waits for: no later job is sent to their backlogs, where it
+  // would start ahead of it
+  const closed = new Set<string>();
+  const takeFromSpare = (allocation: Allocation[]) => {
+    for (const a of allocation) {
+      const s = reservation?.spare.get(a.node);
+      if (!s) continue;
+      s.cpus -= a.cpus;
+      s.memoryBytes -= a.memoryBytes;
+    }
+  };
+  const started = (job: PlanJob, allocation: Allocation[], backlog: boolean) => {
+    decisions.push({ job, placed: allocation, backlog });
+    // a job started now (or soon) holds its share until its walltime runs out
+    const endsAt = job.walltimeMs !== null && !backlog ? now + job.walltimeMs : null;
+    for (const a of allocation) ends.push({ node: a.node, cpus: a.cpus, memoryBytes: a.memoryBytes, endsAt, jobIds: [job.id] });
+  };
+
+  for (const job of jobs) {
+    if (!reservation) {
+      const now_ = place(job, nodes);
+      if ("allocation" in now_) {
+        started(job, now_.allocation, false);
+        continue;
+      }
+      const never = neverRunnable(job, registered);
+      if (never) {
+        decisions.push({ job, reason: never, plannedStart: null });
+        continue;
+      }
+      if (job.mayWaitInBacklog) {
+        const waiting = placeInBacklog(job, nodes.filter((n) => !closed.has(n.id)));
+        if (waiting) {
+          started(job, waiting.allocation, true);
+          continue;
+        }
+      }
+      const planned = reserve(job, nodes, ends, now);
+      if (!planned) {
+        // it could run on registered nodes that are not connected (or not up) now: it holds
+        // nobody back on the connected ones
+        decisions.push({ job, reason: `waiting for nodes that can run it to connect: ${now_.reason.replace(/^waiting for resources: /, "")}`, plannedStart: null });
+        continue;
+      }
+      reservation = planned;
+      const eligible = eligibleIds(job, nodes);
+      for (const id of eligible) closed.add(id);
+      const held = holders(ends, eligible);
+      const when = planned.at === Infinity
+        ? "it starts when they end (they have no walltime, so no start can be planned)"
+        : `planned to start ${new Date(planned.at).toISOString()}`;
+      decisions.push({ job, reason: `${now_.reason}${held ? `; ${held}` : ""}; first in the queue: ${when}`, plannedStart: planned.at === Infinity ? null : planned.at });
+      continue;
+    }
+
+    // Behind a planned job: this one may start only in what is free now, and only if it ends
+    // before the planned start or leaves what the planned job needs untouched.
+    const head = reservation.job.id;
+    const endsBefore = job.walltimeMs !== null && reservation.at !== Infinity && now + job.walltimeMs <= reservation.at;
+    if (endsBefore) {
+      const result = place(job, nodes);
+      if ("allocation" in result) {
+        started(job, result.allocation, false);
+        continue;
+      }
+    } else {
+      const view = nodes.map((n) => {
+        const s = reservation!.spare.get(n.id) ?? { cpus: n.freeCpus, memoryBytes: n.freeMemoryBytes };
+        return { ...n, freeCpus: Math.min(n.freeCpus, s.cpus), freeMemoryBytes: Math.min(n.freeMemoryBytes, s.memoryBytes) };
+      });
+      const result = place(job, view);
+      if ("allocation" in result) {
+        for (const a of result.allocation) {
+          const n = nodes.find((x) => x.id === a.node)!;
+          n.freeCpus -= a.cpus;
+          n.freeMemoryBytes -= a.memoryBytes;
+        }
+        takeFromSpare(result.allocation);
+        started(job, result.allocation, false);
+        continue;
+      }
+    }
+    const never = neverRunnable(job, registered);
+    if (never) {
+      decisions.push({ job, reason: never, plannedStart: null });
+      continue;
+    }
+    for (const id of eligibleIds(job, nodes)) closed.add(id);
+    const plan = reservation.at === Infinity ? "" : ` (planned to start ${new Date(reservation.at).toISOString()})`;
+    const why =
+      job.walltimeMs === null
+        ? "a job without a walltime never starts ahead of it"
+        : reservation.at === Infinity || now + job.walltimeMs > reservation.at
+          ? "it would not end before then"
+          : "there is no room for it now";
+    decisions.push({ job, reason: `waiting for job ${head} ahead of it${plan}: ${why}`, plannedStart: null });
+  }
+  return decisions;
+}
