@@ -39,6 +39,8 @@ export interface AgentOptions {
   dataDir: string;
   partition?: string;
   features?: string[];
+  /** processors offered to jobs, instead of all the node's cores */
+  cpus?: number;
   /** SIGTERM → SIGKILL grace when a job is cancelled or over a limit */
   graceMs?: number;
   /** the longest wait between reconnection attempts; keep it well under the controller's node timeout */
@@ -103,7 +105,8 @@ export class Agent {
       this.cgroups = cgroups;
       log.info("jobs' memory limits are enforced by the kernel (cgroup v2)", { cgroups: cgroups.jobsDir });
     }
-    this.facts = await (this.opts.readFacts ?? readNodeFacts)(this.opts.dataDir);
+    const facts = await (this.opts.readFacts ?? readNodeFacts)(this.opts.dataDir);
+    this.facts = this.opts.cpus ? { ...facts, cores: this.opts.cpus } : facts;
     this.client = new AgentClient(this.opts.controller, this.opts.ca ? credentials.createSsl(this.opts.ca) : credentials.createInsecure(), {
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,

@@ -9,7 +9,9 @@ import { Agent } from "./agent.ts";
 import { readNodeFacts, readNodeFactsInChild } from "./facts.ts";
 
 export const agentUsage = `Usage: drover agent --controller HOST:PORT --token-file FILE [--ca-file CA.pem] [--name NAME]
-                    [--data-dir DIR] [--partition P] [--features a,b] [--grace 10s] [--max-backoff 5s]
+                    [--data-dir DIR] [--partition P] [--features a,b] [--cpus N] [--grace 10s] [--max-backoff 5s]
+  --cpus:    processors this node offers to jobs (default: all its cores), e.g. to keep some for
+             other work
   --ca-file: the controller's CA (DROVER_HOME/keys/ca.pem there): the stream then uses TLS, as a
              controller listening beyond loopback requires`;
 
@@ -28,6 +30,7 @@ export async function runAgent(args: string[], standalone?: { subcommand: string
       "data-dir": { type: "string" },
       partition: { type: "string" },
       features: { type: "string" },
+      cpus: { type: "string" },
       grace: { type: "string" },
       "max-backoff": { type: "string" },
     },
@@ -54,6 +57,8 @@ export async function runAgent(args: string[], standalone?: { subcommand: string
     }
     if (!ca.toString("utf8").includes("BEGIN CERTIFICATE")) throw new Error(`--ca-file ${caFile} holds no PEM certificate`);
   }
+  const cpus = values.cpus === undefined ? undefined : Number(values.cpus);
+  if (cpus !== undefined && !(Number.isInteger(cpus) && cpus >= 1)) throw new Error(`--cpus must be a whole number of processors, at least 1, not "${values.cpus}"`);
   const agent = new Agent({
     controller,
     token,
@@ -62,6 +67,7 @@ export async function runAgent(args: string[], standalone?: { subcommand: string
     dataDir: values["data-dir"] ?? join(droverHome(), "agent"),
     partition: values.partition,
     features: values.features?.split(",").map((f) => f.trim()).filter(Boolean),
+    cpus,
     graceMs: values.grace ? parseDuration(values.grace, "--grace") : undefined,
     readFacts: standalone ? (dir) => readNodeFactsInChild(dir, standalone.subcommand) : undefined,
     maxBackoffMs: values["max-backoff"] ? parseDuration(values["max-backoff"], "--max-backoff") : undefined,

@@ -45,6 +45,9 @@ export function mwsJobView(job: Job) {
     submitDate: formatMwsDate(job.submittedAt),
     startDate: formatMwsDate(job.startedAt),
     completionDate: formatMwsDate(job.endedAt),
+    // when a queued job is planned to start: its deferred start, or the scheduler's plan for
+    // the first job that cannot start now (EASY backfill)
+    earliestStartDate: job.state === "queued" ? formatMwsDate(plannedStartOf(job, at)) : null,
     earliestStartDateRequested: formatMwsDate(job.earliestStartAt),
     durationRequested: seconds(job.walltimeMs),
     activeDuration: Math.max(0, Math.round(activeMs / 1000)),
@@ -78,6 +81,12 @@ export function mwsJobView(job: Job) {
     // drover: jobs that must complete successfully first (from templates or drover's own API)
     dependencies: job.dependsOn.map(mwsJobId),
   };
+}
+
+function plannedStartOf(job: Job, at: number): Date | null {
+  const deferred = job.earliestStartAt && job.earliestStartAt.getTime() > at && !job.executeRequestedAt ? job.earliestStartAt : null;
+  if (deferred && job.plannedStartAt) return deferred > job.plannedStartAt ? deferred : job.plannedStartAt;
+  return deferred ?? job.plannedStartAt;
 }
 
 /** Moab's queue status: ACTIVE on nodes, ELIGIBLE to start, BLOCKED from starting, COMPLETED. */
