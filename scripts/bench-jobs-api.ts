@@ -47,13 +47,27 @@ await withBenchController("jobs", {}, async (controller) => {
   await controller.database.db.execute(sql`analyze jobs`);
   await registerNode(controller.core.db, create(RegisterSchema, { nodeName: "bench-node", hostname: "bench-node", cores: 2, memoryBytes: 4n << 30n }), controller.core.controllerId);
   controller.core.links.attach({ nodeId: "bench-node", send: () => {}, close: () => {} });
-  const passes: number[] = [];
-  for (let i = 0; i < 50; i++) {
-    const t = performance.now();
-    await schedulePass(controller.core);
-    passes.push(performance.now() - t);
-  }
-  figures[`scheduling pass with ${JOBS.toLocaleString("en")} jobs queued (p50 / p99)`] = `${quantile(passes, 0.5).toFixed(2)} ms / ${quantile(passes, 0.99).toFixed(2)} ms`;
+  const timePasses = async () => {
+    const passes: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t = performance.now();
+      await schedulePass(controller.core);
+      passes.push(performance.now() - t);
+    }
+    return `${quantile(passes, 0.5).toFixed(2)} ms / ${quantile(passes, 0.99).toFixed(2)} ms`;
+  };
+  figures[`scheduling pass with ${JOBS.toLocaleString("en")} jobs queued (p50 / p99)`] = await timePasses();
+
+  // The same with a wide job at the head of the queue: one processor of the node is taken by a
+  // job with a walltime, and a 2-processor job of the highest priority waits for it; each pass
+  // plans its start and looks down the queue for jobs that may start ahead of it (none can:
+  // the queued jobs have no walltime).
+  await controller.database.db.execute(sql`update jobs set state = 'completed' where state in ('dispatching', 'running')`);
+  await controller.database.db.execute(sql`
+    insert into jobs (name, owner, argv, state, cpus, walltime_ms, started_at, allocated_nodes, node_id, attempt)
+    values ('holder', 'admin', '["/bin/sleep","3600"]'::jsonb, 'running', 1, 3600000, now(), '[{"node":"bench-node","cpus":1}]'::jsonb, 'bench-node', 1)`);
+  await controller.database.db.execute(sql`insert into jobs (name, owner, argv, cpus, priority) values ('wide', 'admin', '["/bin/true"]'::jsonb, 2, 100)`);
+  figures[`scheduling pass with ${JOBS.toLocaleString("en")} jobs queued and a wide job waiting at the head (p50 / p99; target p50 < 5 ms)`] = await timePasses();
   for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`);
 });
 
