@@ -19,7 +19,7 @@ import { atEndOfTurn } from "@drover/shared/end-of-turn";
 import { CONTROLLER_TLS_NAME } from "@drover/shared/tls";
 import { readNodeFacts, type NodeFacts } from "./facts.ts";
 import { JobProcess, notStarted, type JobEnd } from "./job-process.ts";
-import { groupAlive, rssByGroup, signalGroup } from "./process-group.ts";
+import { groupAlive, memoryByGroup, signalGroup } from "./process-group.ts";
 import { Backlog } from "./backlog.ts";
 import { Sampler } from "./sampler.ts";
 import { JobCgroups } from "./cgroup.ts";
@@ -128,7 +128,7 @@ export class Agent {
     if (this.sampleTimer) clearInterval(this.sampleTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.backlog.clear(); // unstarted: the controller queues them again when this node is reconciled or lost
-    for (const job of this.jobs.values()) job.terminate("the agent is stopping");
+    for (const job of this.jobs.values()) job.terminate("the agent is stopping", "stopped");
     this.stream?.cancel();
     this.client?.close();
     this.guard.stop();
@@ -257,7 +257,7 @@ export class Agent {
         const waiting = this.backlog.get(key);
         if (!job && waiting && kind === SignalJob_Kind.CANCEL) {
           this.backlog.delete(key);
-          this.reportEnd(waiting.spec, notStarted(reason || "cancelled before it started"));
+          this.reportEnd(waiting.spec, notStarted(reason || "cancelled before it started", Date.now(), "cancelled"));
           break;
         }
         if (!job) break;
@@ -317,7 +317,7 @@ export class Agent {
     const key = `${spec.jobId}.${spec.attempt}`;
     if (this.jobs.has(key) || this.backlog.has(key)) return;
     if (!this.backlog.size && this.fits(spec)) return this.runJob(spec);
-    if (this.backlogWaitMs <= 0) return this.reportEnd(spec, { ...notStarted("the node's processors were taken"), returned: true, overdue: true });
+    if (this.backlogWaitMs <= 0) return this.reportEnd(spec, { ...notStarted("the node's processors were taken", Date.now(), ""), returned: true, overdue: true });
     this.backlog.add({ key, spec, since: Date.now() });
     // it may come before the ones waiting (a higher priority) and fit now
     this.startWaiting();
@@ -340,8 +340,8 @@ export class Agent {
     const taken = this.backlog.takeFrom((e) => at - e.since >= this.backlogWaitMs);
     taken.forEach(({ spec }, i) =>
       this.reportEnd(spec, i === 0
-        ? { ...notStarted("waited too long for the node's processors"), returned: true, overdue: true }
-        : { ...notStarted("handed back with a job before it that waited too long"), returned: true }),
+        ? { ...notStarted("waited too long for the node's processors", Date.now(), ""), returned: true, overdue: true }
+        : { ...notStarted("handed back with a job before it that waited too long", Date.now(), ""), returned: true }),
     );
   }
 
@@ -365,6 +365,8 @@ export class Agent {
         started: end.started,
         returned: end.returned ?? false,
         overdue: end.overdue ?? false,
+        cause: end.cause,
+        behaviourNotes: end.behaviourNotes ?? [],
       },
     });
     // a job's end is on disk at once: an agent killed right after would otherwise lose it,
@@ -400,7 +402,8 @@ export class Agent {
     this.tick++;
     this.returnOverdue();
     // one look at /proc for all jobs whose memory the kernel does not watch
-    const rss = [...this.jobs.values()].some((j) => j.pollsRss) ? rssByGroup() : undefined;
+    const polled = new Set([...this.jobs.values()].filter((j) => j.pollsRss && j.pid).map((j) => j.pid));
+    const rss = polled.size ? memoryByGroup(polled) : undefined;
     for (const job of this.jobs.values()) {
       job.enforceLimits(Date.now(), rss);
       if (this.tick % 2 === 0 && this.registered) {

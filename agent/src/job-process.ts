@@ -2,7 +2,10 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync, fstatSync } from "node:fs";
 import { join } from "node:path";
 import type { RunJob } from "@drover/proto/service";
-import { rssByGroup, signalGroup } from "./process-group.ts";
+import { hostname } from "node:os";
+import { memoryByGroup, signalGroup } from "./process-group.ts";
+import { runBehaviours } from "./behaviours.ts";
+import { containerCommand } from "./container.ts";
 import type { JobCgroup, JobCgroups } from "./cgroup.ts";
 import type { OrphanGuard } from "./orphan-guard.ts";
 
@@ -21,11 +24,15 @@ export interface JobEnd {
   failReason: string;
   stdoutTail: string;
   stderrTail: string;
+  /** how it ended, in one word (see JobFinished.cause) */
+  cause: string;
+  /** what its behaviours did */
+  behaviourNotes?: string[];
 }
 
 /** The end of a job whose process never started, and why. */
-export function notStarted(failReason: string, at = Date.now()): JobEnd {
-  return { started: false, signal: "", startedAtMs: at, endedAtMs: at, walltimeMs: 0, cpuTimeMs: 0, peakRssBytes: 0, failReason, stdoutTail: "", stderrTail: "" };
+export function notStarted(failReason: string, at = Date.now(), cause = "start"): JobEnd {
+  return { started: false, signal: "", startedAtMs: at, endedAtMs: at, walltimeMs: 0, cpuTimeMs: 0, peakRssBytes: 0, failReason, stdoutTail: "", stderrTail: "", cause };
 }
 
 /** Last bytes of an open file as text. */
@@ -88,6 +95,7 @@ export class JobProcess {
   private suspendedMs = 0;
   private peakRss = 0;
   private killReason = "";
+  private killCause = "";
   private killTimer: ReturnType<typeof setTimeout> | undefined;
   private lastOutputSize = -1;
   private proc: ReturnType<typeof Bun.spawn> | undefined;
@@ -118,6 +126,14 @@ export class JobProcess {
     // Without a requested working directory the job runs in its own directory, beside its
     // stdout and stderr files (as a batch job's output lands in its working directory).
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    if (this.spec.scratchDir) {
+      // the run's own directory, asked for by the job (its working directory is inside)
+      try {
+        for (const sub of ["cwd", "tmp"]) mkdirSync(join(this.spec.scratchDir, sub), { recursive: true, mode: 0o700 });
+      } catch (e) {
+        return notStarted(`could not make the job's directory ${this.spec.scratchDir}: ${(e as Error).message}`);
+      }
+    }
     const cwd = this.spec.workingDirectory || this.dir;
     const nodefile = nodefileFor(this.spec.hosts, this.nodefilesDir);
     const env: Record<string, string> = {
@@ -134,8 +150,14 @@ export class JobProcess {
       PBS_JOBID: String(this.jobId),
     };
     if (this.spec.workingDirectory && (!existsSync(cwd) || !statSync(cwd).isDirectory())) return notStarted(`working directory ${cwd} does not exist on this node`);
-    const program = findProgram(this.spec.argv[0]!, env.PATH!, cwd);
-    if (!program) return notStarted(`command not found on this node: ${this.spec.argv[0]}`);
+    let argv = this.spec.argv;
+    if (this.spec.container) {
+      const wrapped = containerCommand(this.spec.container, argv, cwd, env, `drover-${this.jobId}-${this.attempt}`);
+      if ("missing" in wrapped) return notStarted(`${wrapped.missing} on node ${hostname()}`, Date.now(), "runtime");
+      argv = wrapped.argv;
+    }
+    const program = findProgram(argv[0]!, env.PATH!, cwd);
+    if (!program) return notStarted(`command not found on this node: ${argv[0]}`);
 
     // a+: the job appends through its copies, the agent reads the tails through these
     const out = (this.outFd = openSync(this.stdoutPath, "a+", 0o600));
@@ -144,7 +166,7 @@ export class JobProcess {
       // detached: the child calls setsid() itself (its own session and process group, pgid =
       // pid) — one exec fewer than the setsid program; the agent's OrphanGuard kills the group
       // if the agent dies
-      const command = [program, ...this.spec.argv.slice(1)];
+      const command = [program, ...argv.slice(1)];
       if (this.cgroups) {
         // the process enters the job's cgroup before it becomes the job (its arguments are
         // positional parameters of the script, never parsed by the shell)
@@ -179,15 +201,22 @@ export class JobProcess {
       this.peakRss = Math.max(this.peakRss, this.cgroup.peak());
       if (this.cgroup.oomKilled() && !this.killReason) {
         this.killReason = `memory limit of ${mb(Number(this.spec.memoryBytes))} exceeded: the kernel stopped the job's processes`;
+        this.killCause = "memory";
       }
       removeWhenEmpty(this.cgroup);
     }
     const stdoutTail = tailOf(out);
     const stderrTail = tailOf(err);
     this.closeOutput();
+    const exitCode = signal ? undefined : (this.proc.exitCode ?? undefined);
+    const cause = this.killCause || (signal ? "signal" : "exit");
+    const hasBehaviours = this.spec.onSuccess.length + this.spec.onFailure.length + this.spec.onExit.length > 0;
+    const behaviourNotes = hasBehaviours ? await runBehaviours(this.spec, cause === "exit" && exitCode === 0, cwd, env) : [];
     return {
+      cause,
+      behaviourNotes,
       started: true,
-      exitCode: signal ? undefined : (this.proc.exitCode ?? undefined),
+      exitCode,
       signal: signal ? String(signal) : "",
       startedAtMs: this.startedAtMs,
       endedAtMs,
@@ -210,10 +239,14 @@ export class JobProcess {
     return !this.cgroup;
   }
 
-  /** SIGTERM to the group, then SIGKILL after the grace period. The reason is reported. */
-  terminate(reason: string): void {
+  /**
+   * SIGTERM to the group, then SIGKILL after the grace period. The reason is reported, and the
+   * cause in one word (memory, walltime, cancelled).
+   */
+  terminate(reason: string, cause = "cancelled"): void {
     if (!this.pid || this.killReason) return;
     this.killReason = reason;
+    this.killCause = cause;
     if (this.suspended) signalGroup(this.pid, "SIGCONT"); // a stopped process cannot handle SIGTERM
     signalGroup(this.pid, "SIGTERM");
     this.killTimer = setTimeout(() => signalGroup(this.pid, "SIGKILL"), this.graceMs);
@@ -235,21 +268,21 @@ export class JobProcess {
 
   /**
    * Called about once a second: walltime (not counting suspension) and memory limits.
-   * `rss` is the resident memory of each process group (rssByGroup), read once for all jobs.
+   * `memory` is the memory of each process group (memoryByGroup), read once for all jobs.
    */
-  enforceLimits(at = Date.now(), rss?: Map<number, number>): void {
+  enforceLimits(at = Date.now(), memory?: Map<number, number>): void {
     if (!this.pid || this.killReason) return;
-    const used = this.cgroup ? this.cgroup.current() : (rss ?? rssByGroup()).get(this.pid) ?? 0;
+    const used = this.cgroup ? this.cgroup.current() : (memory ?? memoryByGroup(new Set([this.pid]))).get(this.pid) ?? 0;
     if (used > this.peakRss) this.peakRss = used;
     const limit = Number(this.spec.memoryBytes);
     // in a cgroup the kernel enforces the limit itself (memory.max)
     if (limit > 0 && used > limit && !this.cgroup) {
-      this.terminate(`memory limit of ${mb(limit)} exceeded: the job's processes used ${mb(used)}`);
+      this.terminate(`memory limit of ${mb(limit)} exceeded: the job's processes used ${mb(used)}`, "memory");
       return;
     }
     const walltime = Number(this.spec.walltimeMs);
     const ran = at - this.startedAtMs - this.suspendedMs - (this.suspended ? at - this.suspendedSince : 0);
-    if (walltime > 0 && ran > walltime) this.terminate(`walltime of ${seconds(walltime)} exceeded`);
+    if (walltime > 0 && ran > walltime) this.terminate(`walltime of ${seconds(walltime)} exceeded`, "walltime");
   }
 
   /** Output tails when they changed since the last call. */

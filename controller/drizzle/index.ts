@@ -8,6 +8,7 @@ import m5 from "./0005_job_backlog_returned.sql" with { type: "text" };
 import m6 from "./0006_jobs_queue_order.sql" with { type: "text" };
 import m7 from "./0007_job_dispatched_at.sql" with { type: "text" };
 import m8 from "./0008_job_planned_start.sql" with { type: "text" };
+import m9 from "./0009_job_queue_semantics.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -19,4 +20,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0006_jobs_queue_order", sql: m6 },
   { tag: "0007_job_dispatched_at", sql: m7 },
   { tag: "0008_job_planned_start", sql: m8 },
+  { tag: "0009_job_queue_semantics", sql: m9 },
 ];

@@ -28,7 +28,9 @@ export interface Config {
    * batchWindowMs: under load, passes (and the writes of agents' events) are spaced this far
    * apart so each handles many jobs at once; a lightly loaded cluster answers at once.
    */
-  scheduler: { intervalMs: number; nodeBacklog: number; backlogWaitMs: number; batchWindowMs: number };
+  scheduler: { intervalMs: number; nodeBacklog: number; backlogWaitMs: number; batchWindowMs: number; retryDelayMs: number };
+  /** uploadRoots: absolute directories under which administrators may upload files by absolute path (wr's upload) */
+  files: { uploadRoots: string[] };
   /** consolidationPollMs = 0: this controller never consolidates (another one does, or a test drives it) */
   reports: { nodeDatapointDurationMs: number; nodeReportSize: number; consolidationPollMs: number };
 }
@@ -90,6 +92,11 @@ const nameList = (raw: unknown) => {
   return list;
 };
 const size = (raw: unknown) => parseSize(raw as string | number);
+const absolutePaths = (raw: unknown) => {
+  const list = (Array.isArray(raw) ? raw.map(String) : String(raw).split(",")).map((p) => p.trim()).filter(Boolean);
+  for (const p of list) if (!p.startsWith("/") || p.split("/").includes("..")) throw new Error(`"${p}" is not an absolute path`);
+  return list.map((p) => (p.length > 1 ? p.replace(/\/+$/, "") : p));
+};
 const databaseUrl = (raw: unknown) => {
   const s = text(raw);
   if (s !== "" && !/^postgres(ql)?:\/\//.test(s)) throw new Error('must be empty (embedded database) or a "postgres://" URL');
@@ -114,6 +121,8 @@ const settings: Setting[] = [
   { key: "scheduler.nodeBacklog", env: ["DROVER_NODE_BACKLOG"], default: 4, parse: backlogFactor },
   { key: "scheduler.backlogWaitMs", env: ["DROVER_BACKLOG_WAIT"], default: "2s", parse: duration(0) },
   { key: "scheduler.batchWindowMs", env: ["DROVER_BATCH_WINDOW"], default: "25ms", parse: durationOrOff(1) },
+  { key: "scheduler.retryDelayMs", env: ["DROVER_RETRY_DELAY"], default: "30s", parse: duration(1) },
+  { key: "files.uploadRoots", env: ["DROVER_UPLOAD_ROOTS"], default: [], parse: absolutePaths },
   { key: "reports.nodeDatapointDurationMs", env: ["DROVER_NODE_REPORT_DATAPOINT"], default: "1m", parse: duration(1000) },
   { key: "reports.nodeReportSize", env: ["DROVER_NODE_REPORT_SIZE"], default: 1440, parse: positiveInt },
   { key: "reports.consolidationPollMs", env: ["DROVER_REPORTS_POLL"], default: "1s", parse: durationOrOff(10) },

@@ -64,6 +64,22 @@ export const nodes = pgTable("nodes", {
   controllerId: text("controller_id"),
 });
 
+/** Commands run after a job ends, per outcome (wr behaviours). */
+export interface JobBehaviours {
+  onSuccess?: JobBehaviour[];
+  onFailure?: JobBehaviour[];
+  onExit?: JobBehaviour[];
+}
+/** cleanup: remove the run's own directory; run: a command line run with bash in the job's directory. */
+export type JobBehaviour = { cleanup: true } | { cleanupAll: true } | { run: string };
+
+export interface JobContainer {
+  runtime: "docker" | "singularity";
+  image: string;
+  /** "/outside:/inside" definitions */
+  mounts: string[];
+}
+
 export const jobs = pgTable(
   "jobs",
   {
@@ -132,6 +148,38 @@ export const jobs = pgTable(
     backlogReturnedAt: tz("backlog_returned_at"),
     /** when the scheduler plans to start it (the first queued job that cannot start now, EASY backfill) */
     plannedStartAt: tz("planned_start_at"),
+    // ---- queue semantics (wr, and any dialect that wants them) ----
+    /** an identity of the job's command (wr's Key): adding an identical job adds nothing */
+    identity: text("identity"),
+    /** jobs of one requirements group learn their memory and time from each other (wr req_grp) */
+    reqGroup: text("req_group").notNull().default(""),
+    /** 0 = learned values win, 1 = the larger of given and learned, 2 = the given ones (wr override) */
+    learnOverride: integer("learn_override").notNull().default(0),
+    /** the memory (per processor) and walltime as submitted, before learning changed them */
+    memoryGivenBytes: big("memory_given_bytes"),
+    walltimeGivenMs: big("walltime_given_ms"),
+    /** false: walltime only plans the queue, the job is not stopped when it runs longer (wr's time) */
+    walltimeEnforced: boolean("walltime_enforced").notNull().default(true),
+    /** dependency groups this job belongs to (wr dep_grps) */
+    depGroups: jsonb("dep_groups").$type<string[]>().notNull().default([]),
+    /** it runs only once every job in these groups has completed, including jobs added later (wr deps) */
+    afterGroups: jsonb("after_groups").$type<string[]>().notNull().default([]),
+    /** what runs after the job ends, per outcome (wr on_success, on_failure, on_exit) */
+    behaviours: jsonb("behaviours").$type<JobBehaviours>().notNull().default({}),
+    /** when set, each run gets a directory of its own made under this one (wr cwd without cwd_matters) */
+    scratchBase: text("scratch_base"),
+    /** with scratchBase: HOME is the run's own directory (wr change_home) */
+    scratchHome: boolean("scratch_home").notNull().default(false),
+    /** the run's own directory (made by the agent, under scratchBase) */
+    scratchDir: text("scratch_dir"),
+    /** a container to run the command in: { runtime: "docker" | "singularity", image, mounts } */
+    container: jsonb("container").$type<JobContainer | null>(),
+    /** failed runs so far; the job is retried while fewer than retries + 1 */
+    failures: integer("failures").notNull().default(0),
+    /** a failed job waiting to be retried does not start before this (wr "delayed") */
+    retryAt: tz("retry_at"),
+    /** how the last run ended, in one word: exit, memory, walltime, signal, start, cancelled, lost, runtime */
+    endCause: text("end_cause"),
     /** increases on every dispatch so that late events from an older attempt are ignored */
     attempt: integer("attempt").notNull().default(0),
   },
@@ -142,13 +190,19 @@ export const jobs = pgTable(
     // queued jobs that wait for others, in the same order (most jobs have no dependencies)
     index("jobs_queue_with_dependencies")
       .on(t.priority.desc().nullsFirst(), t.id)
-      .where(sql`${t.state} = 'queued' and ${t.dependsOn} <> '[]'::jsonb`),
+      .where(sql`${t.state} = 'queued' and (${t.dependsOn} <> '[]'::jsonb or ${t.afterGroups} <> '[]'::jsonb)`),
     // queued jobs someone asked to execute now (MWS execute), which go first
     index("jobs_queue_execute_requested")
       .on(t.priority.desc().nullsFirst(), t.id)
       .where(sql`${t.state} = 'queued' and ${t.executeRequestedAt} is not null`),
     index("jobs_owner").on(t.owner, t.id),
     index("jobs_node").on(t.nodeId),
+    index("jobs_identity").on(t.identity).where(sql`${t.identity} is not null`),
+    index("jobs_group").on(t.group, t.id),
+    // which jobs of a dependency group are not complete yet
+    index("jobs_dep_groups").using("gin", t.depGroups).where(sql`${t.depGroups} <> '[]'::jsonb`),
+    // what a requirements group's completed jobs used
+    index("jobs_req_group_completed").on(t.owner, t.reqGroup).where(sql`${t.state} = 'completed' and ${t.reqGroup} <> ''`),
   ],
 );
 
@@ -271,3 +325,19 @@ export type Report = typeof reports.$inferSelect;
 export type Sample = typeof samples.$inferSelect;
 export type Datapoint = typeof datapoints.$inferSelect;
 
+
+/** Cluster-wide switches kept in the database, so every controller sees them (e.g. "draining"). */
+export const clusterSettings = pgTable("cluster_settings", {
+  key: text("key").primaryKey(),
+  value: jsonb("value").$type<unknown>().notNull(),
+  updatedAt: tz("updated_at").notNull().defaultNow(),
+  updatedBy: text("updated_by").notNull().default(""),
+});
+
+/** What the scheduler could not do, in words, counted until someone reads them (wr's warnings). */
+export const schedulerWarnings = pgTable("scheduler_warnings", {
+  message: text("message").primaryKey(),
+  firstAt: tz("first_at").notNull().defaultNow(),
+  lastAt: tz("last_at").notNull().defaultNow(),
+  count: integer("count").notNull().default(1),
+});

@@ -156,7 +156,7 @@ export class AgentSession implements AgentLink {
     if (burst.started.length || burst.outputs.length || burst.finished.length || burst.signalled.length || samples.length) {
       const events = burst.started.length + burst.outputs.length + burst.finished.length + burst.signalled.length;
       await this.writer.write(events, async (tx) => {
-        await applyJobEvents(tx, this.nodeId, burst);
+        await applyJobEvents(tx, this.nodeId, burst, { retryDelayMs: this.core.config.scheduler.retryDelayMs });
         if (samples.length) await recordNodeSamples(tx, this.nodeId, samples);
       });
     }

@@ -3,6 +3,10 @@ import { SignalJob_Kind, type JobFinished, type JobOutput, type JobSignalled, ty
 import { jobs, type Job } from "../db/schema.ts";
 import { rowsOf } from "../db/migrate.ts";
 import { anyId, prepared, recordset } from "../db/recordset.ts";
+import { now } from "@drover/shared/clock";
+import { memoryAfterMemoryKill } from "./learning.ts";
+import { retryDelayMs, runFailed, shouldRetry } from "./retry.ts";
+import { recordWarnings } from "../scheduler/warnings.ts";
 import { recordJobEvent, recordJobEvents, type NewJobEvent, type Tx } from "./job-events.ts";
 import { settlePendingActions, settlePendingActionsOf } from "./pending-actions.ts";
 
@@ -58,17 +62,22 @@ async function applyJobOutput(tx: Tx, nodeId: string, ev: JobOutput): Promise<vo
  * dispatched again: the result that exists wins, so the job never runs twice.
  * Returns the final state, or undefined when the event was stale or a repeat.
  */
-export async function applyJobFinished(tx: Tx, nodeId: string, ev: JobFinished): Promise<string | undefined> {
+/** How agent events are applied: the first retry delay of a failed job with retries left. */
+export interface EventOptions {
+  retryDelayMs?: number;
+}
+
+export async function applyJobFinished(tx: Tx, nodeId: string, ev: JobFinished, opts: EventOptions = {}): Promise<string | undefined> {
   const [job] = await tx
     .select()
     .from(jobs)
     .where(and(eq(jobs.id, Number(ev.jobId)), eq(jobs.attempt, ev.attempt)))
     .for("update");
-  return job ? finishLockedJob(tx, nodeId, ev, job) : undefined;
+  return job ? finishLockedJob(tx, nodeId, ev, job, opts) : undefined;
 }
 
 /** applyJobFinished for a job already read and locked for this attempt. */
-async function finishLockedJob(tx: Tx, nodeId: string, ev: JobFinished, job: Job): Promise<string | undefined> {
+async function finishLockedJob(tx: Tx, nodeId: string, ev: JobFinished, job: Job, opts: EventOptions = {}): Promise<string | undefined> {
   const id = job.id;
   // whatever was asked of this run, its end answers it
   await settlePendingActions(tx, id, ev.attempt);
@@ -121,13 +130,55 @@ async function finishLockedJob(tx: Tx, nodeId: string, ev: JobFinished, job: Job
     return "queued";
   }
 
+  if (onThisNode && shouldRetry(job, ev)) return retryLater(tx, nodeId, ev, job, opts.retryDelayMs ?? 30_000);
+
   const final = finalOutcome(job, nodeId, ev, !!sisterLost);
+  if (nodeWarning(nodeId, ev)) await recordWarnings(tx, [nodeWarning(nodeId, ev)!]);
   await tx
     .update(jobs)
-    .set({ ...final.set, messages: final.reason ? sql`${jobs.messages} || ${JSON.stringify([final.reason])}::jsonb` : undefined })
+    .set({ ...final.set, messages: final.reason || final.notes.length ? sql`${jobs.messages} || ${JSON.stringify([...(final.reason ? [final.reason] : []), ...final.notes])}::jsonb` : undefined })
     .where(eq(jobs.id, id));
   await recordJobEvent(tx, id, final.state, final.event);
   return final.state;
+}
+
+/**
+ * A failed run of a job with retries left: the job waits in the queue again until its retry
+ * delay has passed (wr's "delayed"), keeping what the run showed (exit code, output, peak
+ * memory). A run stopped for using too much memory retries with more (memoryAfterMemoryKill);
+ * one that ran past a walltime that only planned the queue retries with an hour more.
+ */
+async function retryLater(tx: Tx, nodeId: string, ev: JobFinished, job: Job, baseDelayMs: number): Promise<string> {
+  const end = finalOutcome(job, nodeId, ev, false);
+  const retryAt = new Date(now() + retryDelayMs(job.failures, baseDelayMs));
+  const per = Math.max(job.cpus, 1);
+  const memoryBytes = ev.cause === "memory" ? Math.ceil(memoryAfterMemoryKill(Number(ev.peakRssBytes), job.memoryBytes * per) / per) : job.memoryBytes;
+  const ranLonger = !job.walltimeEnforced && job.walltimeMs !== null && Number(ev.walltimeMs) > job.walltimeMs;
+  const walltimeMs = ranLonger ? Number(ev.walltimeMs) + 3_600_000 : job.walltimeMs;
+  const note = `${end.reason ?? "failed"}; retry ${job.failures + 1} of ${job.retries} after ${retryAt.toISOString()}`;
+  const { state: _state, nodeId: _node, ...shown } = end.set;
+  await tx
+    .update(jobs)
+    .set({
+      ...shown,
+      state: "queued",
+      nodeId: null,
+      allocatedNodes: [],
+      failures: job.failures + 1,
+      retryAt,
+      memoryBytes,
+      walltimeMs,
+      suspendedAt: null,
+      messages: sql`${jobs.messages} || ${JSON.stringify([note, ...end.notes])}::jsonb`,
+    })
+    .where(eq(jobs.id, job.id));
+  await recordJobEvent(tx, job.id, "delayed", { ...end.event, retryAt: retryAt.toISOString(), memoryBytes, walltimeMs });
+  return "queued";
+}
+
+/** A node that could not start a job (a missing program, container runtime or directory) is worth a warning. */
+function nodeWarning(nodeId: string, ev: JobFinished): string | undefined {
+  return ev.cause === "start" || ev.cause === "runtime" ? `node ${nodeId} could not start a job: ${ev.failReason}` : undefined;
 }
 
 /** How a job ends when its process ended on its node (or never started): the columns to set. */
@@ -142,13 +193,16 @@ function finalOutcome(job: EndingJob, nodeId: string, ev: JobFinished, sisterLos
         : ev.failReason ||
           (ev.signal ? `killed by ${ev.signal}` : ev.exitCode !== undefined && ev.exitCode !== 0 ? `exited with code ${ev.exitCode}` : null);
   const suspendedMs = job.suspendedAt ? job.suspendedMs + Math.max(0, Number(ev.endedAtMs) - job.suspendedAt.getTime()) : job.suspendedMs;
+  const endCause = state === "cancelled" ? "cancelled" : state === "lost" ? "lost" : ev.cause || (ev.started ? "exit" : "start");
   return {
     state,
     reason,
+    notes: ev.behaviourNotes,
     set: {
       state,
       nodeId,
       reason,
+      endCause,
       exitCode: ev.exitCode ?? null,
       signal: ev.signal || null,
       startedAt: ev.started ? new Date(Number(ev.startedAtMs)) : job.startedAt,
@@ -178,16 +232,16 @@ const runKey = (ev: { jobId: bigint; attempt: number }) => `${ev.jobId}.${ev.att
 /** What deciding how a job ends needs to know of it. */
 type EndingJob = Pick<
   Job,
-  "id" | "nodeId" | "state" | "attempt" | "requeueRequestedAt" | "sisterLostReason" | "cancelRequestedAt" | "suspendedAt" | "suspendedMs" | "startedAt"
+  "id" | "nodeId" | "state" | "attempt" | "requeueRequestedAt" | "sisterLostReason" | "cancelRequestedAt" | "suspendedAt" | "suspendedMs" | "startedAt" | "retries" | "failures"
 >;
 
 /** Reads and locks the jobs a burst of ends is about (the columns an end needs only). */
 async function lockEndingJobs(tx: Tx, ids: number[]): Promise<EndingJob[]> {
   if (!ids.length) return [];
-  type Row = { id: number | string; node_id: string | null; state: string; attempt: number; requeue_requested_at: string | Date | null; sister_lost_reason: string | null; cancel_requested_at: string | Date | null; suspended_at: string | Date | null; suspended_ms: number | string; started_at: string | Date | null };
+  type Row = { id: number | string; node_id: string | null; state: string; attempt: number; requeue_requested_at: string | Date | null; sister_lost_reason: string | null; cancel_requested_at: string | Date | null; suspended_at: string | Date | null; suspended_ms: number | string; started_at: string | Date | null; retries: number; failures: number };
   const rows = rowsOf<Row>(
     await tx.execute(prepared(sql`
-      select id, node_id, state, attempt, requeue_requested_at, sister_lost_reason, cancel_requested_at, suspended_at, suspended_ms, started_at
+      select id, node_id, state, attempt, requeue_requested_at, sister_lost_reason, cancel_requested_at, suspended_at, suspended_ms, started_at, retries, failures
       from jobs where ${anyId("id", ids)}
       for update`)),
   );
@@ -203,6 +257,8 @@ async function lockEndingJobs(tx: Tx, ids: number[]): Promise<EndingJob[]> {
     suspendedAt: date(r.suspended_at),
     suspendedMs: Number(r.suspended_ms),
     startedAt: date(r.started_at),
+    retries: Number(r.retries),
+    failures: Number(r.failures),
   }));
 }
 
@@ -214,7 +270,7 @@ async function lockEndingJobs(tx: Tx, ids: number[]): Promise<EndingJob[]> {
  * burst (a short one) is written once, as ended; the rest (requeue, hand-back, lost sister
  * node, a result for a job declared lost) one by one.
  */
-export async function applyJobEvents(tx: Tx, nodeId: string, burst: JobEventBurst): Promise<void> {
+export async function applyJobEvents(tx: Tx, nodeId: string, burst: JobEventBurst, opts: EventOptions = {}): Promise<void> {
   const finishes = [...new Map(burst.finished.map((ev) => [runKey(ev), ev])).values()];
   const found = await lockEndingJobs(tx, finishes.map((ev) => Number(ev.jobId)));
   const byId = new Map(found.map((j) => [j.id, j]));
@@ -224,7 +280,8 @@ export async function applyJobEvents(tx: Tx, nodeId: string, burst: JobEventBurs
     const job = byId.get(Number(ev.jobId));
     if (!job || job.attempt !== ev.attempt) continue; // stale or unknown: nothing to do
     const onThisNode = job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
-    if (onThisNode && !ev.returned && !job.requeueRequestedAt && !job.sisterLostReason) plain.push({ job, ev });
+    const retry = job.retries > job.failures && runFailed(ev);
+    if (onThisNode && !ev.returned && !job.requeueRequestedAt && !job.sisterLostReason && !retry) plain.push({ job, ev });
     else other.push({ id: job.id, ev });
   }
   const plainDispatching = new Set(plain.filter(({ job }) => job.state === "dispatching").map(({ ev }) => runKey(ev)));
@@ -234,7 +291,7 @@ export async function applyJobEvents(tx: Tx, nodeId: string, burst: JobEventBurs
   for (const output of burst.outputs) await applyJobOutput(tx, nodeId, output);
   for (const { id, ev } of other) {
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, id)); // locked above
-    if (job) await finishLockedJob(tx, nodeId, ev, job);
+    if (job) await finishLockedJob(tx, nodeId, ev, job, opts);
   }
   await finishPlainJobs(tx, nodeId, plain, startedAndEnded);
   for (const signalled of burst.signalled) await applyJobSignalled(tx, signalled);
@@ -250,7 +307,7 @@ async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: EndingJob; 
   const ts = (d: Date | null) => (d ? d.toISOString() : null);
   const events: NewJobEvent[] = [];
   const rows = plain.map(({ job, ev }) => {
-    const { state, set, reason, event } = finalOutcome(job, nodeId, ev, false);
+    const { state, set, reason, event, notes } = finalOutcome(job, nodeId, ev, false);
     // a process that started and ended since the last burst: its start is recorded here
     const start = startedAndEnded.get(runKey(ev));
     const startedNow = job.state === "dispatching" && ev.started;
@@ -270,23 +327,25 @@ async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: EndingJob; 
       out: set.stdoutTail,
       err: set.stderrTail,
       suspended_ms: set.suspendedMs,
-      msg: reason ? [reason] : [],
+      msg: [...(reason ? [reason] : []), ...notes],
+      cause: set.endCause,
       pid: start?.pid ?? null,
       starts: startedNow ? 1 : 0,
       out_path: start?.stdoutPath ?? null,
       err_path: start?.stderrPath ?? null,
     };
   });
+  await recordWarnings(tx, plain.map(({ ev }) => nodeWarning(nodeId, ev)).filter((w): w is string => !!w));
   await tx.execute(prepared(sql`
     update jobs j set state = v.state, node_id = ${nodeId}, reason = v.reason, exit_code = v.exit_code, signal = v.signal,
       started_at = v.started_at, ended_at = v.ended_at, walltime_used_ms = v.walltime, cpu_time_ms = v.cpu, peak_rss_bytes = v.rss,
       stdout_tail = v.out, stderr_tail = v.err, suspended_at = null, suspended_ms = v.suspended_ms, messages = j.messages || v.msg,
       pid = coalesce(v.pid, j.pid), start_count = j.start_count + v.starts,
-      stdout_path = coalesce(v.out_path, j.stdout_path), stderr_path = coalesce(v.err_path, j.stderr_path)
+      stdout_path = coalesce(v.out_path, j.stdout_path), stderr_path = coalesce(v.err_path, j.stderr_path), end_cause = v.cause
     from ${recordset(
       rows,
       `id bigint, state text, reason text, exit_code int, signal text, started_at timestamptz, ended_at timestamptz, walltime bigint,
-       cpu bigint, rss bigint, out text, err text, suspended_ms bigint, msg jsonb, pid int, starts int, out_path text, err_path text`,
+       cpu bigint, rss bigint, out text, err text, suspended_ms bigint, msg jsonb, pid int, starts int, out_path text, err_path text, cause text`,
     )}
     where j.id = v.id and ${anyId("j.id", rows.map((r) => r.id))}`));
   await recordJobEvents(tx, events);

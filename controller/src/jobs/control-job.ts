@@ -215,3 +215,24 @@ function actionOn(job: Job, type: PendingActionType, principal: Principal) {
 export function appendMessage(...messages: string[]) {
   return sql`${jobs.messages} || ${JSON.stringify(messages)}::jsonb`;
 }
+
+/**
+ * Confirms that a lost job (its node stopped answering while it was there) is really gone
+ * (wr's DELETE state=lost): it ends failed, saying so. (A lost job with retries left was
+ * already queued again when its node was declared lost.)
+ */
+export async function confirmLost(core: Core, principal: Principal, id: number): Promise<Job | undefined> {
+  const job = await getJob(core.db, principal, id);
+  if (job.state !== "lost") return undefined;
+  const [row] = await core.db.transaction(async (tx) => {
+    const rows = await tx
+      .update(jobs)
+      .set({ state: "failed", endCause: "lost", messages: sql`${jobs.messages} || ${JSON.stringify([`lost confirmed by ${principal.username}`])}::jsonb` })
+      .where(and(eq(jobs.id, id), eq(jobs.state, "lost")))
+      .returning();
+    if (rows.length) await recordJobEvent(tx, id, "failed", { by: principal.username, reason: "lost confirmed" });
+    return rows;
+  });
+  if (row) core.kick();
+  return row;
+}

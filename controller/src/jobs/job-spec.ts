@@ -1,4 +1,5 @@
 import { invalid } from "@drover/shared/errors";
+import type { JobBehaviours, JobContainer } from "../db/schema.ts";
 
 /** What a client asks for when it submits a job; dialects translate their payloads into this. */
 export interface JobSpec {
@@ -29,6 +30,21 @@ export interface JobSpec {
   /** job templates whose defaults and dependencies apply (MWS templateList) */
   templates?: string[];
   extra?: Record<string, unknown>;
+  // ---- queue semantics (see schema.ts) ----
+  identity?: string;
+  reqGroup?: string;
+  /** what was asked for before learning changed memoryBytes and walltimeMs */
+  memoryGivenBytes?: number;
+  walltimeGivenMs?: number;
+  learnOverride?: 0 | 1 | 2;
+  /** false: the walltime plans the queue but does not stop the job */
+  walltimeEnforced?: boolean;
+  depGroups?: string[];
+  afterGroups?: string[];
+  behaviours?: JobBehaviours;
+  scratchBase?: string;
+  scratchHome?: boolean;
+  container?: JobContainer;
 }
 
 /** Fills what other fields imply: a host list with tasksPerNode asks for that many processors on each host. */
@@ -55,7 +71,9 @@ export function checkJobSpec(spec: JobSpec): void {
   const positive = (name: string, v: number | undefined, min: number) => {
     if (v !== undefined && (!Number.isInteger(v) || v < min)) throw invalid(`${name} must be a whole number of at least ${min}`);
   };
-  positive("cpus", spec.cpus, 1);
+  // 0 processors: the job reserves none (wr's default), only its memory
+  positive("cpus", spec.cpus, 0);
+  if (spec.cpus === 0 && (spec.tasksPerNode !== undefined || (spec.hosts?.length ?? 0) > 1)) throw invalid("A job of 0 processors runs on one node: it cannot have tasksPerNode or several hosts");
   positive("memory", spec.memoryBytes, 0);
   positive("tasksPerNode", spec.tasksPerNode, 1);
   if (spec.tasksPerNode !== undefined && (spec.cpus ?? 1) % spec.tasksPerNode !== 0) {
@@ -68,4 +86,11 @@ export function checkJobSpec(spec: JobSpec): void {
   positive("retries", spec.retries, 0);
   if (spec.priority !== undefined && !Number.isInteger(spec.priority)) throw invalid("priority must be a whole number");
   if (spec.dependsOn?.some((d) => !Number.isInteger(d) || d < 1)) throw invalid("dependencies must be job ids");
+  for (const g of [...(spec.depGroups ?? []), ...(spec.afterGroups ?? [])]) {
+    if (typeof g !== "string" || g === "" || g.includes("\0")) throw invalid(`Dependency group names must be non-empty strings, not ${JSON.stringify(g)}`);
+  }
+  if (spec.scratchBase !== undefined && !spec.scratchBase.startsWith("/")) throw invalid(`The working directory must be an absolute path, not "${spec.scratchBase}"`);
+  for (const b of [...(spec.behaviours?.onSuccess ?? []), ...(spec.behaviours?.onFailure ?? []), ...(spec.behaviours?.onExit ?? [])]) {
+    if ("run" in b && (typeof b.run !== "string" || b.run.trim() === "" || b.run.includes("\0"))) throw invalid("A run behaviour needs a command line");
+  }
 }

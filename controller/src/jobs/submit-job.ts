@@ -11,6 +11,7 @@ import { prepared } from "../db/recordset.ts";
 import { checkJobSpec, deriveJobSpec, type JobSpec } from "./job-spec.ts";
 import { recordJobEvent, type Tx } from "./job-events.ts";
 import { planWithTemplates, type PlannedJob } from "./job-templates.ts";
+import { applyLearning, learnedUsage } from "./learning.ts";
 
 /**
  * Whose jobs a submission makes: the caller's, unless an administrator submits for another
@@ -24,8 +25,19 @@ export async function submitterFor(core: Core, principal: Principal, owner: stri
   return { username: target.username, role: principal.role };
 }
 
-/** A job as its submission stored it. */
-export type SubmittedJob = Pick<Job, "id">;
+/**
+ * A job as its submission stored it. existing: an identical job was already there (same
+ * identity, not complete) and nothing was added; skipped: an identical job already completed,
+ * nothing was added (unless asked to run it again).
+ */
+export type SubmittedJob = Pick<Job, "id"> & { existing?: boolean; skipped?: boolean };
+
+export interface SubmitOptions {
+  /** jobs with an identity are added only when no identical job of the owner is incomplete (wr) */
+  dedupeByIdentity?: boolean;
+  /** with dedupeByIdentity: an identical job that completed is added again (wr rerun) */
+  rerun?: boolean;
+}
 
 /** Queues one job for the principal and asks the scheduler to look at it. */
 export async function submitJob(core: Core, principal: Principal, spec: JobSpec): Promise<SubmittedJob> {
@@ -33,7 +45,7 @@ export async function submitJob(core: Core, principal: Principal, spec: JobSpec)
 }
 
 /** Queues several jobs in one transaction: all are stored or none. Returns them in the order given. */
-export async function submitJobs(core: Core, principal: Principal, requested: JobSpec[]): Promise<SubmittedJob[]> {
+export async function submitJobs(core: Core, principal: Principal, requested: JobSpec[], opts: SubmitOptions = {}): Promise<SubmittedJob[]> {
   const specs = requested.map(deriveJobSpec);
   const withTemplates = specs.some((s) => s.templates?.length);
   // without templates every spec is complete now; with them, once the templates are applied
@@ -51,11 +63,59 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
       for (const spec of specs) rows.push(await insertPlanned(tx, principal, await planWithTemplates(tx, spec, spec.templates ?? [])));
       return rows;
     }
-    return insertJobs(tx, principal, specs);
+    const learned = await learnedUsage(tx, principal.username, [...new Set(specs.map((s) => s.reqGroup ?? "").filter(Boolean))]);
+    const learnedSpecs = specs.map((s) => applyLearning(s, learned.get(s.reqGroup ?? "")));
+    if (!opts.dedupeByIdentity) return insertJobs(tx, principal, learnedSpecs);
+    return insertNewIdentities(tx, principal, learnedSpecs, !!opts.rerun);
   });
   core.kick();
   return created;
 }
+
+/**
+ * Inserts the jobs whose identity no incomplete job of the owner has (nor a completed one,
+ * unless rerun), in order; the others answer with the job already there.
+ */
+async function insertNewIdentities(tx: Tx, principal: Principal, specs: JobSpec[], rerun: boolean): Promise<SubmittedJob[]> {
+  // one submission of an owner at a time decides what is new
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`identity:${principal.username}`}))`);
+  const identities = [...new Set(specs.map((s) => s.identity).filter((x): x is string => !!x))];
+  const known = new Map<string, SubmittedJob>();
+  if (identities.length) {
+    type Row = { id: number | string; identity: string; state: string };
+    const rows = rowsOf<Row>(
+      await tx.execute(sql`
+        select id, identity, state from jobs
+        where identity in (select jsonb_array_elements_text(${JSON.stringify(identities)}::jsonb)) and owner = ${principal.username}
+        order by (state = 'completed'), id desc`),
+    );
+    for (const r of rows) {
+      if (known.has(r.identity)) continue;
+      if (r.state !== "completed") known.set(r.identity, { id: Number(r.id), existing: true });
+      else if (!rerun) known.set(r.identity, { id: Number(r.id), skipped: true });
+    }
+  }
+  const fresh: JobSpec[] = [];
+  const firstOfIdentity = new Map<string, number>();
+  const plan = specs.map((s): { job: SubmittedJob } | { fresh: number; copy: boolean } => {
+    const seen = s.identity ? known.get(s.identity) : undefined;
+    if (seen) return { job: seen };
+    // a second copy within this submission answers with the first
+    if (s.identity && firstOfIdentity.has(s.identity)) return { fresh: firstOfIdentity.get(s.identity)!, copy: true };
+    if (s.identity) firstOfIdentity.set(s.identity, fresh.length);
+    fresh.push(s);
+    return { fresh: fresh.length - 1, copy: false };
+  });
+  const inserted = await insertJobs(tx, principal, fresh);
+  return plan.map((p) => ("job" in p ? p.job : p.copy ? { ...inserted[p.fresh]!, existing: true } : inserted[p.fresh]!));
+}
+
+const INSERT_COLUMNS = `name text, owner text, job_group text, argv jsonb, working_directory text, environment jsonb, cpus int, tasks_per_node int,
+  memory_bytes bigint, disk_bytes bigint, gpus int, walltime_ms bigint, hosts jsonb, features jsonb, priority int, holds jsonb, depends_on jsonb,
+  earliest_start_at timestamptz, retries int, variables jsonb, flags jsonb, extra jsonb, identity text, req_group text, learn_override int,
+  memory_given_bytes bigint, walltime_given_ms bigint, walltime_enforced boolean, dep_groups jsonb, after_groups jsonb, behaviours jsonb,
+  scratch_base text, scratch_home boolean, container jsonb`;
+const INSERT_NAMES = INSERT_COLUMNS.split(",").map((c) => c.trim().split(/\s+/)[0]!).join(", ");
 
 /**
  * Inserts jobs and their "submitted" events in one statement of constant text, whatever their
@@ -63,6 +123,7 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
  * follow the order given.
  */
 async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promise<SubmittedJob[]> {
+  if (!specs.length) return [];
   const rows = specs.map((spec) => {
     const r = jobRow(principal, spec);
     return {
@@ -70,21 +131,18 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       cpus: r.cpus, tasks_per_node: r.tasksPerNode, memory_bytes: r.memoryBytes, disk_bytes: r.diskBytes, gpus: r.gpus,
       walltime_ms: r.walltimeMs, hosts: r.hosts, features: r.features, priority: r.priority, holds: r.holds, depends_on: r.dependsOn,
       earliest_start_at: r.earliestStartAt, retries: r.retries, variables: r.variables, flags: r.flags, extra: r.extra,
+      identity: r.identity, req_group: r.reqGroup, learn_override: r.learnOverride, memory_given_bytes: r.memoryGivenBytes,
+      walltime_given_ms: r.walltimeGivenMs, walltime_enforced: r.walltimeEnforced, dep_groups: r.depGroups, after_groups: r.afterGroups,
+      behaviours: r.behaviours, scratch_base: r.scratchBase, scratch_home: r.scratchHome, container: r.container,
     };
   });
   const inserted = rowsOf<{ id: number | string }>(
     await tx.execute(prepared(sql`
       with inserted as (
-        insert into jobs (name, owner, job_group, argv, working_directory, environment, cpus, tasks_per_node, memory_bytes, disk_bytes,
-          gpus, walltime_ms, hosts, features, priority, holds, depends_on, earliest_start_at, retries, variables, flags, extra)
-        select name, owner, job_group, argv, working_directory, environment, cpus, tasks_per_node, memory_bytes, disk_bytes,
-          gpus, walltime_ms, hosts, features, priority, holds, depends_on, earliest_start_at, retries, variables, flags, extra
-        from rows from (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (name text, owner text, job_group text, argv jsonb,
-          working_directory text, environment jsonb, cpus int, tasks_per_node int, memory_bytes bigint, disk_bytes bigint, gpus int,
-          walltime_ms bigint, hosts jsonb, features jsonb, priority int, holds jsonb, depends_on jsonb, earliest_start_at timestamptz,
-          retries int, variables jsonb, flags jsonb, extra jsonb))
-          with ordinality as v(name, owner, job_group, argv, working_directory, environment, cpus, tasks_per_node, memory_bytes, disk_bytes,
-            gpus, walltime_ms, hosts, features, priority, holds, depends_on, earliest_start_at, retries, variables, flags, extra, n)
+        insert into jobs (${sql.raw(INSERT_NAMES)})
+        select ${sql.raw(INSERT_NAMES)}
+        from rows from (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (${sql.raw(INSERT_COLUMNS)}))
+          with ordinality as v(${sql.raw(INSERT_NAMES)}, n)
         order by n
         returning id
       ), submitted as (
@@ -130,5 +188,17 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     variables: s.variables ?? {},
     flags: s.flags ?? [],
     extra: { ...s.extra, ...(s.templates?.length ? { templateList: s.templates } : {}) },
+    identity: s.identity ?? null,
+    reqGroup: s.reqGroup ?? "",
+    learnOverride: s.learnOverride ?? 0,
+    memoryGivenBytes: s.memoryGivenBytes ?? s.memoryBytes ?? null,
+    walltimeGivenMs: s.walltimeGivenMs ?? s.walltimeMs ?? null,
+    walltimeEnforced: s.walltimeEnforced ?? true,
+    depGroups: s.depGroups ?? [],
+    afterGroups: s.afterGroups ?? [],
+    behaviours: s.behaviours ?? {},
+    scratchBase: s.scratchBase ?? null,
+    scratchHome: s.scratchHome ?? false,
+    container: s.container ?? null,
   };
 }

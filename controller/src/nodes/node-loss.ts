@@ -35,8 +35,8 @@ async function releaseJob(tx: Tx, job: Job, why: string, neverReached: boolean):
     .update(jobs)
     .set(
       retriesLeft
-        ? { state: "queued", nodeId: null, reason: `lost (${why}); requeued, retry ${job.attempt} of ${job.retries}`, suspendedAt: null }
-        : { state: "lost", reason: `lost: ${why}`, endedAt: new Date(now()), suspendedAt: null },
+        ? { state: "queued", nodeId: null, reason: `lost (${why}); requeued, retry ${job.attempt} of ${job.retries}`, suspendedAt: null, endCause: "lost" }
+        : { state: "lost", reason: `lost: ${why}`, endedAt: new Date(now()), suspendedAt: null, endCause: "lost" },
     )
     .where(eq(jobs.id, job.id));
   await tx

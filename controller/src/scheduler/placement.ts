@@ -14,7 +14,7 @@ export interface NodeCapacity {
 export interface PlacementRequest {
   /** processors (tasks) in all */
   cpus: number;
-  /** memory per processor (MWS requiredMemoryPerTask) */
+  /** memory per processor (MWS requiredMemoryPerTask); a job of 0 processors needs it once */
   memoryBytes: number;
   /** when given, the job takes every one of these nodes */
   hosts: string[];
@@ -47,15 +47,16 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
     if (job.features.length) return { reason: `no connected node has the features ${job.features.join(", ")}` };
     return { reason: "no node is connected" };
   }
-  const fits = (n: NodeCapacity, cpus: number) => n.freeCpus >= cpus && n.freeMemoryBytes >= cpus * job.memoryBytes;
+  const memory = (cpus: number) => Math.max(cpus, 1) * job.memoryBytes;
+  const fits = (n: NodeCapacity, cpus: number) => n.freeCpus >= cpus && n.freeMemoryBytes >= memory(cpus);
   const take = (picked: { n: NodeCapacity; cpus: number }[]) => {
     for (const { n, cpus } of picked) {
       n.freeCpus -= cpus;
-      n.freeMemoryBytes -= cpus * job.memoryBytes;
+      n.freeMemoryBytes -= memory(cpus);
     }
-    return { allocation: picked.map(({ n, cpus }) => ({ node: n.id, cpus, memoryBytes: cpus * job.memoryBytes })) };
+    return { allocation: picked.map(({ n, cpus }) => ({ node: n.id, cpus, memoryBytes: memory(cpus) })) };
   };
-  const need = (cpus: number) => `${cpus} free processors and ${mb(cpus * job.memoryBytes)} of free memory`;
+  const need = (cpus: number) => `${cpus} free processors and ${mb(memory(cpus))} of free memory`;
 
   if (job.hosts.length) {
     const perHost = job.tasksPerNode ?? Math.max(1, Math.ceil(job.cpus / job.hosts.length));
@@ -112,17 +113,19 @@ export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[]): { 
     if (job.hosts.length && job.hosts[0] !== n.id) continue;
     if (!job.features.every((f) => n.features.includes(f))) continue;
     // the job alone must fit the node, and the promise must stay within the backlog allowance
-    if (job.cpus > n.cores || job.cpus * job.memoryBytes > n.memoryBytes) continue;
+    const memory = Math.max(job.cpus, 1) * job.memoryBytes;
+    if (job.cpus > n.cores || memory > n.memoryBytes) continue;
     const room = n.freeCpus + Math.floor(n.cores * factor);
     const memoryRoom = n.freeMemoryBytes + Math.floor(n.memoryBytes * factor);
-    if (room < job.cpus || memoryRoom < job.cpus * job.memoryBytes) continue;
+    if (room < job.cpus || memoryRoom < memory) continue;
     if (!best || room > bestRoom) {
       best = n;
       bestRoom = room;
     }
   }
   if (!best) return undefined;
+  const memory = Math.max(job.cpus, 1) * job.memoryBytes;
   best.freeCpus -= job.cpus;
-  best.freeMemoryBytes -= job.cpus * job.memoryBytes;
-  return { allocation: [{ node: best.id, cpus: job.cpus, memoryBytes: job.cpus * job.memoryBytes }] };
+  best.freeMemoryBytes -= memory;
+  return { allocation: [{ node: best.id, cpus: job.cpus, memoryBytes: memory }] };
 }

@@ -45,6 +45,8 @@ interface Reservation {
 }
 
 const MB = 1024 * 1024;
+/** How the reason of a job that no node can ever run begins. */
+export const NEVER_RUNNABLE = "no node can ever run it";
 const list = (ids: number[], more: boolean) => `${ids.join(", ")}${more ? ", …" : ""}`;
 
 /** What place() would need, with every capacity copied (place() takes from what it is given). */
@@ -60,15 +62,15 @@ export function neverRunnable(job: PlacementRequest, registered: RegisteredNode[
   const result = place(job, idle);
   if ("allocation" in result) return undefined;
   const featured = registered.filter((n) => job.features.every((f) => n.features.includes(f)));
-  if (!featured.length) return `no node can ever run it: no node has the features ${job.features.join(", ")}`;
+  if (!featured.length) return `${NEVER_RUNNABLE}: no node has the features ${job.features.join(", ")}`;
   const unknown = job.hosts.filter((h) => !registered.some((n) => n.id === h));
-  if (unknown.length) return `no node can ever run it: no node is named ${unknown.join(", ")}`;
+  if (unknown.length) return `${NEVER_RUNNABLE}: no node is named ${unknown.join(", ")}`;
   const cores = featured.reduce((s, n) => s + n.cores, 0);
-  if (job.cpus > cores) return `no node can ever run it: it needs ${job.cpus} processors and the nodes${job.features.length ? " with its features" : ""} have ${cores} in all`;
+  if (job.cpus > cores) return `${NEVER_RUNNABLE}: it needs ${job.cpus} processors and the nodes${job.features.length ? " with its features" : ""} have ${cores} in all`;
   const mostMemory = Math.max(...featured.map((n) => n.memoryBytes));
-  if (job.memoryBytes > mostMemory) return `no node can ever run it: it needs ${Math.round(job.memoryBytes / MB)} MB per processor and the largest node has ${Math.round(mostMemory / MB)} MB`;
-  if (job.tasksPerNode) return `no node can ever run it: it needs ${Math.ceil(job.cpus / job.tasksPerNode)} nodes with ${job.tasksPerNode} processors and ${Math.round((job.tasksPerNode * job.memoryBytes) / MB)} MB each`;
-  return `no node can ever run it: no set of nodes has ${job.cpus} processors with ${Math.round(job.memoryBytes / MB)} MB each`;
+  if (job.memoryBytes > mostMemory) return `${NEVER_RUNNABLE}: it needs ${Math.round(job.memoryBytes / MB)} MB per processor and the largest node has ${Math.round(mostMemory / MB)} MB`;
+  if (job.tasksPerNode) return `${NEVER_RUNNABLE}: it needs ${Math.ceil(job.cpus / job.tasksPerNode)} nodes with ${job.tasksPerNode} processors and ${Math.round((job.tasksPerNode * job.memoryBytes) / MB)} MB each`;
+  return `${NEVER_RUNNABLE}: no set of nodes has ${job.cpus} processors with ${Math.round(job.memoryBytes / MB)} MB each`;
 }
 
 /** The nodes free at `at`: free now plus everything released by then. */

@@ -12,12 +12,16 @@ import type { Release } from "./queue-plan.ts";
 // for every queue length and limit walked far more of the queue than one made for the case.
 
 /** What a pass needs of a queued job to place it (its command and environment are read as it is dispatched). */
-export type Candidate = Pick<Job, "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "tasksPerNode" | "dependsOn" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt">;
+export type Candidate = Pick<Job, "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "tasksPerNode" | "dependsOn" | "afterGroups" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt">;
 
-const CANDIDATE_COLUMNS = sql.raw("id, cpus, memory_bytes, hosts, features, tasks_per_node, depends_on, reason, backlog_returned_at, walltime_ms, planned_start_at");
-const UNMET_DEPENDENCY = sql.raw(
-  "exists (select 1 from jsonb_array_elements_text(depends_on) as d(id) join jobs dep on dep.id = d.id::bigint where dep.state <> 'completed')",
-);
+const CANDIDATE_COLUMNS = sql.raw("id, cpus, memory_bytes, hosts, features, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at");
+// a job it depends on has not completed; or a job of a dependency group it waits for has not
+// (jobs added to such a group later count too: the check is made on every pass)
+const UNMET_DEPENDENCY = sql.raw(`(
+  (depends_on <> '[]'::jsonb and exists (select 1 from jsonb_array_elements_text(depends_on) as d(id) join jobs dep on dep.id = d.id::bigint where dep.state <> 'completed'))
+  or (after_groups <> '[]'::jsonb and exists (select 1 from jobs member
+        where member.dep_groups <> '[]'::jsonb and member.dep_groups ?| array(select jsonb_array_elements_text(jobs.after_groups))
+          and member.state <> 'completed' and member.id <> jobs.id)))`);
 
 type CandidateRow = {
   id: number | string;
@@ -27,6 +31,7 @@ type CandidateRow = {
   features: unknown;
   tasks_per_node: number | null;
   depends_on: unknown;
+  after_groups: unknown;
   reason: string | null;
   backlog_returned_at: string | Date | null;
   walltime_ms: number | string | null;
@@ -40,6 +45,7 @@ const toCandidate = (r: CandidateRow): Candidate => ({
   features: jsonValue<string[]>(r.features),
   tasksPerNode: r.tasks_per_node,
   dependsOn: jsonValue<number[]>(r.depends_on),
+  afterGroups: jsonValue<string[]>(r.after_groups),
   reason: r.reason,
   backlogReturnedAt: r.backlog_returned_at === null ? null : new Date(r.backlog_returned_at),
   walltimeMs: r.walltime_ms === null ? null : Number(r.walltime_ms),
@@ -57,6 +63,7 @@ export function readRunnable(tx: Tx, opts: { executeFirst: boolean; at: Date; li
       select ${CANDIDATE_COLUMNS} from jobs
       where state = 'queued' and holds = '[]'::jsonb
         and (earliest_start_at is null or earliest_start_at <= ${opts.at.toISOString()}::timestamptz or execute_requested_at is not null)
+        and (retry_at is null or retry_at <= ${opts.at.toISOString()}::timestamptz)
         and not ${UNMET_DEPENDENCY}
         ${opts.executeFirst ? sql.raw("and execute_requested_at is not null") : sql.raw("")}
       order by priority desc, id asc
@@ -69,7 +76,7 @@ export function readWaitingOnDependencies(tx: Tx, limit: number): Promise<Candid
   return tx
     .execute(sql`
       select ${CANDIDATE_COLUMNS} from jobs
-      where state = 'queued' and holds = '[]'::jsonb and depends_on <> '[]'::jsonb and ${UNMET_DEPENDENCY}
+      where state = 'queued' and holds = '[]'::jsonb and (depends_on <> '[]'::jsonb or after_groups <> '[]'::jsonb) and ${UNMET_DEPENDENCY}
       order by priority desc, id asc
       limit ${limit}::int`)
     .then((r) => rowsOf<CandidateRow>(r).map(toCandidate));

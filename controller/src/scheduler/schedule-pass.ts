@@ -2,12 +2,14 @@ import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { create, ControllerMessageSchema, type ControllerMessage } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
 import type { Core } from "../core.ts";
-import { jobs, type Job } from "../db/schema.ts";
+import { jobs, type Job, type JobBehaviour, type JobBehaviours, type JobContainer } from "../db/schema.ts";
 import { anyId, prepared, recordset } from "../db/recordset.ts";
 import { recordJobEvents } from "../jobs/job-events.ts";
 import { jsonValue, rowsOf } from "../db/migrate.ts";
 import type { Allocation, NodeCapacity } from "./placement.ts";
-import { planQueue } from "./queue-plan.ts";
+import { NEVER_RUNNABLE, planQueue } from "./queue-plan.ts";
+import { isDraining } from "./drain.ts";
+import { recordWarnings } from "./warnings.ts";
 import { readAllocations, readNodes, readRunnable, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
 import { backlogFactor } from "./backlog.ts";
 
@@ -31,12 +33,25 @@ async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boo
   return rows.length > 0;
 }
 
+/** What a run message needs of a job, as stored when it was dispatched. */
+export type DispatchedJob = Pick<
+  Job,
+  "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority" | "walltimeEnforced" | "behaviours" | "scratchDir" | "scratchBase" | "scratchHome" | "container"
+>;
+
+const behaviourList = (list: JobBehaviour[] | undefined) =>
+  (list ?? []).map((b) => ({ kind: "run" in b ? { case: "run" as const, value: b.run } : { case: "cleanup" as const, value: true } }));
+
 /**
  * The message that starts a job on its master node: the command runs there, with the limits of
  * the master's share, and learns every allocated host (one line per processor, as PBS_NODEFILE).
+ * A job with a directory of its own runs in its "cwd", with TMPDIR its "tmp" (and HOME its
+ * "cwd" when asked).
  */
-export function runMessage(job: Pick<Job, "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority">, allocation: Allocation[]): ControllerMessage {
+export function runMessage(job: DispatchedJob, allocation: Allocation[]): ControllerMessage {
   const master = allocation[0]!;
+  const scratch = job.scratchDir;
+  const environment = scratch ? { ...job.environment, TMPDIR: `${scratch}/tmp`, ...(job.scratchHome ? { HOME: `${scratch}/cwd` } : {}) } : job.environment;
   return create(ControllerMessageSchema, {
     body: {
       case: "run",
@@ -44,13 +59,20 @@ export function runMessage(job: Pick<Job, "id" | "attempt" | "argv" | "workingDi
         jobId: BigInt(job.id),
         attempt: job.attempt,
         argv: job.argv,
-        workingDirectory: job.workingDirectory ?? "",
-        environment: job.environment,
-        walltimeMs: BigInt(job.walltimeMs ?? 0),
+        workingDirectory: scratch ? `${scratch}/cwd` : (job.workingDirectory ?? ""),
+        environment,
+        // a walltime that only plans the queue (wr's time) does not stop the job
+        walltimeMs: BigInt(job.walltimeEnforced ? (job.walltimeMs ?? 0) : 0),
         memoryBytes: BigInt(master.memoryBytes),
         cpus: master.cpus,
-        hosts: allocation.flatMap((a) => Array.from({ length: a.cpus }, () => a.node)),
+        hosts: allocation.flatMap((a) => Array.from({ length: Math.max(a.cpus, 1) }, () => a.node)),
         priority: job.priority,
+        scratchDir: scratch ?? "",
+        scratchBase: job.scratchBase ?? "",
+        onSuccess: behaviourList(job.behaviours.onSuccess),
+        onFailure: behaviourList(job.behaviours.onFailure),
+        onExit: behaviourList(job.behaviours.onExit),
+        container: job.container ? { runtime: job.container.runtime, image: job.container.image, mounts: job.container.mounts } : undefined,
       },
     },
   });
@@ -72,7 +94,9 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     // (A drizzle query starts when .then is called on it, the reads of queue-reads.ts when
     // called: each is started here, in this order.)
     const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
-    const [, registered, releases] = await Promise.all([locked, readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([])]);
+    const [, draining, registered, releases] = await Promise.all([locked, isDraining(tx), readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([])]);
+    // draining (an administrator's switch): nothing new starts; running jobs finish
+    if (draining) return [];
     const usage = new Map<string, { cpus: number; memoryBytes: number }>();
     for (const r of releases) {
       const u = usage.get(r.node) ?? { cpus: 0, memoryBytes: 0 };
@@ -151,6 +175,11 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     }
     for (const job of waiting) {
       const blocking = job.dependsOn.filter((d) => depStates.has(d) && depStates.get(d) !== "completed");
+      if (!blocking.length && job.afterGroups.length) {
+        const groups = job.afterGroups.join(", ");
+        unplaced.push({ job, reason: `waiting for the jobs of dependency group${job.afterGroups.length > 1 ? "s" : ""} ${groups} to complete`, plannedStart: null });
+        continue;
+      }
       if (!blocking.length) continue;
       const failed = blocking.filter((d) => ["failed", "cancelled", "lost"].includes(depStates.get(d) ?? ""));
       const reason = failed.length
@@ -159,11 +188,16 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
       unplaced.push({ job, reason, plannedStart: null });
     }
     const reasons: { id: number; reason: string; planned: string | null }[] = [];
+    const warnings: string[] = [];
     for (const { job, reason, plannedStart } of unplaced) {
       const planned = plannedStart === null ? null : new Date(plannedStart).toISOString();
       const changed = job.reason !== reason || (job.plannedStartAt?.toISOString() ?? null) !== planned;
-      if (changed && reasons.length < REASON_UPDATES && opts.writeReasons !== false) reasons.push({ id: job.id, reason, planned });
+      if (changed && reasons.length < REASON_UPDATES && opts.writeReasons !== false) {
+        reasons.push({ id: job.id, reason, planned });
+        if (reason.startsWith(NEVER_RUNNABLE)) warnings.push(`job ${job.id}: ${reason}`);
+      }
     }
+    const warned = recordWarnings(tx, warnings);
     // why the head of the queue waits, and when the first of it is planned to start, in one
     // statement (sent with the dispatch below)
     const reasonsWritten = reasons.length
@@ -173,22 +207,31 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
       : Promise.resolve();
 
     if (!placed.length) {
-      await reasonsWritten;
+      await Promise.all([reasonsWritten, warned]);
       return [];
     }
     // one statement dispatches every placed job (a job taken meanwhile by another controller
     // or cancelled is simply not returned)
-    type Dispatched = { id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null; priority: number };
+    type Dispatched = {
+      id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null;
+      priority: number; walltime_enforced: boolean; behaviours: unknown; scratch_dir: string | null; scratch_base: string | null; scratch_home: boolean; container: unknown;
+    };
+    // A job that asked for a directory of its own gets one per run, under its base, named
+    // after its identity (or id) as wr names them: BASE/drover_cwd/a/b/c/rest.ID.ATTEMPT
     const dispatchedRows = tx.execute(prepared(sql`
         update jobs j set state = 'dispatching', node_id = v.node, attempt = j.attempt + 1, allocated_nodes = v.alloc, dispatched_at = now(),
-          reason = null, planned_start_at = null, cancel_requested_at = null, execute_requested_at = null, requeue_requested_at = null, sister_lost_reason = null
+          reason = null, planned_start_at = null, cancel_requested_at = null, execute_requested_at = null, requeue_requested_at = null, sister_lost_reason = null,
+          scratch_dir = case when j.scratch_base is null then null else
+            rtrim(j.scratch_base, '/') || '/drover_cwd/' || substr(coalesce(j.identity, md5(j.id::text)), 1, 1) || '/' || substr(coalesce(j.identity, md5(j.id::text)), 2, 1)
+            || '/' || substr(coalesce(j.identity, md5(j.id::text)), 3, 1) || '/' || substr(coalesce(j.identity, md5(j.id::text)), 4) || '.' || j.id || '.' || (j.attempt + 1) end
         from ${recordset(
           placed.map(({ job, allocation }) => ({ id: job.id, node: allocation[0]!.node, alloc: allocation })),
           "id bigint, node text, alloc jsonb",
         )}
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
-        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority`));
-    const [, result] = await Promise.all([reasonsWritten, dispatchedRows.then((r) => r)]);
+        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.walltime_enforced, j.behaviours,
+          j.scratch_dir, j.scratch_base, j.scratch_home, j.container`));
+    const [, , result] = await Promise.all([reasonsWritten, warned, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
     // what the run message needs, as stored now (a modification may have come in since the select)
     const fresh = new Map(updated.map((r) => [Number(r.id), r]));
@@ -196,7 +239,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
       .filter(({ job }) => fresh.has(job.id))
       .map(({ job, allocation }) => {
         const r = fresh.get(job.id)!;
-        const row = {
+        const row: DispatchedJob = {
           id: job.id,
           attempt: r.attempt,
           argv: jsonValue<string[]>(r.argv),
@@ -204,6 +247,12 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
           environment: jsonValue<Record<string, string>>(r.environment),
           walltimeMs: r.walltime_ms === null ? null : Number(r.walltime_ms),
           priority: r.priority,
+          walltimeEnforced: r.walltime_enforced,
+          behaviours: jsonValue<JobBehaviours>(r.behaviours),
+          scratchDir: r.scratch_dir,
+          scratchBase: r.scratch_base,
+          scratchHome: r.scratch_home,
+          container: r.container === null ? null : jsonValue<JobContainer>(r.container),
         };
         return { job: row, allocation };
       });

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file drover/agent/v1/agent.proto.
  */
 export const file_drover_agent_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chtkcm92ZXIvYWdlbnQvdjEvYWdlbnQucHJvdG8SD2Ryb3Zlci5hZ2VudC52MSK2AwoMQWdlbnRNZXNzYWdlEgsKA3NlcRgBIAEoBBItCghyZWdpc3RlchgKIAEoCzIZLmRyb3Zlci5hZ2VudC52MS5SZWdpc3RlckgAEi8KCWhlYXJ0YmVhdBgLIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5IZWFydGJlYXRIABIvCgdzYW1wbGVzGAwgASgLMhwuZHJvdmVyLmFnZW50LnYxLlNhbXBsZUJhdGNoSAASMgoLam9iX3N0YXJ0ZWQYDSABKAsyGy5kcm92ZXIuYWdlbnQudjEuSm9iU3RhcnRlZEgAEjAKCmpvYl9vdXRwdXQYDiABKAsyGi5kcm92ZXIuYWdlbnQudjEuSm9iT3V0cHV0SAASNAoMam9iX2ZpbmlzaGVkGA8gASgLMhwuZHJvdmVyLmFnZW50LnYxLkpvYkZpbmlzaGVkSAASNgoNam9iX3NpZ25hbGxlZBgQIAEoCzIdLmRyb3Zlci5hZ2VudC52MS5Kb2JTaWduYWxsZWRIABIsCgViYXRjaBgRIAEoCzIbLmRyb3Zlci5hZ2VudC52MS5BZ2VudEJhdGNoSABCBgoEYm9keSI9CgpBZ2VudEJhdGNoEi8KCG1lc3NhZ2VzGAEgAygLMh0uZHJvdmVyLmFnZW50LnYxLkFnZW50TWVzc2FnZSLtAgoIUmVnaXN0ZXISEQoJbm9kZV9uYW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhEKCWFkZHJlc3NlcxgDIAMoCRINCgVjb3JlcxgEIAEoDRIUCgxtZW1vcnlfYnl0ZXMYBSABKAQSEgoKc3dhcF9ieXRlcxgGIAEoBBISCgpkaXNrX2J5dGVzGAcgASgEEgoKAm9zGAggASgJEgwKBGFyY2gYCSABKAkSIgoEZ3B1cxgKIAMoCzIULmRyb3Zlci5hZ2VudC52MS5HcHUSEAoIZmVhdHVyZXMYCyADKAkSEQoJcGFydGl0aW9uGAwgASgJEhUKDWFnZW50X3ZlcnNpb24YDSABKAkSKAoHcnVubmluZxgOIAMoCzIXLmRyb3Zlci5hZ2VudC52MS5Kb2JSZWYSOAoXZmluaXNoZWRfdW5hY2tub3dsZWRnZWQYDyADKAsyFy5kcm92ZXIuYWdlbnQudjEuSm9iUmVmIioKA0dwdRINCgVtb2RlbBgBIAEoCRIUCgxtZW1vcnlfYnl0ZXMYAiABKAQiPAoGSm9iUmVmEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEhEKCXN1c3BlbmRlZBgDIAEoCCIhCglIZWFydGJlYXQSFAoMcnVubmluZ19qb2JzGAEgASgNIqwBCgZTYW1wbGUSFAoMdGltZXN0YW1wX21zGAEgASgDEhEKCWNwdV90b3RhbBgCIAEoARIUCgxjcHVfcGVyX2NvcmUYAyADKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYBCABKAQSGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAUgASgEEg0KBWxvYWQxGAYgASgBEg0KBWxvYWQ1GAcgASgBEg4KBmxvYWQxNRgIIAEoASI3CgtTYW1wbGVCYXRjaBIoCgdzYW1wbGVzGAEgAygLMhcuZHJvdmVyLmFnZW50LnYxLlNhbXBsZSJ7CgpKb2JTdGFydGVkEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEgsKA3BpZBgDIAEoBRIVCg1zdGFydGVkX2F0X21zGAQgASgDEhMKC3N0ZG91dF9wYXRoGAUgASgJEhMKC3N0ZGVycl9wYXRoGAYgASgJIlYKCUpvYk91dHB1dBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRITCgtzdGRvdXRfdGFpbBgDIAEoCRITCgtzdGRlcnJfdGFpbBgEIAEoCSLFAgoLSm9iRmluaXNoZWQSDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SFgoJZXhpdF9jb2RlGAMgASgFSACIAQESDgoGc2lnbmFsGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSEwoLZW5kZWRfYXRfbXMYBiABKAMSEwoLd2FsbHRpbWVfbXMYByABKAQSEwoLY3B1X3RpbWVfbXMYCCABKAQSFgoOcGVha19yc3NfYnl0ZXMYCSABKAQSEwoLZmFpbF9yZWFzb24YCiABKAkSEwoLc3Rkb3V0X3RhaWwYCyABKAkSEwoLc3RkZXJyX3RhaWwYDCABKAkSDwoHc3RhcnRlZBgNIAEoCBIQCghyZXR1cm5lZBgOIAEoCBIPCgdvdmVyZHVlGA8gASgIQgwKCl9leGl0X2NvZGUiXgoMSm9iU2lnbmFsbGVkEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEi0KBGtpbmQYAyABKA4yHy5kcm92ZXIuYWdlbnQudjEuU2lnbmFsSm9iLktpbmQi1AIKEUNvbnRyb2xsZXJNZXNzYWdlEjEKCnJlZ2lzdGVyZWQYASABKAsyGy5kcm92ZXIuYWdlbnQudjEuUmVnaXN0ZXJlZEgAEiMKA2FjaxgCIAEoCzIULmRyb3Zlci5hZ2VudC52MS5BY2tIABImCgNydW4YAyABKAsyFy5kcm92ZXIuYWdlbnQudjEuUnVuSm9iSAASLAoGc2lnbmFsGAQgASgLMhouZHJvdmVyLmFnZW50LnYxLlNpZ25hbEpvYkgAEicKBWRyYWluGAUgASgLMhYuZHJvdmVyLmFnZW50LnYxLkRyYWluSAASLQoIc2V0dGluZ3MYBiABKAsyGS5kcm92ZXIuYWdlbnQudjEuU2V0dGluZ3NIABIxCgViYXRjaBgHIAEoCzIgLmRyb3Zlci5hZ2VudC52MS5Db250cm9sbGVyQmF0Y2hIAEIGCgRib2R5IkcKD0NvbnRyb2xsZXJCYXRjaBI0CghtZXNzYWdlcxgBIAMoCzIiLmRyb3Zlci5hZ2VudC52MS5Db250cm9sbGVyTWVzc2FnZSJKCgpSZWdpc3RlcmVkEg8KB25vZGVfaWQYASABKAkSKwoIc2V0dGluZ3MYAiABKAsyGS5kcm92ZXIuYWdlbnQudjEuU2V0dGluZ3MiXgoIU2V0dGluZ3MSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgEEhoKEnNhbXBsZV9pbnRlcnZhbF9tcxgCIAEoBBIXCg9iYWNrbG9nX3dhaXRfbXMYAyABKAQiEgoDQWNrEgsKA3NlcRgBIAEoBCKfAgoGUnVuSm9iEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEgwKBGFyZ3YYAyADKAkSGQoRd29ya2luZ19kaXJlY3RvcnkYBCABKAkSPQoLZW52aXJvbm1lbnQYBSADKAsyKC5kcm92ZXIuYWdlbnQudjEuUnVuSm9iLkVudmlyb25tZW50RW50cnkSEwoLd2FsbHRpbWVfbXMYBiABKAQSFAoMbWVtb3J5X2J5dGVzGAcgASgEEgwKBGNwdXMYCCABKA0SDQoFaG9zdHMYCSADKAkSEAoIcHJpb3JpdHkYCiABKAUaMgoQRW52aXJvbm1lbnRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIr0BCglTaWduYWxKb2ISDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SLQoEa2luZBgDIAEoDjIfLmRyb3Zlci5hZ2VudC52MS5TaWduYWxKb2IuS2luZBIOCgZyZWFzb24YBCABKAkiUAoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASDwoLS0lORF9DQU5DRUwQARIQCgxLSU5EX1NVU1BFTkQQAhIPCgtLSU5EX1JFU1VNRRADIhYKBURyYWluEg0KBWRyYWluGAEgASgIMmAKDEFnZW50U2VydmljZRJQCgdDb25uZWN0Eh0uZHJvdmVyLmFnZW50LnYxLkFnZW50TWVzc2FnZRoiLmRyb3Zlci5hZ2VudC52MS5Db250cm9sbGVyTWVzc2FnZSgBMAFiBnByb3RvMw");
+  fileDesc("Chtkcm92ZXIvYWdlbnQvdjEvYWdlbnQucHJvdG8SD2Ryb3Zlci5hZ2VudC52MSK2AwoMQWdlbnRNZXNzYWdlEgsKA3NlcRgBIAEoBBItCghyZWdpc3RlchgKIAEoCzIZLmRyb3Zlci5hZ2VudC52MS5SZWdpc3RlckgAEi8KCWhlYXJ0YmVhdBgLIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5IZWFydGJlYXRIABIvCgdzYW1wbGVzGAwgASgLMhwuZHJvdmVyLmFnZW50LnYxLlNhbXBsZUJhdGNoSAASMgoLam9iX3N0YXJ0ZWQYDSABKAsyGy5kcm92ZXIuYWdlbnQudjEuSm9iU3RhcnRlZEgAEjAKCmpvYl9vdXRwdXQYDiABKAsyGi5kcm92ZXIuYWdlbnQudjEuSm9iT3V0cHV0SAASNAoMam9iX2ZpbmlzaGVkGA8gASgLMhwuZHJvdmVyLmFnZW50LnYxLkpvYkZpbmlzaGVkSAASNgoNam9iX3NpZ25hbGxlZBgQIAEoCzIdLmRyb3Zlci5hZ2VudC52MS5Kb2JTaWduYWxsZWRIABIsCgViYXRjaBgRIAEoCzIbLmRyb3Zlci5hZ2VudC52MS5BZ2VudEJhdGNoSABCBgoEYm9keSI9CgpBZ2VudEJhdGNoEi8KCG1lc3NhZ2VzGAEgAygLMh0uZHJvdmVyLmFnZW50LnYxLkFnZW50TWVzc2FnZSLtAgoIUmVnaXN0ZXISEQoJbm9kZV9uYW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhEKCWFkZHJlc3NlcxgDIAMoCRINCgVjb3JlcxgEIAEoDRIUCgxtZW1vcnlfYnl0ZXMYBSABKAQSEgoKc3dhcF9ieXRlcxgGIAEoBBISCgpkaXNrX2J5dGVzGAcgASgEEgoKAm9zGAggASgJEgwKBGFyY2gYCSABKAkSIgoEZ3B1cxgKIAMoCzIULmRyb3Zlci5hZ2VudC52MS5HcHUSEAoIZmVhdHVyZXMYCyADKAkSEQoJcGFydGl0aW9uGAwgASgJEhUKDWFnZW50X3ZlcnNpb24YDSABKAkSKAoHcnVubmluZxgOIAMoCzIXLmRyb3Zlci5hZ2VudC52MS5Kb2JSZWYSOAoXZmluaXNoZWRfdW5hY2tub3dsZWRnZWQYDyADKAsyFy5kcm92ZXIuYWdlbnQudjEuSm9iUmVmIioKA0dwdRINCgVtb2RlbBgBIAEoCRIUCgxtZW1vcnlfYnl0ZXMYAiABKAQiPAoGSm9iUmVmEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEhEKCXN1c3BlbmRlZBgDIAEoCCIhCglIZWFydGJlYXQSFAoMcnVubmluZ19qb2JzGAEgASgNIqwBCgZTYW1wbGUSFAoMdGltZXN0YW1wX21zGAEgASgDEhEKCWNwdV90b3RhbBgCIAEoARIUCgxjcHVfcGVyX2NvcmUYAyADKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYBCABKAQSGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAUgASgEEg0KBWxvYWQxGAYgASgBEg0KBWxvYWQ1GAcgASgBEg4KBmxvYWQxNRgIIAEoASI3CgtTYW1wbGVCYXRjaBIoCgdzYW1wbGVzGAEgAygLMhcuZHJvdmVyLmFnZW50LnYxLlNhbXBsZSJ7CgpKb2JTdGFydGVkEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEgsKA3BpZBgDIAEoBRIVCg1zdGFydGVkX2F0X21zGAQgASgDEhMKC3N0ZG91dF9wYXRoGAUgASgJEhMKC3N0ZGVycl9wYXRoGAYgASgJIlYKCUpvYk91dHB1dBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRITCgtzdGRvdXRfdGFpbBgDIAEoCRITCgtzdGRlcnJfdGFpbBgEIAEoCSLtAgoLSm9iRmluaXNoZWQSDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SFgoJZXhpdF9jb2RlGAMgASgFSACIAQESDgoGc2lnbmFsGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSEwoLZW5kZWRfYXRfbXMYBiABKAMSEwoLd2FsbHRpbWVfbXMYByABKAQSEwoLY3B1X3RpbWVfbXMYCCABKAQSFgoOcGVha19yc3NfYnl0ZXMYCSABKAQSEwoLZmFpbF9yZWFzb24YCiABKAkSEwoLc3Rkb3V0X3RhaWwYCyABKAkSEwoLc3RkZXJyX3RhaWwYDCABKAkSDwoHc3RhcnRlZBgNIAEoCBIQCghyZXR1cm5lZBgOIAEoCBIPCgdvdmVyZHVlGA8gASgIEg0KBWNhdXNlGBAgASgJEhcKD2JlaGF2aW91cl9ub3RlcxgRIAMoCUIMCgpfZXhpdF9jb2RlIl4KDEpvYlNpZ25hbGxlZBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRItCgRraW5kGAMgASgOMh8uZHJvdmVyLmFnZW50LnYxLlNpZ25hbEpvYi5LaW5kItQCChFDb250cm9sbGVyTWVzc2FnZRIxCgpyZWdpc3RlcmVkGAEgASgLMhsuZHJvdmVyLmFnZW50LnYxLlJlZ2lzdGVyZWRIABIjCgNhY2sYAiABKAsyFC5kcm92ZXIuYWdlbnQudjEuQWNrSAASJgoDcnVuGAMgASgLMhcuZHJvdmVyLmFnZW50LnYxLlJ1bkpvYkgAEiwKBnNpZ25hbBgEIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5TaWduYWxKb2JIABInCgVkcmFpbhgFIAEoCzIWLmRyb3Zlci5hZ2VudC52MS5EcmFpbkgAEi0KCHNldHRpbmdzGAYgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzSAASMQoFYmF0Y2gYByABKAsyIC5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlckJhdGNoSABCBgoEYm9keSJHCg9Db250cm9sbGVyQmF0Y2gSNAoIbWVzc2FnZXMYASADKAsyIi5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlck1lc3NhZ2UiSgoKUmVnaXN0ZXJlZBIPCgdub2RlX2lkGAEgASgJEisKCHNldHRpbmdzGAIgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzIl4KCFNldHRpbmdzEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoBBIaChJzYW1wbGVfaW50ZXJ2YWxfbXMYAiABKAQSFwoPYmFja2xvZ193YWl0X21zGAMgASgEIhIKA0FjaxILCgNzZXEYASABKAQihgQKBlJ1bkpvYhIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRIMCgRhcmd2GAMgAygJEhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEj0KC2Vudmlyb25tZW50GAUgAygLMiguZHJvdmVyLmFnZW50LnYxLlJ1bkpvYi5FbnZpcm9ubWVudEVudHJ5EhMKC3dhbGx0aW1lX21zGAYgASgEEhQKDG1lbW9yeV9ieXRlcxgHIAEoBBIMCgRjcHVzGAggASgNEg0KBWhvc3RzGAkgAygJEhAKCHByaW9yaXR5GAogASgFEhMKC3NjcmF0Y2hfZGlyGAsgASgJEhQKDHNjcmF0Y2hfYmFzZRgMIAEoCRIuCgpvbl9zdWNjZXNzGA0gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chIuCgpvbl9mYWlsdXJlGA4gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chIrCgdvbl9leGl0GA8gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chItCgljb250YWluZXIYECABKAsyGi5kcm92ZXIuYWdlbnQudjEuQ29udGFpbmVyGjIKEEVudmlyb25tZW50RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI1CglCZWhhdmlvdXISEQoHY2xlYW51cBgBIAEoCEgAEg0KA3J1bhgCIAEoCUgAQgYKBGtpbmQiOwoJQ29udGFpbmVyEg8KB3J1bnRpbWUYASABKAkSDQoFaW1hZ2UYAiABKAkSDgoGbW91bnRzGAMgAygJIr0BCglTaWduYWxKb2ISDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SLQoEa2luZBgDIAEoDjIfLmRyb3Zlci5hZ2VudC52MS5TaWduYWxKb2IuS2luZBIOCgZyZWFzb24YBCABKAkiUAoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASDwoLS0lORF9DQU5DRUwQARIQCgxLSU5EX1NVU1BFTkQQAhIPCgtLSU5EX1JFU1VNRRADIhYKBURyYWluEg0KBWRyYWluGAEgASgIMmAKDEFnZW50U2VydmljZRJQCgdDb25uZWN0Eh0uZHJvdmVyLmFnZW50LnYxLkFnZW50TWVzc2FnZRoiLmRyb3Zlci5hZ2VudC52MS5Db250cm9sbGVyTWVzc2FnZSgBMAFiBnByb3RvMw");
 
 /**
  * @generated from message drover.agent.v1.AgentMessage
@@ -504,6 +504,23 @@ export type JobFinished = Message<"drover.agent.v1.JobFinished"> & {
    * @generated from field: bool overdue = 15;
    */
   overdue: boolean;
+
+  /**
+   * How the run ended, in one word: "exit" (it exited by itself, whatever its code), "signal"
+   * (a signal the agent did not send), "memory" or "walltime" (the agent or the kernel stopped it
+   * over its limit), "cancelled" (stopped on request), "start" (it could not be started),
+   * "runtime" (its container runtime is missing on this node), "" (handed back unstarted).
+   *
+   * @generated from field: string cause = 16;
+   */
+  cause: string;
+
+  /**
+   * What the job's behaviours (RunJob.on_success …) did, one line each, in the order they ran.
+   *
+   * @generated from field: repeated string behaviour_notes = 17;
+   */
+  behaviourNotes: string[];
 };
 
 /**
@@ -751,6 +768,46 @@ export type RunJob = Message<"drover.agent.v1.RunJob"> & {
    * @generated from field: int32 priority = 10;
    */
   priority: number;
+
+  /**
+   * The run's own directory (made with its "cwd" and "tmp" inside before the job starts), when
+   * the job asked for one; the working directory is then scratch_dir/cwd. scratch_base is the
+   * directory it was made under: a cleanup removes scratch_dir and its parents that are left
+   * empty, up to scratch_base.
+   *
+   * @generated from field: string scratch_dir = 11;
+   */
+  scratchDir: string;
+
+  /**
+   * @generated from field: string scratch_base = 12;
+   */
+  scratchBase: string;
+
+  /**
+   * Commands run once the job has ended, before its end is reported: on_success after a clean
+   * exit or on_failure otherwise, then on_exit.
+   *
+   * @generated from field: repeated drover.agent.v1.Behaviour on_success = 13;
+   */
+  onSuccess: Behaviour[];
+
+  /**
+   * @generated from field: repeated drover.agent.v1.Behaviour on_failure = 14;
+   */
+  onFailure: Behaviour[];
+
+  /**
+   * @generated from field: repeated drover.agent.v1.Behaviour on_exit = 15;
+   */
+  onExit: Behaviour[];
+
+  /**
+   * Run the command inside this container.
+   *
+   * @generated from field: drover.agent.v1.Container container = 16;
+   */
+  container?: Container | undefined;
 };
 
 /**
@@ -759,6 +816,70 @@ export type RunJob = Message<"drover.agent.v1.RunJob"> & {
  */
 export const RunJobSchema: GenMessage<RunJob> = /*@__PURE__*/
   messageDesc(file_drover_agent_v1_agent, 17);
+
+/**
+ * @generated from message drover.agent.v1.Behaviour
+ */
+export type Behaviour = Message<"drover.agent.v1.Behaviour"> & {
+  /**
+   * @generated from oneof drover.agent.v1.Behaviour.kind
+   */
+  kind: {
+    /**
+     * remove the run's own directory (scratch_dir)
+     *
+     * @generated from field: bool cleanup = 1;
+     */
+    value: boolean;
+    case: "cleanup";
+  } | {
+    /**
+     * a command line, run with bash in the job's working directory
+     *
+     * @generated from field: string run = 2;
+     */
+    value: string;
+    case: "run";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message drover.agent.v1.Behaviour.
+ * Use `create(BehaviourSchema)` to create a new message.
+ */
+export const BehaviourSchema: GenMessage<Behaviour> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 18);
+
+/**
+ * @generated from message drover.agent.v1.Container
+ */
+export type Container = Message<"drover.agent.v1.Container"> & {
+  /**
+   * "docker" or "singularity" (apptainer serves for singularity)
+   *
+   * @generated from field: string runtime = 1;
+   */
+  runtime: string;
+
+  /**
+   * @generated from field: string image = 2;
+   */
+  image: string;
+
+  /**
+   * "/outside:/inside"
+   *
+   * @generated from field: repeated string mounts = 3;
+   */
+  mounts: string[];
+};
+
+/**
+ * Describes the message drover.agent.v1.Container.
+ * Use `create(ContainerSchema)` to create a new message.
+ */
+export const ContainerSchema: GenMessage<Container> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 19);
 
 /**
  * @generated from message drover.agent.v1.SignalJob
@@ -790,7 +911,7 @@ export type SignalJob = Message<"drover.agent.v1.SignalJob"> & {
  * Use `create(SignalJobSchema)` to create a new message.
  */
 export const SignalJobSchema: GenMessage<SignalJob> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 18);
+  messageDesc(file_drover_agent_v1_agent, 20);
 
 /**
  * @generated from enum drover.agent.v1.SignalJob.Kind
@@ -821,7 +942,7 @@ export enum SignalJob_Kind {
  * Describes the enum drover.agent.v1.SignalJob.Kind.
  */
 export const SignalJob_KindSchema: GenEnum<SignalJob_Kind> = /*@__PURE__*/
-  enumDesc(file_drover_agent_v1_agent, 18, 0);
+  enumDesc(file_drover_agent_v1_agent, 20, 0);
 
 /**
  * @generated from message drover.agent.v1.Drain
@@ -838,7 +959,7 @@ export type Drain = Message<"drover.agent.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 19);
+  messageDesc(file_drover_agent_v1_agent, 21);
 
 /**
  * @generated from service drover.agent.v1.AgentService
