@@ -222,7 +222,8 @@ export class JobProcess {
       endedAtMs,
       walltimeMs: endedAtMs - this.startedAtMs,
       cpuTimeMs: usage ? Math.round(Number(usage.cpuTime.total) / 1000) : 0,
-      peakRssBytes: Math.max(this.peakRss, usage?.maxRSS ?? 0),
+      // (not the rusage maxRSS: a child spawned by the agent starts out with the agent's own high-water mark)
+      peakRssBytes: this.peakRss,
       failReason: this.killReason,
       stdoutTail,
       stderrTail,

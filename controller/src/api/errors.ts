@@ -3,7 +3,7 @@ import { logger } from "@drover/shared/log";
 
 const log = logger("http");
 
-/** How one REST dialect renders an error body. */
+/** How one REST dialect renders an error body: a string is sent as text/plain, anything else as JSON. */
 export type ErrorRenderer = (status: number, messages: string[]) => unknown;
 
 const mwsShape: ErrorRenderer = (_status, messages) => ({ messages });
@@ -25,9 +25,15 @@ export function renderErrorBody(path: string, status: number, messages: string[]
   return (dialect?.render ?? mwsShape)(status, messages);
 }
 
+/** A response holding a rendered error body. */
+function bodyResponse(body: unknown, status: number): Response {
+  if (typeof body === "string") return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" } });
+  return Response.json(body, { status });
+}
+
 export function errorResponse(path: string, kind: ErrorKind, messages: string[]): Response {
   const status = statusOf(kind);
-  return Response.json(renderErrorBody(path, status, messages), { status });
+  return bodyResponse(renderErrorBody(path, status, messages), status);
 }
 
 interface ValueErrorLike {
@@ -88,5 +94,5 @@ export function translateError(
   }
   log.error("unexpected error", { method: request.method, path, error });
   const status = 500;
-  return Response.json(renderErrorBody(path, status, ["A problem occurred while processing the request"]), { status });
+  return bodyResponse(renderErrorBody(path, status, ["A problem occurred while processing the request"]), status);
 }

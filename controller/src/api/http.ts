@@ -5,6 +5,8 @@ import type { ApiContext } from "./context.ts";
 import { errorResponse, translateError } from "./errors.ts";
 import { healthRoutes } from "./drover/health.ts";
 import { wrVersionRoutes } from "./wr/version.ts";
+import { wrApi } from "./wr/index.ts";
+import { drainRoutes } from "./drover/drain-routes.ts";
 import { tokenRoutes, userRoutes } from "./drover/auth-routes.ts";
 import { mwsApi } from "./mws/index.ts";
 import { agentTokenRoutes } from "./drover/agent-token-routes.ts";
@@ -50,6 +52,8 @@ export function buildHttpApi(ctx: ApiContext) {
     .use(tokenRoutes(ctx))
     .use(userRoutes(ctx))
     .use(agentTokenRoutes(ctx))
+    .use(drainRoutes(ctx))
+    .use(wrApi(ctx))
     .use(mwsApi(ctx));
   allowedMethods = methodTable(app.routes);
   return app;

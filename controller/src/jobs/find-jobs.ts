@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, inArray, ne, or, type SQL } from "drizzle-orm";
 import { notFound } from "@drover/shared/errors";
 import type { Principal } from "../auth/principal.ts";
 import type { Db } from "../db/connect.ts";
@@ -52,4 +52,24 @@ export async function listJobs(
 export async function countJobs(db: Db, principal: Principal, filter: JobFilter = {}): Promise<number> {
   const [row] = await db.select({ n: count() }).from(jobs).where(visibleTo(principal, filter));
   return Number(row?.n ?? 0);
+}
+
+/**
+ * Jobs as a queue's clients look them up (wr): by identity or group (complete ones included),
+ * or, with neither, every job not complete. The principal's own (everyone's for admins), oldest first.
+ */
+export async function findQueueJobs(db: Db, principal: Principal, sel: { identities?: string[]; groups?: string[] }): Promise<Job[]> {
+  const conditions: SQL[] = [];
+  if (principal.role !== "admin") conditions.push(eq(jobs.owner, principal.username));
+  const identities = sel.identities ?? [];
+  const groups = sel.groups ?? [];
+  if (identities.length || groups.length) {
+    const either: SQL[] = [];
+    if (identities.length) either.push(inArray(jobs.identity, identities));
+    if (groups.length) either.push(inArray(jobs.group, groups));
+    conditions.push(or(...either)!);
+  } else {
+    conditions.push(ne(jobs.state, "completed"));
+  }
+  return db.select().from(jobs).where(and(...conditions)).orderBy(asc(jobs.id));
 }

@@ -30,13 +30,15 @@ export async function submitterFor(core: Core, principal: Principal, owner: stri
  * identity, not complete) and nothing was added; skipped: an identical job already completed,
  * nothing was added (unless asked to run it again).
  */
-export type SubmittedJob = Pick<Job, "id"> & { existing?: boolean; skipped?: boolean };
+export type SubmittedJob = Pick<Job, "id"> & { existing?: boolean; skipped?: boolean; row?: Job };
 
 export interface SubmitOptions {
   /** jobs with an identity are added only when no identical job of the owner is incomplete (wr) */
   dedupeByIdentity?: boolean;
   /** with dedupeByIdentity: an identical job that completed is added again (wr rerun) */
   rerun?: boolean;
+  /** each answer carries the job's row as the submission left it (before any scheduling pass) */
+  readBack?: boolean;
 }
 
 /** Queues one job for the principal and asks the scheduler to look at it. */
@@ -65,8 +67,10 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
     }
     const learned = await learnedUsage(tx, principal.username, [...new Set(specs.map((s) => s.reqGroup ?? "").filter(Boolean))]);
     const learnedSpecs = specs.map((s) => applyLearning(s, learned.get(s.reqGroup ?? "")));
-    if (!opts.dedupeByIdentity) return insertJobs(tx, principal, learnedSpecs);
-    return insertNewIdentities(tx, principal, learnedSpecs, !!opts.rerun);
+    const answer = opts.dedupeByIdentity ? await insertNewIdentities(tx, principal, learnedSpecs, !!opts.rerun) : await insertJobs(tx, principal, learnedSpecs);
+    if (!opts.readBack) return answer;
+    const rows = new Map((await tx.select().from(jobs).where(inArray(jobs.id, [...new Set(answer.map((a) => a.id))]))).map((r) => [r.id, r]));
+    return answer.map((a) => ({ ...a, row: rows.get(a.id) }));
   });
   core.kick();
   return created;

@@ -17,7 +17,7 @@ export type Candidate = Pick<Job, "id" | "cpus" | "memoryBytes" | "hosts" | "fea
 const CANDIDATE_COLUMNS = sql.raw("id, cpus, memory_bytes, hosts, features, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at");
 // a job it depends on has not completed; or a job of a dependency group it waits for has not
 // (jobs added to such a group later count too: the check is made on every pass)
-const UNMET_DEPENDENCY = sql.raw(`(
+export const UNMET_DEPENDENCY = sql.raw(`(
   (depends_on <> '[]'::jsonb and exists (select 1 from jsonb_array_elements_text(depends_on) as d(id) join jobs dep on dep.id = d.id::bigint where dep.state <> 'completed'))
   or (after_groups <> '[]'::jsonb and exists (select 1 from jobs member
         where member.dep_groups <> '[]'::jsonb and member.dep_groups ?| array(select jsonb_array_elements_text(jobs.after_groups))
@@ -118,4 +118,13 @@ export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
         jobIds: jsonValue<(number | string)[]>(x.ids).map(Number),
       })),
     );
+}
+
+/** Of the given queued jobs, those still waiting for a dependency (a job, or a job of a dependency group). */
+export async function waitingOnDependencies(tx: Pick<Tx, "execute">, ids: number[]): Promise<Set<number>> {
+  if (!ids.length) return new Set();
+  const rows = rowsOf<{ id: number | string }>(
+    await tx.execute(sql`select id from jobs where id = any(${`{${ids.join(",")}}`}::bigint[]) and ${UNMET_DEPENDENCY}`),
+  );
+  return new Set(rows.map((r) => Number(r.id)));
 }
