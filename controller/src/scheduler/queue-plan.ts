@@ -133,8 +133,12 @@ function eligibleIds(job: PlacementRequest, nodes: NodeCapacity[]): Set<string> 
  * the others wait. `nodes` are the connected nodes that are up, with what is free on them now
  * (taken from as jobs are placed); `releases` what running jobs hold and when they end.
  */
-export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Release[], registered: RegisteredNode[], now: number): Decision[] {
+export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Release[], registered: RegisteredNode[], now: number, opts: { reasons?: number } = {}): Decision[] {
   const decisions: Decision[] = [];
+  // once nothing can start any more, only the head of the rest needs a reason
+  const reasonsWanted = opts.reasons ?? Infinity;
+  let waitingSinceFull = 0;
+  const nothingCanStart = () => !nodes.some((n) => n.freeCpus > 0 || (n.freeCpus === 0 && n.freeMemoryBytes > 0));
   const ends = [...releases];
   let reservation: Reservation | undefined;
   // nodes an earlier waiting job waits for: no later job is sent to their backlogs, where it
@@ -156,6 +160,7 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
   };
 
   for (const job of jobs) {
+    if (reservation && nothingCanStart() && ++waitingSinceFull > reasonsWanted) break;
     if (!reservation) {
       const now_ = place(job, nodes);
       if ("allocation" in now_) {

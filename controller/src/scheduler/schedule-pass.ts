@@ -117,13 +117,11 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
       }));
 
     // processors free now plus those the nodes' backlogs may still promise
-    const free = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus), 0);
     const room = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus + Math.floor(n.cores! * n.backlogFactor!)), 0);
     if (room === 0 && !(await anyQueuedNeedsReason(tx))) return [];
 
-    // as many again as there is room for, for jobs that turn out not to fit anywhere; deeper
-    // while processors are free, for jobs that may start behind one that waits (backfill)
-    const limit = Math.min(PASS_SIZE, Math.max(room * 2 + REASON_UPDATES, free > 0 ? BACKFILL_DEPTH : 0));
+    // as many again as there is room for, for jobs that turn out not to fit anywhere
+    const limit = Math.min(PASS_SIZE, room * 2 + REASON_UPDATES);
     // The queue is walked in jobs_queue_order, as far as the pass needs. Postgres's statistics
     // lag behind a large submission (it would then read and sort every queued job), so for
     // these three queries it is asked not to choose a bitmap scan and a sort instead.
@@ -131,15 +129,20 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     // jobs someone asked to execute (MWS execute) go first; then the queue in index order
     // (jobs_queue_order: priority, then FIFO), read only as far as the pass needs; jobs held
     // back by dependencies are not candidates, but the head of them learns why
-    const [, executeFirst, queue, waiting] = await Promise.all([
-      indexWalk(false),
-      readRunnable(tx, { executeFirst: true, at, limit }),
-      readRunnable(tx, { executeFirst: false, at, limit }),
-      readWaitingOnDependencies(tx, REASON_UPDATES),
-      indexWalk(true),
-    ]);
-    const first = new Set(executeFirst.map((j) => j.id));
-    const candidates = [...executeFirst, ...queue.filter((j) => !first.has(j.id))].slice(0, limit);
+    const readQueue = async (depth: number, withWaiting: boolean) => {
+      const [, executeFirst, queue, waiting] = await Promise.all([
+        indexWalk(false),
+        readRunnable(tx, { executeFirst: true, at, limit: depth }),
+        readRunnable(tx, { executeFirst: false, at, limit: depth }),
+        withWaiting ? readWaitingOnDependencies(tx, REASON_UPDATES) : Promise.resolve([]),
+        indexWalk(true),
+      ]);
+      const first = new Set(executeFirst.map((j) => j.id));
+      return { candidates: [...executeFirst, ...queue.filter((j) => !first.has(j.id))].slice(0, depth), waiting, more: queue.length === depth };
+    };
+    const read = await readQueue(limit, true);
+    let candidates = read.candidates;
+    const waiting = read.waiting;
     const depIds = [...new Set(waiting.flatMap((j) => j.dependsOn))];
     const depStates = new Map<number, string>();
     if (depIds.length) {
@@ -149,23 +152,36 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     }
     if (candidates.length === 0 && waiting.length === 0) return [];
 
+    const plan = (list: Candidate[]) => {
+      const nodesNow = capacity.map((n) => ({ ...n }));
+      const decisions = planQueue(
+        list.map((j) => ({
+          id: j.id,
+          cpus: j.cpus,
+          memoryBytes: j.memoryBytes,
+          hosts: j.hosts,
+          features: j.features,
+          tasksPerNode: j.tasksPerNode,
+          walltimeMs: j.walltimeMs,
+          mayWaitInBacklog: !j.backlogReturnedAt,
+        })),
+        nodesNow,
+        releases,
+        registered,
+        at.getTime(),
+        { reasons: REASON_UPDATES },
+      );
+      return { decisions, freeLeft: nodesNow.some((n) => n.freeCpus > 0) };
+    };
+    let planned = plan(candidates);
+    // A job waits at the head while processors are free: jobs further down may start ahead of
+    // it (backfill), so the pass looks deeper down the queue, this once.
+    if (read.more && limit < BACKFILL_DEPTH && planned.freeLeft && planned.decisions.some((d) => "reason" in d)) {
+      candidates = (await readQueue(BACKFILL_DEPTH, false)).candidates;
+      planned = plan(candidates);
+    }
+    const decisions = planned.decisions;
     const byId = new Map(candidates.map((j) => [j.id, j]));
-    const decisions = planQueue(
-      candidates.map((j) => ({
-        id: j.id,
-        cpus: j.cpus,
-        memoryBytes: j.memoryBytes,
-        hosts: j.hosts,
-        features: j.features,
-        tasksPerNode: j.tasksPerNode,
-        walltimeMs: j.walltimeMs,
-        mayWaitInBacklog: !j.backlogReturnedAt,
-      })),
-      capacity,
-      releases,
-      registered,
-      at.getTime(),
-    );
     const placed: { job: Candidate; allocation: Allocation[] }[] = [];
     const unplaced: { job: Candidate; reason: string; plannedStart: number | null }[] = [];
     for (const d of decisions) {
