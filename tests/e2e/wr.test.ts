@@ -267,6 +267,11 @@ await forEachDatabaseUrl("wr's REST API", (url) => {
     expect(warnings[0].Count).toBeGreaterThanOrEqual(1);
     expect(await wr.get("/rest/v1/warnings/")).toEqual([]);
     await wr.call("DELETE", `/rest/v1/jobs/${wide.Key}?state=deletable`);
+    // a node on which job after job fails
+    const failing = (await wr.post("/rest/v1/jobs/?rep_grp=warn", Array.from({ length: 5 }, (_, i) => ({ cmd: `exit ${i + 1}` })))).json();
+    for (const j of failing) await wr.waitFor(j.Key, (x) => x.State === "buried");
+    const nodeWarnings = await wr.get("/rest/v1/warnings/");
+    expect(nodeWarnings.map((w) => w.Msg)).toContainEqual(expect.stringMatching(/^node node-a failed \d+ jobs in a row$/));
   }, 30_000);
 
   test("a container runtime missing on the node buries the job, naming the runtime and the node", async () => {
@@ -324,16 +329,19 @@ await forEachDatabaseUrl("wr's lost jobs and bad servers", (url) => {
   let c: Cluster;
   let wr: ReturnType<typeof wrClient>;
   beforeAll(async () => {
-    c = new Cluster({ databaseUrl: url(), env: { DROVER_NODE_BACKLOG: "0" } });
+    // one processor and a node backlog: a second job waits on the node, reserved
+    c = new Cluster({ databaseUrl: url(), env: { DROVER_NODE_BACKLOG: "1", DROVER_BACKLOG_WAIT: "60s" } });
     await c.startController();
-    await c.startAgent("doomed");
+    await c.startAgent("doomed", { args: ["--cpus", "1"] });
     wr = wrClient(c, () => c.adminToken());
   }, 90_000);
   afterAll(() => c.stop());
 
   test("a job whose node stops answering is lost; DELETE state=lost buries it; the node is a bad server until confirmed dead", async () => {
-    const [job] = (await wr.post("/rest/v1/jobs/?rep_grp=lost", [{ cmd: "sleep 120" }])).json();
+    const [job, next] = (await wr.post("/rest/v1/jobs/?rep_grp=lost&cpus=1", [{ cmd: "sleep 120" }, { cmd: "sleep 121" }])).json();
     await wr.waitFor(job.Key, (j) => j.State === "running");
+    const reserved = await wr.waitFor(next.Key, (j) => j.State === "reserved");
+    expect(reserved).toMatchObject({ Exitcode: -1, Pid: 0, Started: ZERO });
     await c.killAgent("doomed");
     const lost = await wr.waitFor(job.Key, (j) => j.State === "lost", 30_000);
     expect(lost.FailReason).toBe("lost contact with runner");

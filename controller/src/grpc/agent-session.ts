@@ -8,12 +8,18 @@ import {
   encodeControllerMessage,
   type AgentMessage,
   type ControllerMessage,
+  type JobFinished,
 } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
 import { atEndOfTurn } from "@drover/shared/end-of-turn";
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
 import { applyJobEvents } from "../jobs/agent-events.ts";
+import { runFailed } from "../jobs/retry.ts";
+import { recordWarnings } from "../scheduler/warnings.ts";
+
+/** After this many failed jobs in a row on one node (and every as many more), a warning says so. */
+const FAILING_NODE = 5;
 import type { AgentLink } from "../nodes/agent-links.ts";
 import type { BurstWriter } from "./burst-writer.ts";
 import { checkNodeName, recordHeartbeat, registerNode } from "../nodes/register-node.ts";
@@ -41,6 +47,8 @@ export class AgentSession implements AgentLink {
   private closed = false;
   private registered = false;
   private readonly ends = new RateMeter();
+  /** jobs that ran and failed on this node one after another (a warning every FAILING_NODE of them) */
+  private failedInARow = 0;
 
   constructor(
     private readonly core: Core,
@@ -155,14 +163,30 @@ export class AgentSession implements AgentLink {
     const burst = { started: of("jobStarted"), outputs: of("jobOutput"), finished: of("jobFinished"), signalled: of("jobSignalled") };
     if (burst.started.length || burst.outputs.length || burst.finished.length || burst.signalled.length || samples.length) {
       const events = burst.started.length + burst.outputs.length + burst.finished.length + burst.signalled.length;
+      const warnings = this.countFailures(burst.finished);
       await this.writer.write(events, async (tx) => {
         await applyJobEvents(tx, this.nodeId, burst, { retryDelayMs: this.core.config.scheduler.retryDelayMs });
         if (samples.length) await recordNodeSamples(tx, this.nodeId, samples);
+        if (warnings.length) await recordWarnings(tx, warnings);
       });
     }
     if (heartbeat && !samples.length) await recordHeartbeat(this.core.db, this.nodeId);
     if (ackSeq > 0n) this.send(create(ControllerMessageSchema, { body: { case: "ack", value: { seq: ackSeq } } }));
     if (finished) this.core.kick();
+  }
+
+  /** A node on which job after job fails is worth a warning (a broken node, a full disk…). */
+  private countFailures(finished: JobFinished[]): string[] {
+    const warnings: string[] = [];
+    for (const ev of finished) {
+      if (!ev.started || ev.returned || ev.cause === "cancelled") continue;
+      if (!runFailed(ev)) {
+        this.failedInARow = 0;
+        continue;
+      }
+      if (++this.failedInARow % FAILING_NODE === 0) warnings.push(`node ${this.nodeId} failed ${this.failedInARow} jobs in a row`);
+    }
+    return warnings;
   }
 
   private async register(reg: Extract<AgentMessage["body"], { case: "register" }>["value"]): Promise<void> {
