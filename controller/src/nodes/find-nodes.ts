@@ -31,3 +31,9 @@ export async function getNode(db: Db, id: string): Promise<NodeWithJobs> {
   if (!rows.length) throw notFound(`The resource with id '${id}' was not found`);
   return (await withJobs(db, rows))[0]!;
 }
+
+/** Every node's host name and addresses, by node name (for views that show where a job ran). */
+export async function nodeAddresses(db: Db): Promise<Map<string, Pick<Node, "hostname" | "addresses">>> {
+  const rows = await db.select({ id: nodes.id, hostname: nodes.hostname, addresses: nodes.addresses }).from(nodes);
+  return new Map(rows.map((n) => [n.id, n]));
+}

@@ -162,9 +162,9 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
   for (const job of jobs) {
     if (reservation && nothingCanStart() && ++waitingSinceFull > reasonsWanted) break;
     if (!reservation) {
-      const now_ = place(job, nodes);
-      if ("allocation" in now_) {
-        started(job, now_.allocation, false);
+      const here = place(job, nodes);
+      if ("allocation" in here) {
+        started(job, here.allocation, false);
         continue;
       }
       const never = neverRunnable(job, registered);
@@ -183,7 +183,7 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
       if (!planned) {
         // it could run on registered nodes that are not connected (or not up) now: it holds
         // nobody back on the connected ones
-        decisions.push({ job, reason: `waiting for nodes that can run it to connect: ${now_.reason.replace(/^waiting for resources: /, "")}`, plannedStart: null });
+        decisions.push({ job, reason: `waiting for nodes that can run it to connect: ${here.reason.replace(/^waiting for resources: /, "")}`, plannedStart: null });
         continue;
       }
       reservation = planned;
@@ -193,7 +193,7 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
       const when = planned.at === Infinity
         ? "it starts when they end (they have no walltime, so no start can be planned)"
         : `planned to start ${new Date(planned.at).toISOString()}`;
-      decisions.push({ job, reason: `${now_.reason}${held ? `; ${held}` : ""}; first in the queue: ${when}`, plannedStart: planned.at === Infinity ? null : planned.at });
+      decisions.push({ job, reason: `${here.reason}${held ? `; ${held}` : ""}; first in the queue: ${when}`, plannedStart: planned.at === Infinity ? null : planned.at });
       continue;
     }
 

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { Elysia } from "elysia";
 import { invalid, notFound } from "@drover/shared/errors";
 import type { Principal } from "../../auth/principal.ts";
-import { nodes, type Job } from "../../db/schema.ts";
+import type { Job } from "../../db/schema.ts";
+import { nodeAddresses } from "../../nodes/find-nodes.ts";
 import { cancelJob, confirmLost } from "../../jobs/control-job.ts";
 import { findQueueJobs } from "../../jobs/find-jobs.ts";
 import { removeJobs } from "../../jobs/remove-jobs.ts";
@@ -41,7 +42,13 @@ interface Selection {
 }
 
 function selectionOf(idsText: string | undefined, query: Record<string, string | undefined>): Selection {
-  const ids = (idsText ? decodeURIComponent(idsText) : "").split(",").map((s) => s.trim()).filter(Boolean);
+  let text = idsText ?? "";
+  try {
+    text = decodeURIComponent(text);
+  } catch {
+    throw invalid(`"${text}" is not a valid comma-separated list of keys or rep groups`);
+  }
+  const ids = text.split(",").map((s) => s.trim()).filter(Boolean);
   const state = query.state || undefined;
   if (state !== undefined && !(STATE_FILTERS as readonly string[]).includes(state)) {
     throw invalid(`state must be one of ${STATE_FILTERS.join("|")}, not "${state}"`);
@@ -58,11 +65,8 @@ export function wrApi(ctx: ApiContext) {
   /** What a view of the given jobs needs: their nodes, and which queued ones wait for a dependency. */
   async function viewContext(rows: Job[], sel: Pick<Selection, "std" | "env">): Promise<ViewContext> {
     const queued = rows.filter((j) => j.state === "queued" && (j.dependsOn.length || j.afterGroups.length)).map((j) => j.id);
-    const [waiting, nodeRows] = await Promise.all([
-      waitingOnDependencies(db, queued),
-      db.select({ id: nodes.id, hostname: nodes.hostname, addresses: nodes.addresses }).from(nodes),
-    ]);
-    return { at: Date.now(), nodes: new Map(nodeRows.map((n) => [n.id, n])), waiting, std: sel.std, env: sel.env };
+    const [waiting, nodes] = await Promise.all([waitingOnDependencies(db, queued), nodeAddresses(db)]);
+    return { at: Date.now(), nodes, waiting, std: sel.std, env: sel.env };
   }
 
   /**
