@@ -54,12 +54,15 @@ async function wideJobScenario(c: Cluster, file: string) {
   expectBefore(order, late.slice(0, -2).map((l, i) => [l, late[i + 2]!]));
 }
 
-for (const backlog of ["on", "off"] as const) {
+// "default": the settings a new user has (backlog 4, jobs handed back after 2 s: BIG is handed
+// back with everything behind it and then planned); "on": jobs wait in the node's backlog long
+// enough for BIG to start from there; "off": no backlog
+for (const backlog of ["default", "on", "off"] as const) {
   await forEachDatabaseUrl(`queue order on one 2-processor node, node backlog ${backlog}`, (url) => {
     let c: Cluster;
     beforeAll(async () => {
-      // backlog on: jobs wait in the node's backlog long enough for BIG to start from there
-      const env: Record<string, string> = backlog === "on" ? { DROVER_NODE_BACKLOG: "4", DROVER_BACKLOG_WAIT: "20s" } : { DROVER_NODE_BACKLOG: "0" };
+      const env: Record<string, string> =
+        backlog === "on" ? { DROVER_NODE_BACKLOG: "4", DROVER_BACKLOG_WAIT: "20s" } : backlog === "off" ? { DROVER_NODE_BACKLOG: "0" } : {};
       c = new Cluster({ databaseUrl: url(), env });
       await c.startController();
       await c.startAgent("node-a", { args: ["--cpus", "2"] });

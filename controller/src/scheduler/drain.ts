@@ -1,4 +1,6 @@
-import { eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
+import { jsonValue, rowsOf } from "../db/migrate.ts";
+import { prepared } from "../db/recordset.ts";
 import type { Db } from "../db/connect.ts";
 import { clusterSettings } from "../db/schema.ts";
 import type { Tx } from "../jobs/job-events.ts";
@@ -9,10 +11,10 @@ import type { Tx } from "../jobs/job-events.ts";
 
 const KEY = "draining";
 
-/** True while the cluster is draining. */
-export async function isDraining(db: Pick<Tx, "select">): Promise<boolean> {
-  const [row] = await db.select({ value: clusterSettings.value }).from(clusterSettings).where(eq(clusterSettings.key, KEY));
-  return row?.value === true;
+/** True while the cluster is draining (read on every scheduling pass: one prepared statement). */
+export async function isDraining(db: Pick<Tx, "execute">): Promise<boolean> {
+  const rows = rowsOf<{ value: unknown }>(await db.execute(prepared(sql`select value from cluster_settings where key = 'draining'`)));
+  return rows[0] !== undefined && jsonValue<unknown>(rows[0].value) === true;
 }
 
 /** Turns draining on or off. */
