@@ -21,6 +21,8 @@ import { readNodeFacts, type NodeFacts } from "./facts.ts";
 import { JobProcess, notStarted, type JobEnd } from "./job-process.ts";
 import { groupAlive, memoryByGroup, signalGroup } from "./process-group.ts";
 import { Backlog } from "./backlog.ts";
+import { FileFetcher } from "./file-fetch.ts";
+import { streamJobArchive } from "./job-archive.ts";
 import { Sampler } from "./sampler.ts";
 import { JobCgroups } from "./cgroup.ts";
 import { OrphanGuard } from "./orphan-guard.ts";
@@ -64,6 +66,7 @@ export class Agent {
   private readonly jobs = new Map<string, JobProcess>();
   /** jobs sent while this node's processors were taken, in queue order (see startWaiting) */
   private readonly backlog = new Backlog();
+  private readonly fetcher: FileFetcher;
   private backlogWaitMs = 2000;
   private readonly sampler = new Sampler();
   private readonly jobsDir: string;
@@ -89,6 +92,11 @@ export class Agent {
     this.spool = new Spool(opts.dataDir);
     this.jobsDir = join(opts.dataDir, "jobs");
     this.stateFile = join(opts.dataDir, "running.json");
+    this.fetcher = new FileFetcher(join(opts.dataDir, "cache"), (sha256, offset, length) => {
+      if (!this.stream || !this.registered) return false;
+      this.sendLive({ case: "fetchFile", value: { sha256, offset: BigInt(offset), length: BigInt(length) } });
+      return true;
+    });
   }
 
   /** True while the stream is open and the controller has accepted our registration. */
@@ -154,6 +162,7 @@ export class Agent {
         // unstarted jobs must not start while the controller cannot hear of it: it will
         // queue them again (see connect)
         this.backlog.clear();
+        this.fetcher.failAll("the connection to the controller was lost");
       }
       if (this.stopped) return;
       if (code === status.UNAUTHENTICATED) {
@@ -279,6 +288,16 @@ export class Agent {
       case "batch":
         for (const inner of m.body.value.messages) if (inner.body.case !== "batch") this.handle(inner);
         break;
+      case "fileChunk":
+        this.fetcher.receive(m.body.value);
+        break;
+      case "archiveJob": {
+        const { requestId, jobId, attempt, top } = m.body.value;
+        void streamJobArchive(this.jobsDir, `${jobId}.${attempt}`, top, (data, last, error) =>
+          this.sendLive({ case: "archiveChunk", value: { requestId, data, last, error } }),
+        ).catch((e) => this.sendLive({ case: "archiveChunk", value: { requestId, last: true, error: (e as Error).message } }));
+        break;
+      }
     }
   }
 
@@ -378,7 +397,7 @@ export class Agent {
   private runJob(spec: RunJob): void {
     const key = `${spec.jobId}.${spec.attempt}`;
     if (this.jobs.has(key)) return;
-    const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000, this.cgroups, this.guard);
+    const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000, this.cgroups, this.guard, this.fetcher);
     this.jobs.set(key, job);
     void job
       .run((pid) => {

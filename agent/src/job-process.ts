@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import { memoryByGroup, signalGroup } from "./process-group.ts";
 import { runBehaviours } from "./behaviours.ts";
 import { containerCommand } from "./container.ts";
+import { placeInput, type FileFetcher } from "./file-fetch.ts";
 import type { JobCgroup, JobCgroups } from "./cgroup.ts";
 import type { OrphanGuard } from "./orphan-guard.ts";
 
@@ -113,6 +114,8 @@ export class JobProcess {
     private readonly cgroups?: JobCgroups,
     /** kills the job's process group if the agent dies */
     private readonly guard?: OrphanGuard,
+    /** brings the job's input files from the controller */
+    private readonly fetcher?: FileFetcher,
   ) {
     this.jobId = spec.jobId;
     this.attempt = spec.attempt;
@@ -150,6 +153,14 @@ export class JobProcess {
       PBS_JOBID: String(this.jobId),
     };
     if (this.spec.workingDirectory && (!existsSync(cwd) || !statSync(cwd).isDirectory())) return notStarted(`working directory ${cwd} does not exist on this node`);
+    for (const input of this.spec.inputs) {
+      try {
+        if (!this.fetcher) throw new Error("this agent cannot fetch files");
+        placeInput(await this.fetcher.fetch(input), cwd, input.name);
+      } catch (e) {
+        return notStarted(`could not set up the job: input file ${input.name}: ${(e as Error).message}`, Date.now(), "setup");
+      }
+    }
     let argv = this.spec.argv;
     if (this.spec.container) {
       const wrapped = containerCommand(this.spec.container, argv, cwd, env, `drover-${this.jobId}-${this.attempt}`);

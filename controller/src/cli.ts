@@ -1,14 +1,19 @@
 #!/usr/bin/env bun
 // The `drover` command: `start` (controller + local agent), `controller`, `agent`, `version`.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { logger } from "@drover/shared/log";
 import { loadConfig } from "@drover/shared/config";
 import { DroverError } from "@drover/shared/errors";
 import { buildInfo } from "@drover/shared/build-info";
 import { startController } from "./controller.ts";
+import { installExampleApps } from "./apps/example-apps.ts";
 import { localAgentTokenFile } from "./nodes/local-agent-token.ts";
 import { runAgent, agentUsage } from "../../agent/src/main.ts";
 import type { Agent } from "../../agent/src/agent.ts";
+
+const log = logger("drover");
 
 const usage = `drover — distributed job execution
 
@@ -40,6 +45,8 @@ function adminPassword(file: string | undefined): string | undefined {
 async function runController(args: string[], withAgent: boolean): Promise<void> {
   const { values } = parseArgs({ args, options: { "admin-password-file": { type: "string" } }, strict: true });
   const config = loadConfig();
+  // the one-node cluster of `drover start` comes with the example apps (a new installation only)
+  if (withAgent && installExampleApps(join(config.home, "apps"))) log.info("installed the example apps", { dir: join(config.home, "apps") });
   const controller = await startController({ config, adminPassword: adminPassword(values["admin-password-file"]) });
   // over HTTPS, curl must trust the controller's own CA
   const cacert = controller.url.startsWith("https:") && controller.caFile ? ` --cacert ${controller.caFile}` : "";

@@ -7,6 +7,7 @@ import { TokenIssuer } from "./auth/tokens.ts";
 import { openDatabase, type Database } from "./db/connect.ts";
 import { migrate } from "./db/migrate.ts";
 import { buildHttpApi } from "./api/http.ts";
+import { loadAppFiles } from "./apps/app-catalogue.ts";
 import { loadTemplateFiles } from "./api/mws/template-files.ts";
 import type { ApiContext } from "./api/context.ts";
 import { ensureAdmin } from "./users/bootstrap-admin.ts";
@@ -71,6 +72,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     if (applied.length) log.info("applied migrations", { migrations: applied.join(",") });
     const admin = await ensureAdmin(database.db, opts.adminPassword);
     await loadTemplateFiles(database.db, join(config.home, "etc", "job-templates"));
+    await loadAppFiles(database.db, join(config.home, "apps"));
     const tokens = new TokenIssuer(loadSigningSecret(config.home), config.auth.tokenLifetimeMs);
     const scheduler = new Scheduler(() => core);
     const core: Core = {

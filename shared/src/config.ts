@@ -29,8 +29,13 @@ export interface Config {
    * apart so each handles many jobs at once; a lightly loaded cluster answers at once.
    */
   scheduler: { intervalMs: number; nodeBacklog: number; backlogWaitMs: number; batchWindowMs: number; retryDelayMs: number };
-  /** uploadRoots: absolute directories under which administrators may upload files by absolute path (wr's upload) */
-  files: { uploadRoots: string[] };
+  /**
+   * dir: where the file store keeps uploads ("" = DROVER_HOME/files/store); uploadRoots: absolute
+   * directories under which administrators may upload files by absolute path (wr's upload)
+   */
+  files: { dir: string; uploadRoots: string[] };
+  /** anonymousUser: caesar requests without credentials act as this user ("" = refused, the default) */
+  caesar: { anonymousUser: string };
   /** consolidationPollMs = 0: this controller never consolidates (another one does, or a test drives it) */
   reports: { nodeDatapointDurationMs: number; nodeReportSize: number; consolidationPollMs: number };
 }
@@ -92,6 +97,11 @@ const nameList = (raw: unknown) => {
   return list;
 };
 const size = (raw: unknown) => parseSize(raw as string | number);
+const absolutePathOrEmpty = (raw: unknown) => {
+  const s = text(raw);
+  if (s !== "" && (!s.startsWith("/") || s.split("/").includes(".."))) throw new Error("must be an absolute path (or empty)");
+  return s;
+};
 const absolutePaths = (raw: unknown) => {
   const list = (Array.isArray(raw) ? raw.map(String) : String(raw).split(",")).map((p) => p.trim()).filter(Boolean);
   for (const p of list) if (!p.startsWith("/") || p.split("/").includes("..")) throw new Error(`"${p}" is not an absolute path`);
@@ -123,6 +133,8 @@ const settings: Setting[] = [
   { key: "scheduler.batchWindowMs", env: ["DROVER_BATCH_WINDOW"], default: "25ms", parse: durationOrOff(1) },
   { key: "scheduler.retryDelayMs", env: ["DROVER_RETRY_DELAY"], default: "30s", parse: duration(1) },
   { key: "files.uploadRoots", env: ["DROVER_UPLOAD_ROOTS"], default: [], parse: absolutePaths },
+  { key: "files.dir", env: ["DROVER_FILES_DIR"], default: "", parse: absolutePathOrEmpty },
+  { key: "caesar.anonymousUser", env: ["DROVER_CAESAR_ANONYMOUS_USER"], default: "", parse: text },
   { key: "reports.nodeDatapointDurationMs", env: ["DROVER_NODE_REPORT_DATAPOINT"], default: "1m", parse: duration(1000) },
   { key: "reports.nodeReportSize", env: ["DROVER_NODE_REPORT_SIZE"], default: 1440, parse: positiveInt },
   { key: "reports.consolidationPollMs", env: ["DROVER_REPORTS_POLL"], default: "1s", parse: durationOrOff(10) },

@@ -7,6 +7,7 @@ export type ErrorKind =
   | "method_not_allowed"
   | "conflict"
   | "too_large"
+  | "unsupported_media_type"
   | "unavailable";
 
 const statusByKind: Record<ErrorKind, number> = {
@@ -17,6 +18,7 @@ const statusByKind: Record<ErrorKind, number> = {
   method_not_allowed: 405,
   conflict: 409,
   too_large: 413,
+  unsupported_media_type: 415,
   unavailable: 503,
 };
 

@@ -6,6 +6,8 @@ import { errorResponse, translateError } from "./errors.ts";
 import { healthRoutes } from "./drover/health.ts";
 import { wrVersionRoutes } from "./wr/version.ts";
 import { wrApi } from "./wr/index.ts";
+import { caesarApi } from "./caesar/index.ts";
+import { appRoutes } from "./drover/app-routes.ts";
 import { drainRoutes } from "./drover/drain-routes.ts";
 import { tokenRoutes, userRoutes } from "./drover/auth-routes.ts";
 import { mwsApi } from "./mws/index.ts";
@@ -27,7 +29,10 @@ export function buildHttpApi(ctx: ApiContext) {
   let allowedMethods: (path: string) => string[] = () => [];
   const maxBody = ctx.config.http.maxBodyBytes;
   // normalize: false — a body with a field the schema does not know is refused (400), never silently trimmed
-  const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: maxBody + 1024 } })
+  // Bun itself refuses bodies over its own limit with an empty 413 before any handler runs: it is
+  // set well above http.maxBodyBytes so that the check below (a declared length) answers in the
+  // dialect's shape; bodies streamed without a length are counted by the readers that take them
+  const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: maxBody * 2 + 1024 * 1024 } })
     .onRequest(({ request }) => {
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > maxBody) {
@@ -53,7 +58,9 @@ export function buildHttpApi(ctx: ApiContext) {
     .use(userRoutes(ctx))
     .use(agentTokenRoutes(ctx))
     .use(drainRoutes(ctx))
+    .use(appRoutes(ctx))
     .use(wrApi(ctx))
+    .use(caesarApi(ctx))
     .use(mwsApi(ctx));
   allowedMethods = methodTable(app.routes);
   return app;

@@ -73,6 +73,14 @@ export interface JobBehaviours {
 /** cleanup: remove the run's own directory; run: a command line run with bash in the job's directory. */
 export type JobBehaviour = { cleanup: true } | { cleanupAll: true } | { run: string };
 
+/** A stored file a job needs in its working directory, under the name it is given there. */
+export interface JobInputFile {
+  fileId: string;
+  name: string;
+  sha256: string;
+  sizeBytes: number;
+}
+
 export interface JobContainer {
   runtime: "docker" | "singularity";
   image: string;
@@ -180,6 +188,11 @@ export const jobs = pgTable(
     retryAt: tz("retry_at"),
     /** how the last run ended, in one word: exit, memory, walltime, signal, start, cancelled, lost, runtime */
     endCause: text("end_cause"),
+    /** launched from an app: its name and the inputs as given */
+    app: text("app"),
+    appInputs: jsonb("app_inputs").$type<Record<string, unknown>>(),
+    /** files placed into the job's working directory before it starts */
+    inputFiles: jsonb("input_files").$type<JobInputFile[]>().notNull().default([]),
     /** increases on every dispatch so that late events from an older attempt are ignored */
     attempt: integer("attempt").notNull().default(0),
   },
@@ -219,14 +232,35 @@ export const jobEvents = pgTable(
   (t) => [index("job_events_job").on(t.jobId, t.id)],
 );
 
-export const files = pgTable("files", {
-  id: text("id").primaryKey(),
-  owner: text("owner").notNull(),
-  name: text("name").notNull(),
-  sizeBytes: big("size_bytes").notNull(),
-  sha256: text("sha256").notNull(),
-  jobId: big("job_id"),
-  createdAt: tz("created_at").notNull().defaultNow(),
+/** Uploaded data (and, later, collected job outputs): the content lives in the file store under its id. */
+export const files = pgTable(
+  "files",
+  {
+    /** 32 hex digits */
+    id: text("id").primaryKey(),
+    owner: text("owner").notNull(),
+    /** the original file name, made safe (no directories) */
+    name: text("name").notNull(),
+    sizeBytes: big("size_bytes").notNull(),
+    sha256: text("sha256").notNull(),
+    /** detected format: "fits" from its header or extension, else the extension */
+    format: text("format").notNull().default(""),
+    jobId: big("job_id"),
+    createdAt: tz("created_at").notNull().defaultNow(),
+  },
+  (t) => [index("files_owner").on(t.owner, t.createdAt), index("files_sha256").on(t.sha256)],
+);
+
+export type StoredFileRow = typeof files.$inferSelect;
+
+/** The app catalogue: applications users run by name with typed options (caesar apps, MDWorkbench services). */
+export const apps = pgTable("apps", {
+  name: text("name").primaryKey(),
+  /** the definition as given (see apps/app-definition.ts) */
+  definition: jsonb("definition").$type<Record<string, unknown>>().notNull(),
+  /** "file" (DROVER_HOME/apps) or "api" (an administrator's request) */
+  source: text("source").notNull().default("api"),
+  updatedAt: tz("updated_at").notNull().defaultNow(),
 });
 
 /** MWS section 4: a report definition; its schedule is derived from these rows and its datapoints. */

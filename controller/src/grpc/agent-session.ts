@@ -8,6 +8,7 @@ import {
   encodeControllerMessage,
   type AgentMessage,
   type ControllerMessage,
+  type FetchFile,
   type JobFinished,
 } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
@@ -17,6 +18,10 @@ import type { Core } from "../core.ts";
 import { applyJobEvents } from "../jobs/agent-events.ts";
 import { runFailed } from "../jobs/retry.ts";
 import { recordWarnings } from "../scheduler/warnings.ts";
+import { fileWindowForNode } from "../files/serve-file.ts";
+
+/** Stored files cross the stream in pieces of this size. */
+const FILE_PIECE = 256 * 1024;
 
 /** After this many failed jobs in a row on one node (and every as many more), a warning says so. */
 const FAILING_NODE = 5;
@@ -66,6 +71,9 @@ export class AgentSession implements AgentLink {
     }
     this.call.on("data", (m: AgentMessage) => {
       this.lastSeen = now();
+      // file pieces and archives are answered at once, beside the stored events
+      if (this.registered && m.body.case === "fetchFile") return void this.serveFile(m.body.value);
+      if (this.registered && m.body.case === "archiveChunk") return this.core.links.deliverArchive(this.nodeId, m.body.value);
       // a batch is its messages, in order (a replay after a reconnect may carry thousands)
       if (m.body.case === "batch") {
         for (const inner of m.body.value.messages) if (inner.body.case !== "batch") this.inbox.push(inner);
@@ -173,6 +181,23 @@ export class AgentSession implements AgentLink {
     if (heartbeat && !samples.length) await recordHeartbeat(this.core.db, this.nodeId);
     if (ackSeq > 0n) this.send(create(ControllerMessageSchema, { body: { case: "ack", value: { seq: ackSeq } } }));
     if (finished) this.core.kick();
+  }
+
+  /** Sends a window of a stored file the node asked for, in pieces (see FetchFile). */
+  private async serveFile(ask: FetchFile): Promise<void> {
+    const offset = Number(ask.offset);
+    const reply = (value: { offset: number; data?: Uint8Array; last?: boolean; error?: string }) =>
+      this.send(create(ControllerMessageSchema, { body: { case: "fileChunk", value: { sha256: ask.sha256, ...value, offset: BigInt(value.offset) } } }));
+    try {
+      const { data, size } = await fileWindowForNode(this.core, this.nodeId, ask.sha256, offset, Number(ask.length));
+      for (let at = 0; at < data.byteLength || at === 0; at += FILE_PIECE) {
+        const piece = data.subarray(at, at + FILE_PIECE);
+        reply({ offset: offset + at, data: piece, last: at + FILE_PIECE >= data.byteLength && offset + data.byteLength >= size });
+        if (!data.byteLength) break;
+      }
+    } catch (e) {
+      reply({ offset, last: true, error: (e as Error).message });
+    }
   }
 
   /** A node on which job after job fails is worth a warning (a broken node, a full disk…). */

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, ne, or, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNotNull, ne, or, type SQL } from "drizzle-orm";
 import { notFound } from "@drover/shared/errors";
 import type { Principal } from "../auth/principal.ts";
 import type { Db } from "../db/connect.ts";
@@ -72,4 +72,11 @@ export async function findQueueJobs(db: Db, principal: Principal, sel: { identit
     conditions.push(ne(jobs.state, "completed"));
   }
   return db.select().from(jobs).where(and(...conditions)).orderBy(asc(jobs.id));
+}
+
+/** The principal's jobs launched from apps (everyone's for admins), oldest first. */
+export async function listAppJobs(db: Db, principal: Principal): Promise<Pick<Job, "id">[]> {
+  const conditions: SQL[] = [isNotNull(jobs.app)];
+  if (principal.role !== "admin") conditions.push(eq(jobs.owner, principal.username));
+  return db.select({ id: jobs.id }).from(jobs).where(and(...conditions)).orderBy(asc(jobs.id));
 }

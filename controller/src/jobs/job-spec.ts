@@ -1,5 +1,5 @@
 import { invalid } from "@drover/shared/errors";
-import type { JobBehaviours, JobContainer } from "../db/schema.ts";
+import type { JobBehaviours, JobContainer, JobInputFile } from "../db/schema.ts";
 
 /** What a client asks for when it submits a job; dialects translate their payloads into this. */
 export interface JobSpec {
@@ -45,6 +45,11 @@ export interface JobSpec {
   scratchBase?: string;
   scratchHome?: boolean;
   container?: JobContainer;
+  /** launched from an app: its name and the inputs as given */
+  app?: string;
+  appInputs?: Record<string, unknown>;
+  /** stored files placed into the working directory before the job starts */
+  inputFiles?: JobInputFile[];
 }
 
 /** Fills what other fields imply: a host list with tasksPerNode asks for that many processors on each host. */

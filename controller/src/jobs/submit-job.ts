@@ -118,7 +118,7 @@ const INSERT_COLUMNS = `name text, owner text, job_group text, argv jsonb, worki
   memory_bytes bigint, disk_bytes bigint, gpus int, walltime_ms bigint, hosts jsonb, features jsonb, priority int, holds jsonb, depends_on jsonb,
   earliest_start_at timestamptz, retries int, variables jsonb, flags jsonb, extra jsonb, identity text, req_group text, learn_override int,
   memory_given_bytes bigint, walltime_given_ms bigint, walltime_enforced boolean, dep_groups jsonb, after_groups jsonb, behaviours jsonb,
-  scratch_base text, scratch_home boolean, container jsonb`;
+  scratch_base text, scratch_home boolean, container jsonb, app text, app_inputs jsonb, input_files jsonb`;
 const INSERT_NAMES = INSERT_COLUMNS.split(",").map((c) => c.trim().split(/\s+/)[0]!).join(", ");
 
 /**
@@ -138,6 +138,7 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       identity: r.identity, req_group: r.reqGroup, learn_override: r.learnOverride, memory_given_bytes: r.memoryGivenBytes,
       walltime_given_ms: r.walltimeGivenMs, walltime_enforced: r.walltimeEnforced, dep_groups: r.depGroups, after_groups: r.afterGroups,
       behaviours: r.behaviours, scratch_base: r.scratchBase, scratch_home: r.scratchHome, container: r.container,
+      app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles,
     };
   });
   const inserted = rowsOf<{ id: number | string }>(
@@ -204,5 +205,8 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     scratchBase: s.scratchBase ?? null,
     scratchHome: s.scratchHome ?? false,
     container: s.container ?? null,
+    app: s.app ?? null,
+    appInputs: s.appInputs ?? null,
+    inputFiles: s.inputFiles ?? [],
   };
 }

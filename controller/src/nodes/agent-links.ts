@@ -1,4 +1,18 @@
-import type { ControllerMessage } from "@drover/proto/service";
+import { create, ControllerMessageSchema, type ArchiveChunk, type ControllerMessage } from "@drover/proto/service";
+
+/** An archive asked of a node, until its last piece arrives. */
+interface PendingArchive {
+  nodeId: string;
+  first: boolean;
+  resolve: (stream: ReadableStream<Uint8Array>) => void;
+  reject: (e: Error) => void;
+  stream: ReadableStream<Uint8Array>;
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** A node that has not begun an archive after this long has failed to. */
+const ARCHIVE_START_MS = 30_000;
 
 /** A connected agent's stream, as the core sees it: something to send messages to. */
 export interface AgentLink {
@@ -12,6 +26,8 @@ export interface AgentLink {
 /** The agents connected to this controller, by node id. */
 export class AgentLinks {
   private links = new Map<string, AgentLink>();
+  private archives = new Map<bigint, PendingArchive>();
+  private nextArchive = 1n;
 
   attach(link: AgentLink): void {
     const previous = this.links.get(link.nodeId);
@@ -20,7 +36,61 @@ export class AgentLinks {
   }
 
   detach(link: AgentLink): void {
-    if (this.links.get(link.nodeId) === link) this.links.delete(link.nodeId);
+    if (this.links.get(link.nodeId) !== link) return;
+    this.links.delete(link.nodeId);
+    for (const [id, a] of this.archives) if (a.nodeId === link.nodeId) this.endArchive(id, a, new Error(`node ${link.nodeId} disconnected while sending the archive`));
+  }
+
+  /**
+   * A job's directory from its node as a tar.gz stream, once the node has begun to send it;
+   * rejects with the node's reason when it cannot (undefined: the node is not connected here).
+   */
+  openArchive(nodeId: string, jobId: number, attempt: number, top: string): Promise<ReadableStream<Uint8Array>> | undefined {
+    if (!this.links.has(nodeId)) return undefined;
+    const requestId = this.nextArchive++;
+    return new Promise((resolve, reject) => {
+      let controller!: ReadableStreamDefaultController<Uint8Array>;
+      const stream = new ReadableStream<Uint8Array>({
+        start: (c) => {
+          controller = c;
+        },
+        cancel: () => {
+          const a = this.archives.get(requestId);
+          if (a) clearTimeout(a.timer);
+          this.archives.delete(requestId);
+        },
+      });
+      const timer = setTimeout(() => {
+        const a = this.archives.get(requestId);
+        if (a?.first) this.endArchive(requestId, a, new Error(`node ${nodeId} did not begin sending the archive`));
+      }, ARCHIVE_START_MS);
+      this.archives.set(requestId, { nodeId, first: true, resolve, reject, stream, controller, timer });
+      this.send(nodeId, create(ControllerMessageSchema, { body: { case: "archiveJob", value: { requestId, jobId: BigInt(jobId), attempt, top } } }));
+    });
+  }
+
+  /** A piece of an archive from a node. */
+  deliverArchive(nodeId: string, chunk: ArchiveChunk): void {
+    const a = this.archives.get(chunk.requestId);
+    if (!a || a.nodeId !== nodeId) return;
+    if (chunk.error) return this.endArchive(chunk.requestId, a, new Error(chunk.error));
+    if (chunk.data.byteLength) a.controller.enqueue(chunk.data);
+    if (a.first) {
+      a.first = false;
+      clearTimeout(a.timer);
+      a.resolve(a.stream);
+    }
+    if (chunk.last) {
+      this.archives.delete(chunk.requestId);
+      a.controller.close();
+    }
+  }
+
+  private endArchive(id: bigint, a: PendingArchive, e: Error): void {
+    clearTimeout(a.timer);
+    this.archives.delete(id);
+    if (a.first) a.reject(e);
+    else a.controller.error(e);
   }
 
   /** Sends to a node's agent; false when it is not connected here. */

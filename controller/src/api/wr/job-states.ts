@@ -53,6 +53,7 @@ export function wrFailReason(job: Pick<Job, "state" | "endCause" | "exitCode" | 
     case "runtime":
       return job.reason ?? "the container runtime is missing";
     case "start":
+    case "setup":
       return job.reason?.startsWith("working directory") ? "working directory does not exist" : "command failed to start";
   }
   if (job.state === "cancelled") return "killed by user request";

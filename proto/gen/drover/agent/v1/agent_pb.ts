@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file drover/agent/v1/agent.proto.
  */
 export const file_drover_agent_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chtkcm92ZXIvYWdlbnQvdjEvYWdlbnQucHJvdG8SD2Ryb3Zlci5hZ2VudC52MSK2AwoMQWdlbnRNZXNzYWdlEgsKA3NlcRgBIAEoBBItCghyZWdpc3RlchgKIAEoCzIZLmRyb3Zlci5hZ2VudC52MS5SZWdpc3RlckgAEi8KCWhlYXJ0YmVhdBgLIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5IZWFydGJlYXRIABIvCgdzYW1wbGVzGAwgASgLMhwuZHJvdmVyLmFnZW50LnYxLlNhbXBsZUJhdGNoSAASMgoLam9iX3N0YXJ0ZWQYDSABKAsyGy5kcm92ZXIuYWdlbnQudjEuSm9iU3RhcnRlZEgAEjAKCmpvYl9vdXRwdXQYDiABKAsyGi5kcm92ZXIuYWdlbnQudjEuSm9iT3V0cHV0SAASNAoMam9iX2ZpbmlzaGVkGA8gASgLMhwuZHJvdmVyLmFnZW50LnYxLkpvYkZpbmlzaGVkSAASNgoNam9iX3NpZ25hbGxlZBgQIAEoCzIdLmRyb3Zlci5hZ2VudC52MS5Kb2JTaWduYWxsZWRIABIsCgViYXRjaBgRIAEoCzIbLmRyb3Zlci5hZ2VudC52MS5BZ2VudEJhdGNoSABCBgoEYm9keSI9CgpBZ2VudEJhdGNoEi8KCG1lc3NhZ2VzGAEgAygLMh0uZHJvdmVyLmFnZW50LnYxLkFnZW50TWVzc2FnZSLtAgoIUmVnaXN0ZXISEQoJbm9kZV9uYW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhEKCWFkZHJlc3NlcxgDIAMoCRINCgVjb3JlcxgEIAEoDRIUCgxtZW1vcnlfYnl0ZXMYBSABKAQSEgoKc3dhcF9ieXRlcxgGIAEoBBISCgpkaXNrX2J5dGVzGAcgASgEEgoKAm9zGAggASgJEgwKBGFyY2gYCSABKAkSIgoEZ3B1cxgKIAMoCzIULmRyb3Zlci5hZ2VudC52MS5HcHUSEAoIZmVhdHVyZXMYCyADKAkSEQoJcGFydGl0aW9uGAwgASgJEhUKDWFnZW50X3ZlcnNpb24YDSABKAkSKAoHcnVubmluZxgOIAMoCzIXLmRyb3Zlci5hZ2VudC52MS5Kb2JSZWYSOAoXZmluaXNoZWRfdW5hY2tub3dsZWRnZWQYDyADKAsyFy5kcm92ZXIuYWdlbnQudjEuSm9iUmVmIioKA0dwdRINCgVtb2RlbBgBIAEoCRIUCgxtZW1vcnlfYnl0ZXMYAiABKAQiPAoGSm9iUmVmEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEhEKCXN1c3BlbmRlZBgDIAEoCCIhCglIZWFydGJlYXQSFAoMcnVubmluZ19qb2JzGAEgASgNIqwBCgZTYW1wbGUSFAoMdGltZXN0YW1wX21zGAEgASgDEhEKCWNwdV90b3RhbBgCIAEoARIUCgxjcHVfcGVyX2NvcmUYAyADKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYBCABKAQSGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAUgASgEEg0KBWxvYWQxGAYgASgBEg0KBWxvYWQ1GAcgASgBEg4KBmxvYWQxNRgIIAEoASI3CgtTYW1wbGVCYXRjaBIoCgdzYW1wbGVzGAEgAygLMhcuZHJvdmVyLmFnZW50LnYxLlNhbXBsZSJ7CgpKb2JTdGFydGVkEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEgsKA3BpZBgDIAEoBRIVCg1zdGFydGVkX2F0X21zGAQgASgDEhMKC3N0ZG91dF9wYXRoGAUgASgJEhMKC3N0ZGVycl9wYXRoGAYgASgJIlYKCUpvYk91dHB1dBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRITCgtzdGRvdXRfdGFpbBgDIAEoCRITCgtzdGRlcnJfdGFpbBgEIAEoCSLtAgoLSm9iRmluaXNoZWQSDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SFgoJZXhpdF9jb2RlGAMgASgFSACIAQESDgoGc2lnbmFsGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSEwoLZW5kZWRfYXRfbXMYBiABKAMSEwoLd2FsbHRpbWVfbXMYByABKAQSEwoLY3B1X3RpbWVfbXMYCCABKAQSFgoOcGVha19yc3NfYnl0ZXMYCSABKAQSEwoLZmFpbF9yZWFzb24YCiABKAkSEwoLc3Rkb3V0X3RhaWwYCyABKAkSEwoLc3RkZXJyX3RhaWwYDCABKAkSDwoHc3RhcnRlZBgNIAEoCBIQCghyZXR1cm5lZBgOIAEoCBIPCgdvdmVyZHVlGA8gASgIEg0KBWNhdXNlGBAgASgJEhcKD2JlaGF2aW91cl9ub3RlcxgRIAMoCUIMCgpfZXhpdF9jb2RlIl4KDEpvYlNpZ25hbGxlZBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRItCgRraW5kGAMgASgOMh8uZHJvdmVyLmFnZW50LnYxLlNpZ25hbEpvYi5LaW5kItQCChFDb250cm9sbGVyTWVzc2FnZRIxCgpyZWdpc3RlcmVkGAEgASgLMhsuZHJvdmVyLmFnZW50LnYxLlJlZ2lzdGVyZWRIABIjCgNhY2sYAiABKAsyFC5kcm92ZXIuYWdlbnQudjEuQWNrSAASJgoDcnVuGAMgASgLMhcuZHJvdmVyLmFnZW50LnYxLlJ1bkpvYkgAEiwKBnNpZ25hbBgEIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5TaWduYWxKb2JIABInCgVkcmFpbhgFIAEoCzIWLmRyb3Zlci5hZ2VudC52MS5EcmFpbkgAEi0KCHNldHRpbmdzGAYgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzSAASMQoFYmF0Y2gYByABKAsyIC5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlckJhdGNoSABCBgoEYm9keSJHCg9Db250cm9sbGVyQmF0Y2gSNAoIbWVzc2FnZXMYASADKAsyIi5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlck1lc3NhZ2UiSgoKUmVnaXN0ZXJlZBIPCgdub2RlX2lkGAEgASgJEisKCHNldHRpbmdzGAIgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzIl4KCFNldHRpbmdzEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoBBIaChJzYW1wbGVfaW50ZXJ2YWxfbXMYAiABKAQSFwoPYmFja2xvZ193YWl0X21zGAMgASgEIhIKA0FjaxILCgNzZXEYASABKAQihgQKBlJ1bkpvYhIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRIMCgRhcmd2GAMgAygJEhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEj0KC2Vudmlyb25tZW50GAUgAygLMiguZHJvdmVyLmFnZW50LnYxLlJ1bkpvYi5FbnZpcm9ubWVudEVudHJ5EhMKC3dhbGx0aW1lX21zGAYgASgEEhQKDG1lbW9yeV9ieXRlcxgHIAEoBBIMCgRjcHVzGAggASgNEg0KBWhvc3RzGAkgAygJEhAKCHByaW9yaXR5GAogASgFEhMKC3NjcmF0Y2hfZGlyGAsgASgJEhQKDHNjcmF0Y2hfYmFzZRgMIAEoCRIuCgpvbl9zdWNjZXNzGA0gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chIuCgpvbl9mYWlsdXJlGA4gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chIrCgdvbl9leGl0GA8gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chItCgljb250YWluZXIYECABKAsyGi5kcm92ZXIuYWdlbnQudjEuQ29udGFpbmVyGjIKEEVudmlyb25tZW50RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI1CglCZWhhdmlvdXISEQoHY2xlYW51cBgBIAEoCEgAEg0KA3J1bhgCIAEoCUgAQgYKBGtpbmQiOwoJQ29udGFpbmVyEg8KB3J1bnRpbWUYASABKAkSDQoFaW1hZ2UYAiABKAkSDgoGbW91bnRzGAMgAygJIr0BCglTaWduYWxKb2ISDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SLQoEa2luZBgDIAEoDjIfLmRyb3Zlci5hZ2VudC52MS5TaWduYWxKb2IuS2luZBIOCgZyZWFzb24YBCABKAkiUAoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASDwoLS0lORF9DQU5DRUwQARIQCgxLSU5EX1NVU1BFTkQQAhIPCgtLSU5EX1JFU1VNRRADIhYKBURyYWluEg0KBWRyYWluGAEgASgIMmAKDEFnZW50U2VydmljZRJQCgdDb25uZWN0Eh0uZHJvdmVyLmFnZW50LnYxLkFnZW50TWVzc2FnZRoiLmRyb3Zlci5hZ2VudC52MS5Db250cm9sbGVyTWVzc2FnZSgBMAFiBnByb3RvMw");
+  fileDesc("Chtkcm92ZXIvYWdlbnQvdjEvYWdlbnQucHJvdG8SD2Ryb3Zlci5hZ2VudC52MSKgBAoMQWdlbnRNZXNzYWdlEgsKA3NlcRgBIAEoBBItCghyZWdpc3RlchgKIAEoCzIZLmRyb3Zlci5hZ2VudC52MS5SZWdpc3RlckgAEi8KCWhlYXJ0YmVhdBgLIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5IZWFydGJlYXRIABIvCgdzYW1wbGVzGAwgASgLMhwuZHJvdmVyLmFnZW50LnYxLlNhbXBsZUJhdGNoSAASMgoLam9iX3N0YXJ0ZWQYDSABKAsyGy5kcm92ZXIuYWdlbnQudjEuSm9iU3RhcnRlZEgAEjAKCmpvYl9vdXRwdXQYDiABKAsyGi5kcm92ZXIuYWdlbnQudjEuSm9iT3V0cHV0SAASNAoMam9iX2ZpbmlzaGVkGA8gASgLMhwuZHJvdmVyLmFnZW50LnYxLkpvYkZpbmlzaGVkSAASNgoNam9iX3NpZ25hbGxlZBgQIAEoCzIdLmRyb3Zlci5hZ2VudC52MS5Kb2JTaWduYWxsZWRIABIsCgViYXRjaBgRIAEoCzIbLmRyb3Zlci5hZ2VudC52MS5BZ2VudEJhdGNoSAASMAoKZmV0Y2hfZmlsZRgSIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5GZXRjaEZpbGVIABI2Cg1hcmNoaXZlX2NodW5rGBMgASgLMh0uZHJvdmVyLmFnZW50LnYxLkFyY2hpdmVDaHVua0gAQgYKBGJvZHkiOwoJRmV0Y2hGaWxlEg4KBnNoYTI1NhgBIAEoCRIOCgZvZmZzZXQYAiABKAQSDgoGbGVuZ3RoGAMgASgEIk0KDEFyY2hpdmVDaHVuaxISCgpyZXF1ZXN0X2lkGAEgASgEEgwKBGRhdGEYAiABKAwSDAoEbGFzdBgDIAEoCBINCgVlcnJvchgEIAEoCSI9CgpBZ2VudEJhdGNoEi8KCG1lc3NhZ2VzGAEgAygLMh0uZHJvdmVyLmFnZW50LnYxLkFnZW50TWVzc2FnZSLtAgoIUmVnaXN0ZXISEQoJbm9kZV9uYW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhEKCWFkZHJlc3NlcxgDIAMoCRINCgVjb3JlcxgEIAEoDRIUCgxtZW1vcnlfYnl0ZXMYBSABKAQSEgoKc3dhcF9ieXRlcxgGIAEoBBISCgpkaXNrX2J5dGVzGAcgASgEEgoKAm9zGAggASgJEgwKBGFyY2gYCSABKAkSIgoEZ3B1cxgKIAMoCzIULmRyb3Zlci5hZ2VudC52MS5HcHUSEAoIZmVhdHVyZXMYCyADKAkSEQoJcGFydGl0aW9uGAwgASgJEhUKDWFnZW50X3ZlcnNpb24YDSABKAkSKAoHcnVubmluZxgOIAMoCzIXLmRyb3Zlci5hZ2VudC52MS5Kb2JSZWYSOAoXZmluaXNoZWRfdW5hY2tub3dsZWRnZWQYDyADKAsyFy5kcm92ZXIuYWdlbnQudjEuSm9iUmVmIioKA0dwdRINCgVtb2RlbBgBIAEoCRIUCgxtZW1vcnlfYnl0ZXMYAiABKAQiPAoGSm9iUmVmEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEhEKCXN1c3BlbmRlZBgDIAEoCCIhCglIZWFydGJlYXQSFAoMcnVubmluZ19qb2JzGAEgASgNIqwBCgZTYW1wbGUSFAoMdGltZXN0YW1wX21zGAEgASgDEhEKCWNwdV90b3RhbBgCIAEoARIUCgxjcHVfcGVyX2NvcmUYAyADKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYBCABKAQSGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAUgASgEEg0KBWxvYWQxGAYgASgBEg0KBWxvYWQ1GAcgASgBEg4KBmxvYWQxNRgIIAEoASI3CgtTYW1wbGVCYXRjaBIoCgdzYW1wbGVzGAEgAygLMhcuZHJvdmVyLmFnZW50LnYxLlNhbXBsZSJ7CgpKb2JTdGFydGVkEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEgsKA3BpZBgDIAEoBRIVCg1zdGFydGVkX2F0X21zGAQgASgDEhMKC3N0ZG91dF9wYXRoGAUgASgJEhMKC3N0ZGVycl9wYXRoGAYgASgJIlYKCUpvYk91dHB1dBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRITCgtzdGRvdXRfdGFpbBgDIAEoCRITCgtzdGRlcnJfdGFpbBgEIAEoCSLtAgoLSm9iRmluaXNoZWQSDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SFgoJZXhpdF9jb2RlGAMgASgFSACIAQESDgoGc2lnbmFsGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSEwoLZW5kZWRfYXRfbXMYBiABKAMSEwoLd2FsbHRpbWVfbXMYByABKAQSEwoLY3B1X3RpbWVfbXMYCCABKAQSFgoOcGVha19yc3NfYnl0ZXMYCSABKAQSEwoLZmFpbF9yZWFzb24YCiABKAkSEwoLc3Rkb3V0X3RhaWwYCyABKAkSEwoLc3RkZXJyX3RhaWwYDCABKAkSDwoHc3RhcnRlZBgNIAEoCBIQCghyZXR1cm5lZBgOIAEoCBIPCgdvdmVyZHVlGA8gASgIEg0KBWNhdXNlGBAgASgJEhcKD2JlaGF2aW91cl9ub3RlcxgRIAMoCUIMCgpfZXhpdF9jb2RlIl4KDEpvYlNpZ25hbGxlZBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRItCgRraW5kGAMgASgOMh8uZHJvdmVyLmFnZW50LnYxLlNpZ25hbEpvYi5LaW5kIroDChFDb250cm9sbGVyTWVzc2FnZRIxCgpyZWdpc3RlcmVkGAEgASgLMhsuZHJvdmVyLmFnZW50LnYxLlJlZ2lzdGVyZWRIABIjCgNhY2sYAiABKAsyFC5kcm92ZXIuYWdlbnQudjEuQWNrSAASJgoDcnVuGAMgASgLMhcuZHJvdmVyLmFnZW50LnYxLlJ1bkpvYkgAEiwKBnNpZ25hbBgEIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5TaWduYWxKb2JIABInCgVkcmFpbhgFIAEoCzIWLmRyb3Zlci5hZ2VudC52MS5EcmFpbkgAEi0KCHNldHRpbmdzGAYgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzSAASMQoFYmF0Y2gYByABKAsyIC5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlckJhdGNoSAASMAoKZmlsZV9jaHVuaxgIIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5GaWxlQ2h1bmtIABIyCgthcmNoaXZlX2pvYhgJIAEoCzIbLmRyb3Zlci5hZ2VudC52MS5BcmNoaXZlSm9iSABCBgoEYm9keSJWCglGaWxlQ2h1bmsSDgoGc2hhMjU2GAEgASgJEg4KBm9mZnNldBgCIAEoBBIMCgRkYXRhGAMgASgMEgwKBGxhc3QYBCABKAgSDQoFZXJyb3IYBSABKAkiTgoKQXJjaGl2ZUpvYhISCgpyZXF1ZXN0X2lkGAEgASgEEg4KBmpvYl9pZBgCIAEoBBIPCgdhdHRlbXB0GAMgASgNEgsKA3RvcBgEIAEoCSJHCg9Db250cm9sbGVyQmF0Y2gSNAoIbWVzc2FnZXMYASADKAsyIi5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlck1lc3NhZ2UiSgoKUmVnaXN0ZXJlZBIPCgdub2RlX2lkGAEgASgJEisKCHNldHRpbmdzGAIgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzIl4KCFNldHRpbmdzEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoBBIaChJzYW1wbGVfaW50ZXJ2YWxfbXMYAiABKAQSFwoPYmFja2xvZ193YWl0X21zGAMgASgEIhIKA0FjaxILCgNzZXEYASABKAQisgQKBlJ1bkpvYhIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRIMCgRhcmd2GAMgAygJEhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEj0KC2Vudmlyb25tZW50GAUgAygLMiguZHJvdmVyLmFnZW50LnYxLlJ1bkpvYi5FbnZpcm9ubWVudEVudHJ5EhMKC3dhbGx0aW1lX21zGAYgASgEEhQKDG1lbW9yeV9ieXRlcxgHIAEoBBIMCgRjcHVzGAggASgNEg0KBWhvc3RzGAkgAygJEhAKCHByaW9yaXR5GAogASgFEhMKC3NjcmF0Y2hfZGlyGAsgASgJEhQKDHNjcmF0Y2hfYmFzZRgMIAEoCRIuCgpvbl9zdWNjZXNzGA0gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chIuCgpvbl9mYWlsdXJlGA4gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chIrCgdvbl9leGl0GA8gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chItCgljb250YWluZXIYECABKAsyGi5kcm92ZXIuYWdlbnQudjEuQ29udGFpbmVyEioKBmlucHV0cxgRIAMoCzIaLmRyb3Zlci5hZ2VudC52MS5JbnB1dEZpbGUaMgoQRW52aXJvbm1lbnRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIj0KCUlucHV0RmlsZRIMCgRuYW1lGAEgASgJEg4KBnNoYTI1NhgCIAEoCRISCgpzaXplX2J5dGVzGAMgASgEIjUKCUJlaGF2aW91chIRCgdjbGVhbnVwGAEgASgISAASDQoDcnVuGAIgASgJSABCBgoEa2luZCI7CglDb250YWluZXISDwoHcnVudGltZRgBIAEoCRINCgVpbWFnZRgCIAEoCRIOCgZtb3VudHMYAyADKAkivQEKCVNpZ25hbEpvYhIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRItCgRraW5kGAMgASgOMh8uZHJvdmVyLmFnZW50LnYxLlNpZ25hbEpvYi5LaW5kEg4KBnJlYXNvbhgEIAEoCSJQCgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIPCgtLSU5EX0NBTkNFTBABEhAKDEtJTkRfU1VTUEVORBACEg8KC0tJTkRfUkVTVU1FEAMiFgoFRHJhaW4SDQoFZHJhaW4YASABKAgyYAoMQWdlbnRTZXJ2aWNlElAKB0Nvbm5lY3QSHS5kcm92ZXIuYWdlbnQudjEuQWdlbnRNZXNzYWdlGiIuZHJvdmVyLmFnZW50LnYxLkNvbnRyb2xsZXJNZXNzYWdlKAEwAWIGcHJvdG8z");
 
 /**
  * @generated from message drover.agent.v1.AgentMessage
@@ -78,6 +78,18 @@ export type AgentMessage = Message<"drover.agent.v1.AgentMessage"> & {
      */
     value: AgentBatch;
     case: "batch";
+  } | {
+    /**
+     * @generated from field: drover.agent.v1.FetchFile fetch_file = 18;
+     */
+    value: FetchFile;
+    case: "fetchFile";
+  } | {
+    /**
+     * @generated from field: drover.agent.v1.ArchiveChunk archive_chunk = 19;
+     */
+    value: ArchiveChunk;
+    case: "archiveChunk";
   } | { case: undefined; value?: undefined };
 };
 
@@ -87,6 +99,72 @@ export type AgentMessage = Message<"drover.agent.v1.AgentMessage"> & {
  */
 export const AgentMessageSchema: GenMessage<AgentMessage> = /*@__PURE__*/
   messageDesc(file_drover_agent_v1_agent, 0);
+
+/**
+ * Asks for a window of a stored file a job it was sent needs (RunJob.inputs), by content hash:
+ * the controller answers with FileChunk messages covering [offset, offset + length). The agent
+ * asks for the next window once this one is written: that is the flow control. Not spooled.
+ *
+ * @generated from message drover.agent.v1.FetchFile
+ */
+export type FetchFile = Message<"drover.agent.v1.FetchFile"> & {
+  /**
+   * @generated from field: string sha256 = 1;
+   */
+  sha256: string;
+
+  /**
+   * @generated from field: uint64 offset = 2;
+   */
+  offset: bigint;
+
+  /**
+   * @generated from field: uint64 length = 3;
+   */
+  length: bigint;
+};
+
+/**
+ * Describes the message drover.agent.v1.FetchFile.
+ * Use `create(FetchFileSchema)` to create a new message.
+ */
+export const FetchFileSchema: GenMessage<FetchFile> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 1);
+
+/**
+ * A piece of a job directory's tar.gz, asked for with ArchiveJob; the last one has last set
+ * (and error set when the archive could not be made). Not spooled.
+ *
+ * @generated from message drover.agent.v1.ArchiveChunk
+ */
+export type ArchiveChunk = Message<"drover.agent.v1.ArchiveChunk"> & {
+  /**
+   * @generated from field: uint64 request_id = 1;
+   */
+  requestId: bigint;
+
+  /**
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+
+  /**
+   * @generated from field: bool last = 3;
+   */
+  last: boolean;
+
+  /**
+   * @generated from field: string error = 4;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message drover.agent.v1.ArchiveChunk.
+ * Use `create(ArchiveChunkSchema)` to create a new message.
+ */
+export const ArchiveChunkSchema: GenMessage<ArchiveChunk> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 2);
 
 /**
  * Several messages in one, handled in order as if sent one by one: what the agent has to say
@@ -107,7 +185,7 @@ export type AgentBatch = Message<"drover.agent.v1.AgentBatch"> & {
  * Use `create(AgentBatchSchema)` to create a new message.
  */
 export const AgentBatchSchema: GenMessage<AgentBatch> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 1);
+  messageDesc(file_drover_agent_v1_agent, 3);
 
 /**
  * @generated from message drover.agent.v1.Register
@@ -198,7 +276,7 @@ export type Register = Message<"drover.agent.v1.Register"> & {
  * Use `create(RegisterSchema)` to create a new message.
  */
 export const RegisterSchema: GenMessage<Register> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 2);
+  messageDesc(file_drover_agent_v1_agent, 4);
 
 /**
  * @generated from message drover.agent.v1.Gpu
@@ -220,7 +298,7 @@ export type Gpu = Message<"drover.agent.v1.Gpu"> & {
  * Use `create(GpuSchema)` to create a new message.
  */
 export const GpuSchema: GenMessage<Gpu> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 3);
+  messageDesc(file_drover_agent_v1_agent, 5);
 
 /**
  * @generated from message drover.agent.v1.JobRef
@@ -247,7 +325,7 @@ export type JobRef = Message<"drover.agent.v1.JobRef"> & {
  * Use `create(JobRefSchema)` to create a new message.
  */
 export const JobRefSchema: GenMessage<JobRef> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 4);
+  messageDesc(file_drover_agent_v1_agent, 6);
 
 /**
  * @generated from message drover.agent.v1.Heartbeat
@@ -264,7 +342,7 @@ export type Heartbeat = Message<"drover.agent.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 5);
+  messageDesc(file_drover_agent_v1_agent, 7);
 
 /**
  * @generated from message drover.agent.v1.Sample
@@ -318,7 +396,7 @@ export type Sample = Message<"drover.agent.v1.Sample"> & {
  * Use `create(SampleSchema)` to create a new message.
  */
 export const SampleSchema: GenMessage<Sample> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 6);
+  messageDesc(file_drover_agent_v1_agent, 8);
 
 /**
  * @generated from message drover.agent.v1.SampleBatch
@@ -335,7 +413,7 @@ export type SampleBatch = Message<"drover.agent.v1.SampleBatch"> & {
  * Use `create(SampleBatchSchema)` to create a new message.
  */
 export const SampleBatchSchema: GenMessage<SampleBatch> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 7);
+  messageDesc(file_drover_agent_v1_agent, 9);
 
 /**
  * @generated from message drover.agent.v1.JobStarted
@@ -377,7 +455,7 @@ export type JobStarted = Message<"drover.agent.v1.JobStarted"> & {
  * Use `create(JobStartedSchema)` to create a new message.
  */
 export const JobStartedSchema: GenMessage<JobStarted> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 8);
+  messageDesc(file_drover_agent_v1_agent, 10);
 
 /**
  * @generated from message drover.agent.v1.JobOutput
@@ -409,7 +487,7 @@ export type JobOutput = Message<"drover.agent.v1.JobOutput"> & {
  * Use `create(JobOutputSchema)` to create a new message.
  */
 export const JobOutputSchema: GenMessage<JobOutput> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 9);
+  messageDesc(file_drover_agent_v1_agent, 11);
 
 /**
  * @generated from message drover.agent.v1.JobFinished
@@ -509,6 +587,7 @@ export type JobFinished = Message<"drover.agent.v1.JobFinished"> & {
    * How the run ended, in one word: "exit" (it exited by itself, whatever its code), "signal"
    * (a signal the agent did not send), "memory" or "walltime" (the agent or the kernel stopped it
    * over its limit), "cancelled" (stopped on request), "start" (it could not be started),
+   * "setup" (its input files could not be placed),
    * "runtime" (its container runtime is missing on this node), "" (handed back unstarted).
    *
    * @generated from field: string cause = 16;
@@ -528,7 +607,7 @@ export type JobFinished = Message<"drover.agent.v1.JobFinished"> & {
  * Use `create(JobFinishedSchema)` to create a new message.
  */
 export const JobFinishedSchema: GenMessage<JobFinished> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 10);
+  messageDesc(file_drover_agent_v1_agent, 12);
 
 /**
  * The agent suspended or resumed a job's process group as asked (a cancel is confirmed by
@@ -558,7 +637,7 @@ export type JobSignalled = Message<"drover.agent.v1.JobSignalled"> & {
  * Use `create(JobSignalledSchema)` to create a new message.
  */
 export const JobSignalledSchema: GenMessage<JobSignalled> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 11);
+  messageDesc(file_drover_agent_v1_agent, 13);
 
 /**
  * @generated from message drover.agent.v1.ControllerMessage
@@ -609,6 +688,18 @@ export type ControllerMessage = Message<"drover.agent.v1.ControllerMessage"> & {
      */
     value: ControllerBatch;
     case: "batch";
+  } | {
+    /**
+     * @generated from field: drover.agent.v1.FileChunk file_chunk = 8;
+     */
+    value: FileChunk;
+    case: "fileChunk";
+  } | {
+    /**
+     * @generated from field: drover.agent.v1.ArchiveJob archive_job = 9;
+     */
+    value: ArchiveJob;
+    case: "archiveJob";
   } | { case: undefined; value?: undefined };
 };
 
@@ -617,7 +708,83 @@ export type ControllerMessage = Message<"drover.agent.v1.ControllerMessage"> & {
  * Use `create(ControllerMessageSchema)` to create a new message.
  */
 export const ControllerMessageSchema: GenMessage<ControllerMessage> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 12);
+  messageDesc(file_drover_agent_v1_agent, 14);
+
+/**
+ * A piece of a stored file (answering FetchFile). error: the file cannot be sent (the job then
+ * cannot be set up).
+ *
+ * @generated from message drover.agent.v1.FileChunk
+ */
+export type FileChunk = Message<"drover.agent.v1.FileChunk"> & {
+  /**
+   * @generated from field: string sha256 = 1;
+   */
+  sha256: string;
+
+  /**
+   * @generated from field: uint64 offset = 2;
+   */
+  offset: bigint;
+
+  /**
+   * @generated from field: bytes data = 3;
+   */
+  data: Uint8Array;
+
+  /**
+   * @generated from field: bool last = 4;
+   */
+  last: boolean;
+
+  /**
+   * @generated from field: string error = 5;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message drover.agent.v1.FileChunk.
+ * Use `create(FileChunkSchema)` to create a new message.
+ */
+export const FileChunkSchema: GenMessage<FileChunk> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 15);
+
+/**
+ * Asks for a job's directory as a tar.gz, streamed back as ArchiveChunk messages.
+ *
+ * @generated from message drover.agent.v1.ArchiveJob
+ */
+export type ArchiveJob = Message<"drover.agent.v1.ArchiveJob"> & {
+  /**
+   * @generated from field: uint64 request_id = 1;
+   */
+  requestId: bigint;
+
+  /**
+   * @generated from field: uint64 job_id = 2;
+   */
+  jobId: bigint;
+
+  /**
+   * @generated from field: uint32 attempt = 3;
+   */
+  attempt: number;
+
+  /**
+   * the name of the archive's top directory (e.g. job_<id>)
+   *
+   * @generated from field: string top = 4;
+   */
+  top: string;
+};
+
+/**
+ * Describes the message drover.agent.v1.ArchiveJob.
+ * Use `create(ArchiveJobSchema)` to create a new message.
+ */
+export const ArchiveJobSchema: GenMessage<ArchiveJob> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 16);
 
 /**
  * Several messages in one, handled in order as if sent one by one (the jobs a scheduling pass
@@ -637,7 +804,7 @@ export type ControllerBatch = Message<"drover.agent.v1.ControllerBatch"> & {
  * Use `create(ControllerBatchSchema)` to create a new message.
  */
 export const ControllerBatchSchema: GenMessage<ControllerBatch> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 13);
+  messageDesc(file_drover_agent_v1_agent, 17);
 
 /**
  * @generated from message drover.agent.v1.Registered
@@ -659,7 +826,7 @@ export type Registered = Message<"drover.agent.v1.Registered"> & {
  * Use `create(RegisteredSchema)` to create a new message.
  */
 export const RegisteredSchema: GenMessage<Registered> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 14);
+  messageDesc(file_drover_agent_v1_agent, 18);
 
 /**
  * @generated from message drover.agent.v1.Settings
@@ -689,7 +856,7 @@ export type Settings = Message<"drover.agent.v1.Settings"> & {
  * Use `create(SettingsSchema)` to create a new message.
  */
 export const SettingsSchema: GenMessage<Settings> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 15);
+  messageDesc(file_drover_agent_v1_agent, 19);
 
 /**
  * Everything up to and including `seq` is stored; the agent may drop it from its spool.
@@ -708,7 +875,7 @@ export type Ack = Message<"drover.agent.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 16);
+  messageDesc(file_drover_agent_v1_agent, 20);
 
 /**
  * @generated from message drover.agent.v1.RunJob
@@ -808,6 +975,14 @@ export type RunJob = Message<"drover.agent.v1.RunJob"> & {
    * @generated from field: drover.agent.v1.Container container = 16;
    */
   container?: Container | undefined;
+
+  /**
+   * Stored files placed into the working directory before the job starts, fetched from the
+   * controller over this stream (FetchFile) unless the node's cache has them already.
+   *
+   * @generated from field: repeated drover.agent.v1.InputFile inputs = 17;
+   */
+  inputs: InputFile[];
 };
 
 /**
@@ -815,7 +990,36 @@ export type RunJob = Message<"drover.agent.v1.RunJob"> & {
  * Use `create(RunJobSchema)` to create a new message.
  */
 export const RunJobSchema: GenMessage<RunJob> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 17);
+  messageDesc(file_drover_agent_v1_agent, 21);
+
+/**
+ * @generated from message drover.agent.v1.InputFile
+ */
+export type InputFile = Message<"drover.agent.v1.InputFile"> & {
+  /**
+   * the file's name in the working directory (a plain name, no directories)
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string sha256 = 2;
+   */
+  sha256: string;
+
+  /**
+   * @generated from field: uint64 size_bytes = 3;
+   */
+  sizeBytes: bigint;
+};
+
+/**
+ * Describes the message drover.agent.v1.InputFile.
+ * Use `create(InputFileSchema)` to create a new message.
+ */
+export const InputFileSchema: GenMessage<InputFile> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 22);
 
 /**
  * @generated from message drover.agent.v1.Behaviour
@@ -848,7 +1052,7 @@ export type Behaviour = Message<"drover.agent.v1.Behaviour"> & {
  * Use `create(BehaviourSchema)` to create a new message.
  */
 export const BehaviourSchema: GenMessage<Behaviour> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 18);
+  messageDesc(file_drover_agent_v1_agent, 23);
 
 /**
  * @generated from message drover.agent.v1.Container
@@ -879,7 +1083,7 @@ export type Container = Message<"drover.agent.v1.Container"> & {
  * Use `create(ContainerSchema)` to create a new message.
  */
 export const ContainerSchema: GenMessage<Container> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 19);
+  messageDesc(file_drover_agent_v1_agent, 24);
 
 /**
  * @generated from message drover.agent.v1.SignalJob
@@ -911,7 +1115,7 @@ export type SignalJob = Message<"drover.agent.v1.SignalJob"> & {
  * Use `create(SignalJobSchema)` to create a new message.
  */
 export const SignalJobSchema: GenMessage<SignalJob> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 20);
+  messageDesc(file_drover_agent_v1_agent, 25);
 
 /**
  * @generated from enum drover.agent.v1.SignalJob.Kind
@@ -942,7 +1146,7 @@ export enum SignalJob_Kind {
  * Describes the enum drover.agent.v1.SignalJob.Kind.
  */
 export const SignalJob_KindSchema: GenEnum<SignalJob_Kind> = /*@__PURE__*/
-  enumDesc(file_drover_agent_v1_agent, 20, 0);
+  enumDesc(file_drover_agent_v1_agent, 25, 0);
 
 /**
  * @generated from message drover.agent.v1.Drain
@@ -959,7 +1163,7 @@ export type Drain = Message<"drover.agent.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 21);
+  messageDesc(file_drover_agent_v1_agent, 26);
 
 /**
  * @generated from service drover.agent.v1.AgentService
