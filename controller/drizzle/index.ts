@@ -10,6 +10,7 @@ import m7 from "./0007_job_dispatched_at.sql" with { type: "text" };
 import m8 from "./0008_job_planned_start.sql" with { type: "text" };
 import m9 from "./0009_job_queue_semantics.sql" with { type: "text" };
 import m10 from "./0010_files_apps.sql" with { type: "text" };
+import m11 from "./0011_accounting.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -23,4 +24,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0008_job_planned_start", sql: m8 },
   { tag: "0009_job_queue_semantics", sql: m9 },
   { tag: "0010_files_apps", sql: m10 },
+  { tag: "0011_accounting", sql: m11 },
 ];

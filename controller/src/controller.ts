@@ -8,6 +8,7 @@ import { openDatabase, type Database } from "./db/connect.ts";
 import { migrate } from "./db/migrate.ts";
 import { buildHttpApi } from "./api/http.ts";
 import { loadAppFiles } from "./apps/app-catalogue.ts";
+import { startAccounting } from "./accounting/accounting.ts";
 import { loadTemplateFiles } from "./api/mws/template-files.ts";
 import type { ApiContext } from "./api/context.ts";
 import { ensureAdmin } from "./users/bootstrap-admin.ts";
@@ -93,6 +94,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const stopLiveness = watchLiveness(core);
     const stopConsolidator = config.reports.consolidationPollMs > 0 ? startConsolidator(database.db, config.reports.consolidationPollMs) : async () => {};
     const stopClusterSampler = startClusterSampler(database.db, config.nodes.sampleIntervalMs);
+    const stopAccounting = startAccounting(database.db, config.accounting.intervalMs);
     const context: ApiContext = { db: database.db, config, core, auth: new Authenticator(database.db, tokens) };
     const app = buildHttpApi(context).listen({
       hostname: config.http.host,
@@ -115,6 +117,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       async stop() {
         stopLiveness();
         stopClusterSampler();
+        stopAccounting();
         await stopConsolidator();
         await scheduler.stop();
         await app.stop(true);

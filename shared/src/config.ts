@@ -36,6 +36,8 @@ export interface Config {
   files: { dir: string; uploadRoots: string[] };
   /** anonymousUser: caesar requests without credentials act as this user ("" = refused, the default) */
   caesar: { anonymousUser: string };
+  /** intervalMs: how often every user's usage is aggregated (caesar's accounting) */
+  accounting: { intervalMs: number };
   /** consolidationPollMs = 0: this controller never consolidates (another one does, or a test drives it) */
   reports: { nodeDatapointDurationMs: number; nodeReportSize: number; consolidationPollMs: number };
 }
@@ -135,6 +137,7 @@ const settings: Setting[] = [
   { key: "files.uploadRoots", env: ["DROVER_UPLOAD_ROOTS"], default: [], parse: absolutePaths },
   { key: "files.dir", env: ["DROVER_FILES_DIR"], default: "", parse: absolutePathOrEmpty },
   { key: "caesar.anonymousUser", env: ["DROVER_CAESAR_ANONYMOUS_USER"], default: "", parse: text },
+  { key: "accounting.intervalMs", env: ["DROVER_ACCOUNTING_INTERVAL"], default: "1m", parse: duration(100) },
   { key: "reports.nodeDatapointDurationMs", env: ["DROVER_NODE_REPORT_DATAPOINT"], default: "1m", parse: duration(1000) },
   { key: "reports.nodeReportSize", env: ["DROVER_NODE_REPORT_SIZE"], default: 1440, parse: positiveInt },
   { key: "reports.consolidationPollMs", env: ["DROVER_REPORTS_POLL"], default: "1s", parse: durationOrOff(10) },

@@ -375,3 +375,27 @@ export const schedulerWarnings = pgTable("scheduler_warnings", {
   lastAt: tz("last_at").notNull().defaultNow(),
   count: integer("count").notNull().default(1),
 });
+
+/** Per-user usage, aggregated periodically from the jobs and files tables (caesar's accounting). */
+export const accounting = pgTable("accounting", {
+  username: text("username").primaryKey(),
+  record: jsonb("record").$type<AccountingRecord>().notNull(),
+  updatedAt: tz("updated_at").notNull().defaultNow(),
+});
+
+/** One user's usage: files and bytes stored, jobs by state, run times and processor-hours. */
+export interface AccountingRecord {
+  nfiles: number;
+  /** bytes of stored files */
+  dataBytes: number;
+  njobs: number;
+  /** jobs by drover state */
+  jobsByState: Record<string, number>;
+  /** failed jobs by how their last run ended (walltime, setup, exit, memory, lost…) */
+  failedByCause: Record<string, number>;
+  /** seconds the user's jobs ran, all of them and the completed ones */
+  runtimeSeconds: number;
+  completedRuntimeSeconds: number;
+  /** processors × hours of the completed jobs */
+  cpuHours: number;
+}

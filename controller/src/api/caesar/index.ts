@@ -13,7 +13,8 @@ import type { ApiContext } from "../context.ts";
 import { registerErrorDialect } from "../errors.ts";
 import { readMultipart } from "../multipart.ts";
 import { caesarEnded, caesarState } from "./job-states.ts";
-import { caesarDate, caesarJobId, describeView, parseCaesarJobId, statusView, uploadView } from "./views.ts";
+import { accountingView, appstatsView, caesarDate, caesarJobId, describeView, parseCaesarJobId, statusView, uploadView } from "./views.ts";
+import { accountingOf, allAccounting } from "../../accounting/accounting.ts";
 
 // caesar-rest's errors: {"status": "<message>"}
 registerErrorDialect(/^\/caesar\/api\/v1\.0(\/|$)/, (_status, messages) => ({ status: messages.join("; ") }));
@@ -157,5 +158,22 @@ export function caesarApi(ctx: ApiContext) {
     )
     .post("/job/:id/cancel", cancel, { detail: { summary: "caesar: cancel a job", tags: ["caesar"] } })
     .get("/job/:id/cancel", cancel, tags)
+    .get(
+      "/accounting",
+      async ({ principal }) => {
+        const { record, at } = await accountingOf(db, principal.username);
+        return jsonAnswer(accountingView(record, at));
+      },
+      { detail: { summary: "caesar: your usage (files, jobs by state, run times, processor-hours), aggregated periodically", tags: ["caesar"] } },
+    )
+    .get(
+      "/appstats",
+      async ({ principal }) => {
+        // admins: the totals over every user; users: their own figures
+        const records = principal.role === "admin" ? await allAccounting(db) : [await accountingOf(db, principal.username)];
+        return jsonAnswer(appstatsView(records));
+      },
+      { detail: { summary: "caesar: usage totals over all users (admins; users see their own)", tags: ["caesar"] } },
+    )
     .get("/jobs", async ({ principal }) => jsonAnswer({ job_ids: (await listAppJobs(db, principal)).map((j) => caesarJobId(j.id)) }), { detail: { summary: "caesar: your jobs' ids", tags: ["caesar"] } });
 }

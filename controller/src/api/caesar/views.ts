@@ -1,4 +1,4 @@
-import type { Job, StoredFileRow } from "../../db/schema.ts";
+import type { AccountingRecord, Job, StoredFileRow } from "../../db/schema.ts";
 import type { AppDefinition } from "../../apps/app-definition.ts";
 import { caesarExitStatus, caesarState, caesarStatus } from "./job-states.ts";
 
@@ -63,5 +63,61 @@ export function statusView(job: Job, at = Date.now()) {
     pid: job.pid ? String(job.pid) : "",
     state,
     status: caesarStatus(job, state),
+  };
+}
+
+/** A usage record in caesar's accounting form (sizes in KiB, times in seconds), with drover's additions. */
+export function accountingView(record: AccountingRecord, at: Date) {
+  const state = (s: string) => record.jobsByState[s] ?? 0;
+  const cause = (c: string) => record.failedByCause[c] ?? 0;
+  const timedOut = cause("walltime");
+  const aborted = cause("setup") + cause("start") + cause("runtime");
+  return {
+    timestamp: at.toUTCString(),
+    datasize: record.dataBytes / 1024,
+    jobsize: 0,
+    njobs: record.njobs,
+    njobs_completed: state("completed"),
+    njobs_failed: state("failed") - timedOut - aborted + state("lost"),
+    njobs_aborted: aborted,
+    njobs_pending: state("queued"),
+    njobs_running: state("dispatching") + state("running") + state("suspended"),
+    njobs_unknown: 0,
+    job_runtime: record.runtimeSeconds,
+    job_completed_runtime: record.completedRuntimeSeconds,
+    // drover's additions
+    nfiles: record.nfiles,
+    njobs_timedout: timedOut,
+    njobs_canceled: state("cancelled"),
+    cpu_hours: record.cpuHours,
+  };
+}
+
+/** The sum of several records (appstats), with caesar's totals. */
+export function appstatsView(records: { record: AccountingRecord; at: Date }[]) {
+  const views = records.map((r) => accountingView(r.record, r.at));
+  const sum = (k: keyof ReturnType<typeof accountingView>) => views.reduce((s, v) => s + (v[k] as number), 0);
+  const completed = sum("njobs_completed");
+  const latest = records.reduce((d, r) => (r.at > d ? r.at : d), new Date(0));
+  return {
+    timestamp: latest.toUTCString(),
+    nusers: records.length,
+    datasize: sum("datasize"),
+    jobsize: 0,
+    totsize: sum("datasize"),
+    njobs: sum("njobs"),
+    njobs_completed: completed,
+    njobs_failed: sum("njobs_failed"),
+    njobs_aborted: sum("njobs_aborted"),
+    njobs_pending: sum("njobs_pending"),
+    njobs_running: sum("njobs_running"),
+    njobs_unknown: 0,
+    job_runtime: sum("job_runtime"),
+    job_completed_runtime: sum("job_completed_runtime"),
+    avg_completed_job_runtime: completed ? sum("job_completed_runtime") / completed : 0,
+    nfiles: sum("nfiles"),
+    njobs_timedout: sum("njobs_timedout"),
+    njobs_canceled: sum("njobs_canceled"),
+    cpu_hours: sum("cpu_hours"),
   };
 }
