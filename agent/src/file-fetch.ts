@@ -15,6 +15,8 @@ interface Fetch {
   part: string;
   /** bytes written so far (chunks come in order within the stream) */
   written: number;
+  /** where the windows asked for so far end */
+  asked: number;
   hash: ReturnType<typeof createHash>;
   done: Promise<string>;
   resolve: (path: string) => void;
@@ -49,10 +51,14 @@ export class FileFetcher {
     let resolve!: (p: string) => void;
     let reject!: (e: Error) => void;
     const done = new Promise<string>((res, rej) => ((resolve = res), (reject = rej)));
-    const f: Fetch = { sha256, size: Number(file.sizeBytes), fd: openSync(part, "w", 0o600), part, written: 0, hash: createHash("sha256"), done, resolve, reject, timer: undefined };
+    const f: Fetch = { sha256, size: Number(file.sizeBytes), fd: openSync(part, "w", 0o600), part, written: 0, asked: 0, hash: createHash("sha256"), done, resolve, reject, timer: undefined };
     this.fetches.set(sha256, f);
     if (f.size === 0) this.finish(f);
-    else this.askNext(f);
+    else {
+      // two windows in flight: the next one is under way while this one is written
+      this.askNext(f);
+      this.askNext(f);
+    }
     return done;
   }
 
@@ -67,7 +73,7 @@ export class FileFetcher {
     f.written += chunk.data.byteLength;
     if (f.written > f.size) return this.fail(f, new Error(`${f.sha256} is larger than announced`));
     if (f.written === f.size) return this.finish(f);
-    if (chunk.last || f.written % WINDOW === 0) this.askNext(f);
+    if (f.written % WINDOW === 0) this.askNext(f);
     else this.armStall(f);
   }
 
@@ -77,7 +83,11 @@ export class FileFetcher {
   }
 
   private askNext(f: Fetch): void {
-    if (!this.ask(f.sha256, f.written, Math.min(WINDOW, f.size - f.written))) return this.fail(f, new Error("not connected to the controller"));
+    if (f.asked < f.size) {
+      const length = Math.min(WINDOW, f.size - f.asked);
+      if (!this.ask(f.sha256, f.asked, length)) return this.fail(f, new Error("not connected to the controller"));
+      f.asked += length;
+    }
     this.armStall(f);
   }
 

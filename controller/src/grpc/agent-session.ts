@@ -1,5 +1,6 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
+import { once } from "node:events";
 import {
   batchesOf,
   create,
@@ -54,6 +55,8 @@ export class AgentSession implements AgentLink {
   private readonly ends = new RateMeter();
   /** jobs that ran and failed on this node one after another (a warning every FAILING_NODE of them) */
   private failedInARow = 0;
+  /** the file windows being sent, one after another */
+  private serving: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly core: Core,
@@ -72,7 +75,12 @@ export class AgentSession implements AgentLink {
     this.call.on("data", (m: AgentMessage) => {
       this.lastSeen = now();
       // file pieces and archives are answered at once, beside the stored events
-      if (this.registered && m.body.case === "fetchFile") return void this.serveFile(m.body.value);
+      if (this.registered && m.body.case === "fetchFile") {
+        // windows are sent one after another, in the order asked for (the agent writes them in order)
+        const ask = m.body.value;
+        this.serving = this.serving.then(() => this.serveFile(ask));
+        return;
+      }
       if (this.registered && m.body.case === "archiveChunk") return this.core.links.deliverArchive(this.nodeId, m.body.value);
       // a batch is its messages, in order (a replay after a reconnect may carry thousands)
       if (m.body.case === "batch") {
@@ -183,20 +191,22 @@ export class AgentSession implements AgentLink {
     if (finished) this.core.kick();
   }
 
-  /** Sends a window of a stored file the node asked for, in pieces (see FetchFile). */
+  /**
+   * Sends a window of a stored file the node asked for, in pieces read one by one and written
+   * straight to the stream as it drains (see FetchFile): a large file never sits in memory here.
+   */
   private async serveFile(ask: FetchFile): Promise<void> {
-    const offset = Number(ask.offset);
     const reply = (value: { offset: number; data?: Uint8Array; last?: boolean; error?: string }) =>
-      this.send(create(ControllerMessageSchema, { body: { case: "fileChunk", value: { sha256: ask.sha256, ...value, offset: BigInt(value.offset) } } }));
+      encodeControllerMessage(create(ControllerMessageSchema, { body: { case: "fileChunk", value: { sha256: ask.sha256, ...value, offset: BigInt(value.offset) } } }));
+    const write = async (bytes: Uint8Array) => {
+      if (this.closed) throw new Error("the stream closed");
+      if (!this.call.write(bytes)) await once(this.call, "drain");
+    };
     try {
-      const { data, size } = await fileWindowForNode(this.core, this.nodeId, ask.sha256, offset, Number(ask.length));
-      for (let at = 0; at < data.byteLength || at === 0; at += FILE_PIECE) {
-        const piece = data.subarray(at, at + FILE_PIECE);
-        reply({ offset: offset + at, data: piece, last: at + FILE_PIECE >= data.byteLength && offset + data.byteLength >= size });
-        if (!data.byteLength) break;
-      }
+      const window = await fileWindowForNode(this.core, this.nodeId, ask.sha256, Number(ask.offset), Number(ask.length));
+      for await (const piece of window.pieces(FILE_PIECE)) await write(reply(piece));
     } catch (e) {
-      reply({ offset, last: true, error: (e as Error).message });
+      if (!this.closed) this.call.write(reply({ offset: Number(ask.offset), last: true, error: (e as Error).message }));
     }
   }
 
