@@ -153,6 +153,11 @@ export class JobProcess {
       PBS_JOBID: String(this.jobId),
     };
     if (this.spec.workingDirectory && (!existsSync(cwd) || !statSync(cwd).isDirectory())) return notStarted(`working directory ${cwd} does not exist on this node`);
+    if (this.spec.writeRunScript) {
+      // a record of what runs (never run by the agent: the job is started from its argv)
+      const quoted = this.spec.argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+      writeFileSync(join(this.dir, "run.sh"), `#!/bin/sh\n# drover job ${this.jobId}, attempt ${this.attempt}\ncd '${cwd.replaceAll("'", "'\\''")}' && exec ${quoted}\n`, { mode: 0o755 });
+    }
     for (const input of this.spec.inputs) {
       try {
         if (!this.fetcher) throw new Error("this agent cannot fetch files");

@@ -88,7 +88,8 @@ await forEachDatabaseUrl("caesar-rest's API", (url) => {
       mkdirSync(dir);
       expect(Bun.spawnSync(["tar", "-xzf", archive, "-C", dir]).exitCode).toBe(0);
       const top = join(dir, `job_${id}`);
-      expect(readdirSync(top).sort()).toEqual(["VGPS_cont_MOS017.fits", "stderr", "stdout"]);
+      expect(readdirSync(top).sort()).toEqual(["VGPS_cont_MOS017.fits", "run.sh", "stderr", "stdout"]);
+      expect(readFileSync(join(top, "run.sh"), "utf8")).toContain("exec 'fold' '-w' '80' 'VGPS_cont_MOS017.fits'");
       expect(readFileSync(join(top, "VGPS_cont_MOS017.fits"), "utf8")).toBe(content);
       expect(readFileSync(join(top, "stdout"), "utf8")).toContain("OBJECT  = 'VGPS_cont_MOS017'");
     }
@@ -199,4 +200,15 @@ await forEachDatabaseUrl("caesar-rest's API", (url) => {
     expect(((await (await other("/fileids")).json()) as any).file_ids).toEqual([]);
     expect((await fetch(c.url + API + "/fileids")).status).toBe(401);
   });
+
+  test("a job's output while the node that holds its directory is down is 503 saying so", async () => {
+    const id = ((await (await submit("sleeper", { seconds: 0 })).json()) as any).job_id;
+    await waitState(id, ["SUCCESS"]);
+    const node = (await c.job(`drover.${parseInt(id.slice(-12), 16)}`)).masterHost as string;
+    await c.killAgent(node);
+    await until(async () => (await c.json(`/rest/nodes/${node}`)).state === "Down" || undefined, 20_000, "the node to be down");
+    const out = await call("GET", `/job/${id}/output`);
+    expect(out.status).toBe(503);
+    expect(((await out.json()) as any).status).toMatch(new RegExp(`Node ${node}, which holds job \\d+'s directory, is not connected`));
+  }, 40_000);
 });

@@ -36,7 +36,7 @@ async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boo
 /** What a run message needs of a job, as stored when it was dispatched. */
 export type DispatchedJob = Pick<
   Job,
-  "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority" | "walltimeEnforced" | "behaviours" | "scratchDir" | "scratchBase" | "scratchHome" | "container" | "inputFiles"
+  "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority" | "walltimeEnforced" | "behaviours" | "scratchDir" | "scratchBase" | "scratchHome" | "container" | "inputFiles" | "app"
 >;
 
 const behaviourList = (list: JobBehaviour[] | undefined) =>
@@ -74,6 +74,7 @@ export function runMessage(job: DispatchedJob, allocation: Allocation[]): Contro
         onExit: behaviourList(job.behaviours.onExit),
         container: job.container ? { runtime: job.container.runtime, image: job.container.image, mounts: job.container.mounts } : undefined,
         inputs: job.inputFiles.map((f) => ({ name: f.name, sha256: f.sha256, sizeBytes: BigInt(f.sizeBytes) })),
+        writeRunScript: job.app !== null,
       },
     },
   });
@@ -233,6 +234,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
       id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null;
       priority: number; walltime_enforced: boolean; behaviours: unknown; scratch_dir: string | null; scratch_base: string | null; scratch_home: boolean; container: unknown;
       input_files: unknown;
+      app: string | null;
     };
     // A job that asked for a directory of its own gets one per run, under its base, named
     // after its identity (or id) as wr names them: BASE/drover_cwd/a/b/c/rest.ID.ATTEMPT
@@ -248,7 +250,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
         )}
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
         returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.walltime_enforced, j.behaviours,
-          j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files`));
+          j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app`));
     const [, , result] = await Promise.all([reasonsWritten, warned, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
     // what the run message needs, as stored now (a modification may have come in since the select)
@@ -272,6 +274,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
           scratchHome: r.scratch_home,
           container: r.container === null ? null : jsonValue<JobContainer>(r.container),
           inputFiles: jsonValue<JobInputFile[]>(r.input_files),
+          app: r.app,
         };
         return { job: row, allocation };
       });
