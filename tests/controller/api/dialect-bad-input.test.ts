@@ -1,0 +1,74 @@
+// Random and malformed requests against the wr and caesar routes and the app catalogue: never a
+// 5xx, always the dialect's error shape, and nothing stored by a refused request. A fixed seed
+// keeps the run repeatable.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { forEachDatabase } from "../../helpers/databases.ts";
+import { startTestController, type TestController } from "../../helpers/controller.ts";
+
+/** A small deterministic generator (mulberry32). */
+function random(seed: number) {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function value(r: () => number, depth = 0): unknown {
+  const pick = Math.floor(r() * 12);
+  switch (pick) {
+    case 0: return null;
+    case 1: return r() < 0.5;
+    case 2: return Math.floor(r() * 2 ** 31) * (r() < 0.5 ? -1 : 1);
+    case 3: return r() * 1e300;
+    case 4: return "x".repeat(Math.floor(r() * 5000));
+    case 5: return "\u0000\uffff\ud800 $(rm -rf ~) `id`; ../../etc/passwd";
+    case 6: return depth < 4 ? Array.from({ length: Math.floor(r() * 4) }, () => value(r, depth + 1)) : [];
+    case 7: return depth < 4 ? Object.fromEntries(Array.from({ length: Math.floor(r() * 4) }, (_, i) => [["cmd", "memory", "time", "cpus", "deps", "on_exit", "app", "job_inputs", "name", "command", "options"][Math.floor(r() * 11)]! + (i ? i : ""), value(r, depth + 1)])) : {};
+    case 8: return "5X";
+    case 9: return -1;
+    case 10: return "1h30m";
+    default: return "";
+  }
+}
+
+/** A URL component of any value (lone surrogates made well-formed first). */
+const enc = (v: unknown) => encodeURIComponent(String(v).toWellFormed());
+
+await forEachDatabase("bad input on the wr and caesar routes", (database) => {
+  let c: TestController;
+  let token = "";
+  beforeAll(async () => {
+    c = await startTestController(database());
+    token = await c.adminToken();
+  });
+  afterAll(() => c.stop());
+
+  test("300 random bodies and parameters: never 5xx, plain-text errors for wr and {status} for caesar, nothing stored by a refused one", async () => {
+    const r = random(20261201);
+    const jobCount = async () => JSON.stringify(await c.database.db.execute(sql`select count(*) as n from jobs`));
+    for (let i = 0; i < 300; i++) {
+      const before = await jobCount();
+      const body = value(r);
+      const text = r() < 0.2 ? "{[not json" : JSON.stringify(r() < 0.5 ? [body] : body);
+      const kind = i % 5;
+      let res: Response;
+      if (kind === 0) res = await c.request(`/rest/v1/jobs/?cpus=${enc(value(r))}`, { method: "POST", token, body: text, headers: { "content-type": "application/json" } });
+      else if (kind === 1) res = await c.request("/caesar/api/v1.0/job", { method: "POST", token, body: text, headers: { "content-type": "application/json" } });
+      else if (kind === 2) res = await c.request(`/rest/v1/jobs/${enc(value(r)).slice(0, 300) || "x"}?state=${r() < 0.5 ? "deletable" : "bogus"}&limit=${enc(value(r)).slice(0, 20)}`, { method: r() < 0.5 ? "GET" : "DELETE", token });
+      else if (kind === 3) res = await c.request(`/apps/x${i}`, { method: "PUT", token, body: text, headers: { "content-type": "application/json" } });
+      else res = await c.request(`/caesar/api/v1.0/${["job/abc/status", "download/zz", "job/00000000-0000-4000-8000-zzzzzzzzzzzz/output", "upload"][i % 4]}`, { method: i % 4 === 3 ? "POST" : "GET", token, body: i % 4 === 3 ? text : undefined, headers: i % 4 === 3 ? { "content-type": "multipart/form-data; boundary=xyz" } : {} });
+      const payload = await res.text();
+      expect({ i, kind, status: res.status < 500 }).toEqual({ i, kind, status: true });
+      if (res.status >= 400 && kind !== 3) {
+        if (kind === 0 || kind === 2) expect(payload.endsWith("\n")).toBe(true);
+        else expect(typeof (JSON.parse(payload) as { status: unknown }).status).toBe("string");
+        // a refused request stored nothing
+        if (kind !== 2) expect(await jobCount()).toBe(before);
+      }
+    }
+  }, 60_000);
+});
