@@ -59,7 +59,7 @@ const toCandidate = (r: CandidateRow): Candidate => ({
  */
 export function readRunnable(tx: Tx, opts: { executeFirst: boolean; at: Date; limit: number }): Promise<Candidate[]> {
   return tx
-    .execute(sql`
+    .execute(prepared(sql`
       select ${CANDIDATE_COLUMNS} from jobs
       where state = 'queued' and holds = '[]'::jsonb
         and (earliest_start_at is null or earliest_start_at <= ${opts.at.toISOString()}::timestamptz or execute_requested_at is not null)
@@ -67,7 +67,7 @@ export function readRunnable(tx: Tx, opts: { executeFirst: boolean; at: Date; li
         and not ${UNMET_DEPENDENCY}
         ${opts.executeFirst ? sql.raw("and execute_requested_at is not null") : sql.raw("")}
       order by priority desc, id asc
-      limit ${opts.limit}::int`)
+      limit ${opts.limit}::int`))
     .then((r) => rowsOf<CandidateRow>(r).map(toCandidate));
 }
 

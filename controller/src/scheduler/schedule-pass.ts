@@ -85,9 +85,10 @@ export function runMessage(job: DispatchedJob, allocation: Allocation[]): Contro
  * dependencies completed) in queue order — highest priority first, FIFO within a priority —
  * and places them on connected nodes with room (EASY backfill, see queue-plan.ts), then sends
  * them to their agents. Returns how many were dispatched.
- * writeReasons: false leaves the reasons why jobs wait as they are (see Scheduler).
+ * writeReasons: false leaves the reasons why jobs wait as they are; backfill: false skips the
+ * look further down the queue for jobs that may start behind a waiting one (see Scheduler).
  */
-export async function schedulePass(core: Core, opts: { writeReasons?: boolean } = {}): Promise<number> {
+export async function schedulePass(core: Core, opts: { writeReasons?: boolean; backfill?: boolean } = {}): Promise<number> {
   const connected = new Set(core.links.connectedNodeIds());
   const at = new Date(now());
   const dispatched = await core.db.transaction(async (tx) => {
@@ -177,8 +178,9 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean } 
     };
     let planned = plan(candidates);
     // A job waits at the head while processors are free: jobs further down may start ahead of
-    // it (backfill), so the pass looks deeper down the queue, this once.
-    if (read.more && limit < BACKFILL_DEPTH && planned.freeLeft && planned.decisions.some((d) => "reason" in d)) {
+    // it (backfill), so the pass looks deeper down the queue (when the scheduler asks it to: at
+    // most once a second, as Slurm and Moab run their backfill scans apart from the main pass).
+    if (opts.backfill !== false && read.more && limit < BACKFILL_DEPTH && planned.freeLeft && planned.decisions.some((d) => "reason" in d)) {
       candidates = (await readQueue(BACKFILL_DEPTH, false)).candidates;
       planned = plan(candidates);
     }

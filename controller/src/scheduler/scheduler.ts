@@ -9,6 +9,8 @@ export const BUSY = 8;
 
 /** How often, at most, the reasons why queued jobs wait are brought up to date. */
 const REASONS_EVERY_MS = 1000;
+/** How often, at most, a pass looks deep down the queue for jobs to backfill. */
+const BACKFILL_EVERY_MS = 1000;
 
 /**
  * Runs scheduling passes: soon after every kick (coalesced, never two at once) and on a
@@ -25,6 +27,7 @@ export class Scheduler {
   private idle: Promise<void> = Promise.resolve();
   private lastPassAt = -Infinity;
   private reasonsWrittenAt = -Infinity;
+  private backfilledAt = -Infinity;
   private lastPassPlaced = 0;
 
   constructor(private readonly core: () => Core) {}
@@ -58,7 +61,9 @@ export class Scheduler {
           // just to say that it waits, a moment before it starts).
           const writeReasons = this.lastPassAt - this.reasonsWrittenAt >= REASONS_EVERY_MS;
           if (writeReasons) this.reasonsWrittenAt = this.lastPassAt;
-          const n = await schedulePass(this.core(), { writeReasons });
+          const backfill = this.lastPassAt - this.backfilledAt >= BACKFILL_EVERY_MS;
+          if (backfill) this.backfilledAt = this.lastPassAt;
+          const n = await schedulePass(this.core(), { writeReasons, backfill });
           this.lastPassPlaced = n;
           // A full pass means more may be waiting: go round again (after the window).
           if (n >= 1000) this.again = true;
