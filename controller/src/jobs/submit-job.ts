@@ -114,12 +114,42 @@ async function insertNewIdentities(tx: Tx, principal: Principal, specs: JobSpec[
   return plan.map((p) => ("job" in p ? p.job : p.copy ? { ...inserted[p.fresh]!, existing: true } : inserted[p.fresh]!));
 }
 
-const INSERT_COLUMNS = `name text, owner text, job_group text, argv jsonb, working_directory text, environment jsonb, cpus int, tasks_per_node int,
-  memory_bytes bigint, disk_bytes bigint, gpus int, walltime_ms bigint, hosts jsonb, features jsonb, priority int, holds jsonb, depends_on jsonb,
-  earliest_start_at timestamptz, retries int, variables jsonb, flags jsonb, extra jsonb, identity text, req_group text, learn_override int,
-  memory_given_bytes bigint, walltime_given_ms bigint, walltime_enforced boolean, dep_groups jsonb, after_groups jsonb, behaviours jsonb,
-  scratch_base text, scratch_home boolean, container jsonb, app text, app_inputs jsonb, input_files jsonb`;
-const INSERT_NAMES = INSERT_COLUMNS.split(",").map((c) => c.trim().split(/\s+/)[0]!).join(", ");
+/**
+ * The columns a submission writes: name, type, and the value a row leaves out stands for (rows
+ * carry only what differs from it, so a typical job travels as a few fields).
+ */
+const INSERTED: [name: string, type: string, otherwise: string | null][] = [
+  ["name", "text", "''"], ["owner", "text", null], ["job_group", "text", "''"], ["argv", "jsonb", null], ["working_directory", "text", null],
+  ["environment", "jsonb", "'{}'::jsonb"], ["cpus", "int", "1"], ["tasks_per_node", "int", null], ["memory_bytes", "bigint", "0"],
+  ["disk_bytes", "bigint", "0"], ["gpus", "int", "0"], ["walltime_ms", "bigint", null], ["hosts", "jsonb", "'[]'::jsonb"],
+  ["features", "jsonb", "'[]'::jsonb"], ["priority", "int", "0"], ["holds", "jsonb", "'[]'::jsonb"], ["depends_on", "jsonb", "'[]'::jsonb"],
+  ["earliest_start_at", "timestamptz", null], ["retries", "int", "0"], ["variables", "jsonb", "'{}'::jsonb"], ["flags", "jsonb", "'[]'::jsonb"],
+  ["extra", "jsonb", "'{}'::jsonb"], ["identity", "text", null], ["req_group", "text", "''"], ["learn_override", "int", "0"],
+  ["memory_given_bytes", "bigint", null], ["walltime_given_ms", "bigint", null], ["walltime_enforced", "boolean", "true"],
+  ["dep_groups", "jsonb", "'[]'::jsonb"], ["after_groups", "jsonb", "'[]'::jsonb"], ["behaviours", "jsonb", "'{}'::jsonb"],
+  ["scratch_base", "text", null], ["scratch_home", "boolean", "false"], ["container", "jsonb", null], ["app", "text", null],
+  ["app_inputs", "jsonb", null], ["input_files", "jsonb", "'[]'::jsonb"],
+];
+const INSERT_NAMES = INSERTED.map(([n]) => n).join(", ");
+const RECORD_TYPES = INSERTED.map(([n, t]) => `${n} ${t}`).join(", ");
+const SELECTED = INSERTED.map(([n, , otherwise]) => (otherwise === null ? n : `coalesce(${n}, ${otherwise})`)).join(", ");
+
+/** Leaves out what a column's default stands for (null, "", 0, false where that is the default, [] and {}). */
+function compactRow(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, , otherwise] of INSERTED) {
+    const v = row[name];
+    if (v === null || v === undefined) continue;
+    if (otherwise !== null) {
+      if (otherwise === "''" && v === "") continue;
+      if ((otherwise === "0" && v === 0) || (otherwise === "1" && v === 1) || (otherwise === "true" && v === true) || (otherwise === "false" && v === false)) continue;
+      if (otherwise.startsWith("'[]'") && Array.isArray(v) && v.length === 0) continue;
+      if (otherwise.startsWith("'{}'") && typeof v === "object" && !Array.isArray(v) && Object.keys(v as object).length === 0) continue;
+    }
+    out[name] = v;
+  }
+  return out;
+}
 
 /**
  * Inserts jobs and their "submitted" events in one statement of constant text, whatever their
@@ -130,7 +160,7 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
   if (!specs.length) return [];
   const rows = specs.map((spec) => {
     const r = jobRow(principal, spec);
-    return {
+    return compactRow({
       name: r.name, owner: r.owner, job_group: r.group, argv: r.argv, working_directory: r.workingDirectory, environment: r.environment,
       cpus: r.cpus, tasks_per_node: r.tasksPerNode, memory_bytes: r.memoryBytes, disk_bytes: r.diskBytes, gpus: r.gpus,
       walltime_ms: r.walltimeMs, hosts: r.hosts, features: r.features, priority: r.priority, holds: r.holds, depends_on: r.dependsOn,
@@ -139,14 +169,14 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       walltime_given_ms: r.walltimeGivenMs, walltime_enforced: r.walltimeEnforced, dep_groups: r.depGroups, after_groups: r.afterGroups,
       behaviours: r.behaviours, scratch_base: r.scratchBase, scratch_home: r.scratchHome, container: r.container,
       app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles,
-    };
+    });
   });
   const inserted = rowsOf<{ id: number | string }>(
     await tx.execute(prepared(sql`
       with inserted as (
         insert into jobs (${sql.raw(INSERT_NAMES)})
-        select ${sql.raw(INSERT_NAMES)}
-        from rows from (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (${sql.raw(INSERT_COLUMNS)}))
+        select ${sql.raw(SELECTED)}
+        from rows from (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (${sql.raw(RECORD_TYPES)}))
           with ordinality as v(${sql.raw(INSERT_NAMES)}, n)
         order by n
         returning id
