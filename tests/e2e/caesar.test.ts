@@ -122,8 +122,8 @@ await forEachDatabaseUrl("caesar-rest's API", (url) => {
     expect(await again.json()).toEqual({ status: `Job ${long} already completed with state CANCELED, nothing to be canceled.` });
 
     // the file goes after the job was accepted and before its node fetches it: the node is busy
-    const blocker = ((await (await submit("sleeper", { seconds: 3 })).json()) as any).job_id;
-    const blocker2 = ((await (await submit("sleeper", { seconds: 3 })).json()) as any).job_id;
+    const blocker = ((await (await submit("sleeper", { seconds: 6 })).json()) as any).job_id;
+    const blocker2 = ((await (await submit("sleeper", { seconds: 6 })).json()) as any).job_id;
     await waitState(blocker, ["RUNNING"]);
     await waitState(blocker2, ["RUNNING"]);
     const file = (await (await upload("gone.json", "[1, 2, 3]\n")).json()) as any;

@@ -111,7 +111,7 @@ await forEachDatabaseUrl("wr's REST API", (url) => {
     const [dependant] = (await wr.post("/rest/v1/jobs/?rep_grp=deps", [{ cmd: "echo dependant", deps: ["g1"] }])).json();
     expect(dependant.State).toBe("dependent");
     expect(dependant.Dependencies).toEqual(["g1"]);
-    const [late] = (await wr.post("/rest/v1/jobs/?rep_grp=deps&dep_grps=g1", [{ cmd: "sleep 4; echo late" }])).json();
+    const [late] = (await wr.post("/rest/v1/jobs/?rep_grp=deps&dep_grps=g1", [{ cmd: "sleep 7; echo late" }])).json();
     expect(late.DepGroups).toEqual(["g1"]);
     await wr.waitFor(first.Key, (j) => j.State === "complete");
     expect((await wr.waitFor(dependant.Key, () => true)).State).toBe("dependent");
