@@ -11,6 +11,7 @@ import m8 from "./0008_job_planned_start.sql" with { type: "text" };
 import m9 from "./0009_job_queue_semantics.sql" with { type: "text" };
 import m10 from "./0010_files_apps.sql" with { type: "text" };
 import m11 from "./0011_accounting.sql" with { type: "text" };
+import m12 from "./0012_job_retry_failures.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -25,4 +26,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0009_job_queue_semantics", sql: m9 },
   { tag: "0010_files_apps", sql: m10 },
   { tag: "0011_accounting", sql: m11 },
+  { tag: "0012_job_retry_failures", sql: m12 },
 ];

@@ -182,8 +182,10 @@ export const jobs = pgTable(
     scratchDir: text("scratch_dir"),
     /** a container to run the command in: { runtime: "docker" | "singularity", image, mounts } */
     container: jsonb("container").$type<JobContainer | null>(),
-    /** failed runs so far; the job is retried while fewer than retries + 1 */
+    /** failed runs so far; with retryFailures, the job is retried while fewer than retries + 1 */
     failures: integer("failures").notNull().default(0),
+    /** true: a failed run is retried (wr's retries); false: retries only requeue a job whose node was lost (MWS) */
+    retryFailures: boolean("retry_failures").notNull().default(false),
     /** a failed job waiting to be retried does not start before this (wr "delayed") */
     retryAt: tz("retry_at"),
     /** how the last run ended, in one word: exit, memory, walltime, signal, start, cancelled, lost, runtime */

@@ -232,16 +232,16 @@ const runKey = (ev: { jobId: bigint; attempt: number }) => `${ev.jobId}.${ev.att
 /** What deciding how a job ends needs to know of it. */
 type EndingJob = Pick<
   Job,
-  "id" | "nodeId" | "state" | "attempt" | "requeueRequestedAt" | "sisterLostReason" | "cancelRequestedAt" | "suspendedAt" | "suspendedMs" | "startedAt" | "retries" | "failures"
+  "id" | "nodeId" | "state" | "attempt" | "requeueRequestedAt" | "sisterLostReason" | "cancelRequestedAt" | "suspendedAt" | "suspendedMs" | "startedAt" | "retries" | "failures" | "retryFailures"
 >;
 
 /** Reads and locks the jobs a burst of ends is about (the columns an end needs only). */
 async function lockEndingJobs(tx: Tx, ids: number[]): Promise<EndingJob[]> {
   if (!ids.length) return [];
-  type Row = { id: number | string; node_id: string | null; state: string; attempt: number; requeue_requested_at: string | Date | null; sister_lost_reason: string | null; cancel_requested_at: string | Date | null; suspended_at: string | Date | null; suspended_ms: number | string; started_at: string | Date | null; retries: number; failures: number };
+  type Row = { id: number | string; node_id: string | null; state: string; attempt: number; requeue_requested_at: string | Date | null; sister_lost_reason: string | null; cancel_requested_at: string | Date | null; suspended_at: string | Date | null; suspended_ms: number | string; started_at: string | Date | null; retries: number; failures: number; retry_failures: boolean };
   const rows = rowsOf<Row>(
     await tx.execute(prepared(sql`
-      select id, node_id, state, attempt, requeue_requested_at, sister_lost_reason, cancel_requested_at, suspended_at, suspended_ms, started_at, retries, failures
+      select id, node_id, state, attempt, requeue_requested_at, sister_lost_reason, cancel_requested_at, suspended_at, suspended_ms, started_at, retries, failures, retry_failures
       from jobs where ${anyId("id", ids)}
       for update`)),
   );
@@ -259,6 +259,7 @@ async function lockEndingJobs(tx: Tx, ids: number[]): Promise<EndingJob[]> {
     startedAt: date(r.started_at),
     retries: Number(r.retries),
     failures: Number(r.failures),
+    retryFailures: r.retry_failures,
   }));
 }
 
@@ -280,7 +281,7 @@ export async function applyJobEvents(tx: Tx, nodeId: string, burst: JobEventBurs
     const job = byId.get(Number(ev.jobId));
     if (!job || job.attempt !== ev.attempt) continue; // stale or unknown: nothing to do
     const onThisNode = job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
-    const retry = job.retries > job.failures && runFailed(ev);
+    const retry = job.retryFailures && job.retries > job.failures && runFailed(ev);
     if (onThisNode && !ev.returned && !job.requeueRequestedAt && !job.sisterLostReason && !retry) plain.push({ job, ev });
     else other.push({ id: job.id, ev });
   }

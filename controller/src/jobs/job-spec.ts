@@ -25,6 +25,8 @@ export interface JobSpec {
   dependsOn?: number[];
   earliestStartAt?: Date;
   retries?: number;
+  /** true: a failed run is retried while retries are left (wr); otherwise retries only requeue a job whose node was lost */
+  retryFailures?: boolean;
   variables?: Record<string, string>;
   flags?: string[];
   /** job templates whose defaults and dependencies apply (MWS templateList) */

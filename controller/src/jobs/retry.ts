@@ -18,9 +18,9 @@ export function runFailed(ev: JobFinished): boolean {
   return !(ev.exitCode === 0 && !ev.signal && !ev.failReason && ev.started);
 }
 
-/** True when a failed run is tried again: not cancelled, not hopeless, and retries left. */
-export function shouldRetry(job: Pick<Job, "retries" | "failures" | "cancelRequestedAt">, ev: JobFinished): boolean {
-  if (job.cancelRequestedAt || ev.returned || !runFailed(ev)) return false;
+/** True when a failed run is tried again: the job retries failures, was not cancelled, is not hopeless, and has retries left. */
+export function shouldRetry(job: Pick<Job, "retries" | "failures" | "cancelRequestedAt" | "retryFailures">, ev: JobFinished): boolean {
+  if (!job.retryFailures || job.cancelRequestedAt || ev.returned || !runFailed(ev)) return false;
   if (ev.cause === "runtime" || ev.cause === "setup" || ev.cause === "cancelled" || ev.cause === "stopped") return false;
   if (ev.exitCode !== undefined && HOPELESS_EXIT_CODES.has(ev.exitCode)) return false;
   return job.failures < job.retries;

@@ -128,7 +128,7 @@ const INSERTED: [name: string, type: string, otherwise: string | null][] = [
   ["memory_given_bytes", "bigint", null], ["walltime_given_ms", "bigint", null], ["walltime_enforced", "boolean", "true"],
   ["dep_groups", "jsonb", "'[]'::jsonb"], ["after_groups", "jsonb", "'[]'::jsonb"], ["behaviours", "jsonb", "'{}'::jsonb"],
   ["scratch_base", "text", null], ["scratch_home", "boolean", "false"], ["container", "jsonb", null], ["app", "text", null],
-  ["app_inputs", "jsonb", null], ["input_files", "jsonb", "'[]'::jsonb"],
+  ["app_inputs", "jsonb", null], ["input_files", "jsonb", "'[]'::jsonb"], ["retry_failures", "boolean", "false"],
 ];
 const INSERT_NAMES = INSERTED.map(([n]) => n).join(", ");
 const RECORD_TYPES = INSERTED.map(([n, t]) => `${n} ${t}`).join(", ");
@@ -168,7 +168,7 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       identity: r.identity, req_group: r.reqGroup, learn_override: r.learnOverride, memory_given_bytes: r.memoryGivenBytes,
       walltime_given_ms: r.walltimeGivenMs, walltime_enforced: r.walltimeEnforced, dep_groups: r.depGroups, after_groups: r.afterGroups,
       behaviours: r.behaviours, scratch_base: r.scratchBase, scratch_home: r.scratchHome, container: r.container,
-      app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles,
+      app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles, retry_failures: r.retryFailures,
     });
   });
   const inserted = rowsOf<{ id: number | string }>(
@@ -238,5 +238,6 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     app: s.app ?? null,
     appInputs: s.appInputs ?? null,
     inputFiles: s.inputFiles ?? [],
+    retryFailures: s.retryFailures ?? false,
   };
 }

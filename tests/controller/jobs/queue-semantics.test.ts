@@ -38,7 +38,7 @@ test("the retry delay doubles from the base per failure, at most 60 times the ba
 });
 
 test("a failed run is retried while retries are left, unless it was cancelled, its command could not be found or run, or its container runtime is missing", () => {
-  const job = { retries: 2, failures: 0, cancelRequestedAt: null };
+  const job = { retries: 2, failures: 0, cancelRequestedAt: null, retryFailures: true };
   const end = (over: Record<string, unknown>) => create(JobFinishedSchema, { jobId: 1n, attempt: 1, started: true, exitCode: 1, cause: "exit", ...over });
   expect(shouldRetry(job, end({}))).toBe(true);
   expect(shouldRetry(job, end({ exitCode: 0 }))).toBe(false);
@@ -48,4 +48,6 @@ test("a failed run is retried while retries are left, unless it was cancelled, i
   expect(shouldRetry(job, end({ exitCode: 126 }))).toBe(false);
   expect(shouldRetry(job, end({ started: false, exitCode: undefined, cause: "runtime", failReason: "no docker" }))).toBe(false);
   expect(shouldRetry(job, end({ exitCode: undefined, signal: "SIGTERM", cause: "memory", failReason: "memory limit" }))).toBe(true);
+  // an MWS job's retries only requeue it when its node is lost
+  expect(shouldRetry({ ...job, retryFailures: false }, end({}))).toBe(false);
 });

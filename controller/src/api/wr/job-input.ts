@@ -274,6 +274,7 @@ export function wrJobSpec(job: WrJobInput, defaults: WrJobInput): { spec: JobSpe
     learnOverride: (pick("override") ?? 0) as 0 | 1 | 2,
     priority: pick("priority") ?? 0,
     retries: pick("retries") ?? 0,
+    retryFailures: true,
     depGroups: pick("dep_grps") ?? [],
     afterGroups: pick("deps") ?? [],
     behaviours,

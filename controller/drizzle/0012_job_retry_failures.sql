@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "retry_failures" boolean DEFAULT false NOT NULL;
