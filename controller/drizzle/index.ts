@@ -12,6 +12,7 @@ import m9 from "./0009_job_queue_semantics.sql" with { type: "text" };
 import m10 from "./0010_files_apps.sql" with { type: "text" };
 import m11 from "./0011_accounting.sql" with { type: "text" };
 import m12 from "./0012_job_retry_failures.sql" with { type: "text" };
+import m13 from "./0013_job_callbacks.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -27,4 +28,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0010_files_apps", sql: m10 },
   { tag: "0011_accounting", sql: m11 },
   { tag: "0012_job_retry_failures", sql: m12 },
+  { tag: "0013_job_callbacks", sql: m13 },
 ];

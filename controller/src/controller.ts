@@ -9,6 +9,8 @@ import { migrate } from "./db/migrate.ts";
 import { buildHttpApi } from "./api/http.ts";
 import { loadAppFiles } from "./apps/app-catalogue.ts";
 import { startAccounting } from "./accounting/accounting.ts";
+import { startCallbackNotifier } from "./jobs/callbacks.ts";
+import { launchCallbackRenderer } from "./api/mdworkbench/index.ts";
 import { loadTemplateFiles } from "./api/mws/template-files.ts";
 import type { ApiContext } from "./api/context.ts";
 import { ensureAdmin } from "./users/bootstrap-admin.ts";
@@ -104,6 +106,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const port = app.server!.port;
     const url = `${httpTls ? "https" : "http"}://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
     log.info("REST API listening", { url });
+    const stopCallbacks = startCallbackNotifier(database.db, launchCallbackRenderer(context, url));
     return {
       config,
       database,
@@ -118,6 +121,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
         stopLiveness();
         stopClusterSampler();
         stopAccounting();
+        await stopCallbacks();
         await stopConsolidator();
         await scheduler.stop();
         await app.stop(true);

@@ -8,6 +8,7 @@ import { wrVersionRoutes } from "./wr/version.ts";
 import { wrApi } from "./wr/index.ts";
 import { caesarApi } from "./caesar/index.ts";
 import { appRoutes } from "./drover/app-routes.ts";
+import { mdworkbenchApi } from "./mdworkbench/index.ts";
 import { drainRoutes } from "./drover/drain-routes.ts";
 import { tokenRoutes, userRoutes } from "./drover/auth-routes.ts";
 import { mwsApi } from "./mws/index.ts";
@@ -61,6 +62,7 @@ export function buildHttpApi(ctx: ApiContext) {
     .use(appRoutes(ctx))
     .use(wrApi(ctx))
     .use(caesarApi(ctx))
+    .use(mdworkbenchApi(ctx))
     .use(mwsApi(ctx));
   allowedMethods = methodTable(app.routes);
   return app;

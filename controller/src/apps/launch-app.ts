@@ -23,7 +23,14 @@ const fileIdOf = (value: string) => /^(?:.*\/)?([0-9a-f]{32})(?:\.[A-Za-z0-9]+)?
  * left out, file options name the principal's stored files (placed into the job's directory on
  * whichever node runs it), and the command is rendered to argv — no shell ever sees a value.
  */
-export async function launchApp(core: Core, principal: Principal, name: string, given: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<LaunchedApp> {
+export async function launchApp(
+  core: Core,
+  principal: Principal,
+  name: string,
+  given: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  opts: { statusLocation?: string } = {},
+): Promise<LaunchedApp> {
   const app = await getApp(core.db, name).catch(() => {
     throw invalid(`App ${name} not known or supported`);
   });
@@ -68,6 +75,7 @@ export async function launchApp(core: Core, principal: Principal, name: string, 
       appInputs: shown,
       inputFiles,
       extra,
+      statusLocation: opts.statusLocation,
     },
   ]);
   return { app, job: job!, inputs: shown };

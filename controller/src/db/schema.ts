@@ -401,3 +401,15 @@ export interface AccountingRecord {
   /** processors × hours of the completed jobs */
   cpuHours: number;
 }
+
+/** Notifications of a job's end sent to a URL its submitter gave (MDWorkbench's Status-Location). */
+export const jobCallbacks = pgTable("job_callbacks", {
+  jobId: big("job_id").primaryKey(),
+  url: text("url").notNull(),
+  attempts: integer("attempts").notNull().default(0),
+  nextAt: tz("next_at").notNull().defaultNow(),
+  deliveredAt: tz("delivered_at"),
+  givenUpAt: tz("given_up_at"),
+  /** what each attempt did: { time, ok, message } */
+  log: jsonb("log").$type<{ time: string; ok: boolean; message: string }[]>().notNull().default([]),
+});

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, isNotNull, ne, or, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNotNull, ne, or, type SQL } from "drizzle-orm";
 import { notFound } from "@drover/shared/errors";
 import type { Principal } from "../auth/principal.ts";
 import type { Db } from "../db/connect.ts";
@@ -79,4 +79,13 @@ export async function listAppJobs(db: Db, principal: Principal): Promise<Pick<Jo
   const conditions: SQL[] = [isNotNull(jobs.app)];
   if (principal.role !== "admin") conditions.push(eq(jobs.owner, principal.username));
   return db.select({ id: jobs.id }).from(jobs).where(and(...conditions)).orderBy(asc(jobs.id));
+}
+
+/** Jobs launched from apps that wait or run, running first, then the waiting ones in queue order. */
+export async function listAppQueue(db: Db, principal: Principal): Promise<Job[]> {
+  const conditions: SQL[] = [isNotNull(jobs.app), inArray(jobs.state, ["queued", "dispatching", "running", "suspended"])];
+  if (principal.role !== "admin") conditions.push(eq(jobs.owner, principal.username));
+  const rows = await db.select().from(jobs).where(and(...conditions)).orderBy(desc(jobs.priority), asc(jobs.id));
+  const running = rows.filter((j) => j.state !== "queued");
+  return [...running, ...rows.filter((j) => j.state === "queued")];
 }

@@ -1,5 +1,5 @@
 import type { Db } from "../db/connect.ts";
-import { sql } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import { jobEvents } from "../db/schema.ts";
 import { prepared, recordset } from "../db/recordset.ts";
 
@@ -26,4 +26,9 @@ export async function recordJobEvents(tx: Tx, events: NewJobEvent[]): Promise<vo
       events.map((e) => ({ job_id: e.jobId, kind: e.kind, data: e.data })),
       "job_id bigint, kind text, data jsonb",
     )}`));
+}
+
+/** A job's events, oldest first. */
+export async function listJobEvents(db: Pick<Tx, "select">, jobId: number) {
+  return db.select().from(jobEvents).where(eq(jobEvents.jobId, jobId)).orderBy(asc(jobEvents.id));
 }

@@ -52,6 +52,8 @@ export interface JobSpec {
   appInputs?: Record<string, unknown>;
   /** stored files placed into the working directory before the job starts */
   inputFiles?: JobInputFile[];
+  /** a URL the job's view is posted to when it ends (checked by the caller: see callbacks.ts) */
+  statusLocation?: string;
 }
 
 /** Fills what other fields imply: a host list with tasksPerNode asks for that many processors on each host. */

@@ -12,6 +12,7 @@ import { checkJobSpec, deriveJobSpec, type JobSpec } from "./job-spec.ts";
 import { recordJobEvent, type Tx } from "./job-events.ts";
 import { planWithTemplates, type PlannedJob } from "./job-templates.ts";
 import { applyLearning, learnedUsage } from "./learning.ts";
+import { addCallbacks } from "./callbacks.ts";
 
 /**
  * Whose jobs a submission makes: the caller's, unless an administrator submits for another
@@ -68,6 +69,8 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
     const learned = await learnedUsage(tx, principal.username, [...new Set(specs.map((s) => s.reqGroup ?? "").filter(Boolean))]);
     const learnedSpecs = specs.map((s) => applyLearning(s, learned.get(s.reqGroup ?? "")));
     const answer = opts.dedupeByIdentity ? await insertNewIdentities(tx, principal, learnedSpecs, !!opts.rerun) : await insertJobs(tx, principal, learnedSpecs);
+    // callbacks are recorded with their jobs (a job added anew only)
+    await addCallbacks(tx, learnedSpecs.flatMap((s, i) => (s.statusLocation && !answer[i]!.existing && !answer[i]!.skipped ? [{ jobId: answer[i]!.id, url: s.statusLocation }] : [])));
     if (!opts.readBack) return answer;
     const rows = new Map((await tx.select().from(jobs).where(inArray(jobs.id, [...new Set(answer.map((a) => a.id))]))).map((r) => [r.id, r]));
     return answer.map((a) => ({ ...a, row: rows.get(a.id) }));
