@@ -38,7 +38,7 @@ function value(r: () => number, depth = 0): unknown {
 /** A URL component of any value (lone surrogates made well-formed first). */
 const enc = (v: unknown) => encodeURIComponent(String(v).toWellFormed());
 
-await forEachDatabase("bad input on the wr and caesar routes", (database) => {
+await forEachDatabase("bad input on the wr, caesar and MDWorkbench routes", (database) => {
   let c: TestController;
   let token = "";
   beforeAll(async () => {
@@ -54,17 +54,19 @@ await forEachDatabase("bad input on the wr and caesar routes", (database) => {
       const before = await jobCount();
       const body = value(r);
       const text = r() < 0.2 ? "{[not json" : JSON.stringify(r() < 0.5 ? [body] : body);
-      const kind = i % 5;
+      const kind = i % 6;
       let res: Response;
       if (kind === 0) res = await c.request(`/rest/v1/jobs/?cpus=${enc(value(r))}`, { method: "POST", token, body: text, headers: { "content-type": "application/json" } });
       else if (kind === 1) res = await c.request("/caesar/api/v1.0/job", { method: "POST", token, body: text, headers: { "content-type": "application/json" } });
       else if (kind === 2) res = await c.request(`/rest/v1/jobs/${enc(value(r)).slice(0, 300) || "x"}?state=${r() < 0.5 ? "deletable" : "bogus"}&limit=${enc(value(r)).slice(0, 20)}`, { method: r() < 0.5 ? "GET" : "DELETE", token });
       else if (kind === 3) res = await c.request(`/apps/x${i}`, { method: "PUT", token, body: text, headers: { "content-type": "application/json" } });
+      else if (kind === 5) res = await c.request(`/mdworkbench/launch?id=${enc(value(r)).slice(0, 50)}`, { method: "POST", token, body: text, headers: { "content-type": r() < 0.5 ? "multipart/form-data; boundary=b" : "text/plain", "status-location": enc(value(r)).slice(0, 100) } });
       else res = await c.request(`/caesar/api/v1.0/${["job/abc/status", "download/zz", "job/00000000-0000-4000-8000-zzzzzzzzzzzz/output", "upload"][i % 4]}`, { method: i % 4 === 3 ? "POST" : "GET", token, body: i % 4 === 3 ? text : undefined, headers: i % 4 === 3 ? { "content-type": "multipart/form-data; boundary=xyz" } : {} });
       const payload = await res.text();
       expect({ i, kind, status: res.status < 500 }).toEqual({ i, kind, status: true });
       if (res.status >= 400 && kind !== 3) {
         if (kind === 0 || kind === 2) expect(payload.endsWith("\n")).toBe(true);
+        else if (kind === 5) expect(typeof (JSON.parse(payload) as { message: unknown }).message).toBe("string");
         else expect(typeof (JSON.parse(payload) as { status: unknown }).status).toBe("string");
         // a refused request stored nothing
         if (kind !== 2) expect(await jobCount()).toBe(before);
