@@ -1,13 +1,10 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { and, asc, eq, like, notInArray } from "drizzle-orm";
 import { notFound } from "@drover/shared/errors";
-import { logger } from "@drover/shared/log";
 import type { Db } from "../db/connect.ts";
 import { apps } from "../db/schema.ts";
 import { parseAppDefinition, type AppDefinition } from "./app-definition.ts";
+import { syncDefinitionFiles } from "../db/definition-files.ts";
 
-const log = logger("apps");
 
 /** Every app, by name. */
 export async function listApps(db: Db): Promise<AppDefinition[]> {
@@ -45,24 +42,16 @@ export async function deleteApp(db: Db, name: string): Promise<void> {
  * A bad file is logged and skipped.
  */
 export async function loadAppFiles(db: Db, dir: string): Promise<{ loaded: string[]; failed: string[] }> {
-  const loaded: string[] = [];
-  const failed: string[] = [];
-  const kept: string[] = [];
-  const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")).sort() : [];
-  for (const file of names) {
-    const source = `file:${file}`;
-    try {
-      const { app } = await putApp(db, JSON.parse(readFileSync(join(dir, file), "utf8")), source);
-      loaded.push(app.name);
-    } catch (e) {
-      failed.push(file);
-      kept.push(source);
-      log.error("skipped an app file", { file: join(dir, file), error: e instanceof Error ? e.message : String(e) });
-    }
-  }
-  await db
-    .delete(apps)
-    .where(and(like(apps.source, "file:%"), loaded.length ? notInArray(apps.name, loaded) : undefined, kept.length ? notInArray(apps.source, kept) : undefined));
-  if (loaded.length) log.info("apps loaded from files", { dir, apps: loaded.join(",") });
-  return { loaded, failed };
+  return syncDefinitionFiles(
+    "app",
+    dir,
+    async (parsed, source) => [(await putApp(db, parsed, source)).app.name],
+    async (loaded, kept) => {
+      const gone = await db
+        .delete(apps)
+        .where(and(like(apps.source, "file:%"), loaded.length ? notInArray(apps.name, loaded) : undefined, kept.length ? notInArray(apps.source, kept) : undefined))
+        .returning({ name: apps.name });
+      return gone.map((g) => g.name);
+    },
+  );
 }

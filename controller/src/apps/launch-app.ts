@@ -1,18 +1,27 @@
 import { invalid } from "@drover/shared/errors";
 import type { Principal } from "../auth/principal.ts";
 import type { Core } from "../core.ts";
-import type { JobInputFile } from "../db/schema.ts";
+import type { Job, JobInputFile } from "../db/schema.ts";
 import { getFile } from "../files/file-store.ts";
-import { submitJobs, type SubmittedJob } from "../jobs/submit-job.ts";
+import { submitJobs } from "../jobs/submit-job.ts";
 import { checkValue, renderCommand, type AppDefinition } from "./app-definition.ts";
 import { getApp } from "./app-catalogue.ts";
 
-/** An app run as submitted: the job, and its inputs as they are shown (files by uuid). */
+/** An app run as submitted: the job as the submission left it, and its inputs as they are shown (files by uuid). */
 export interface LaunchedApp {
   app: AppDefinition;
-  job: SubmittedJob;
+  job: Job;
   inputs: Record<string, string | number | boolean>;
 }
+
+/** The inputs an app does not have as options. */
+export const unknownOptions = (app: AppDefinition, names: string[]) => names.filter((n) => !app.options[n]);
+
+/** The mandatory options the inputs leave out. */
+export const missingOptions = (app: AppDefinition, given: Record<string, unknown>) =>
+  Object.entries(app.options)
+    .filter(([name, o]) => o.mandatory && (given[name] === undefined || given[name] === null))
+    .map(([name]) => name);
 
 /** Accepts a file option's value: a file's uuid, or a path whose file name is <uuid>.<ext> (as caesar's clients send). */
 const fileIdOf = (value: string) => /^(?:.*\/)?([0-9a-f]{32})(?:\.[A-Za-z0-9]+)?$/.exec(value)?.[1];
@@ -34,14 +43,16 @@ export async function launchApp(
   const app = await getApp(core.db, name).catch(() => {
     throw invalid(`App ${name} not known or supported`);
   });
-  for (const key of Object.keys(given)) if (!app.options[key]) throw invalid(`Option ${key} is not an option of app ${name} (its options: ${Object.keys(app.options).join(", ") || "none"})`);
+  const [unknown] = unknownOptions(app, Object.keys(given));
+  if (unknown) throw invalid(`Option ${unknown} is not an option of app ${name} (its options: ${Object.keys(app.options).join(", ") || "none"})`);
+  const [missing] = missingOptions(app, given);
+  if (missing) throw invalid(`Mandatory option ${missing} not present!`);
   const values: Record<string, string | number | boolean> = {};
   const shown: Record<string, string | number | boolean> = {};
   const inputFiles: JobInputFile[] = [];
   for (const [key, option] of Object.entries(app.options)) {
     const raw = given[key];
     if (raw === undefined || raw === null) {
-      if (option.mandatory) throw invalid(`Mandatory option ${key} not present!`);
       if (option.default !== undefined) values[key] = option.default;
       continue;
     }
@@ -63,7 +74,10 @@ export async function launchApp(
     shown[key] = file.id;
   }
   const argv = renderCommand(app, values);
-  const [job] = await submitJobs(core, principal, [
+  const [submitted] = await submitJobs(
+    core,
+    principal,
+    [
     {
       name: app.name,
       argv,
@@ -77,8 +91,10 @@ export async function launchApp(
       extra,
       statusLocation: opts.statusLocation,
     },
-  ]);
-  return { app, job: job!, inputs: shown };
+    ],
+    { readBack: true },
+  );
+  return { app, job: submitted!.row!, inputs: shown };
 }
 
 function uniqueName(name: string, taken: JobInputFile[]): string {

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { logger } from "@drover/shared/log";
 import { invalid } from "@drover/shared/errors";
 import type { Db } from "../db/connect.ts";
@@ -103,9 +103,4 @@ export function startCallbackNotifier(db: Db, render: CallbackRenderer, interval
     clearInterval(timer);
     await running;
   };
-}
-
-/** Every callback, oldest first (for tests and views). */
-export async function listCallbacks(db: Db) {
-  return db.select().from(jobCallbacks).orderBy(asc(jobCallbacks.jobId));
 }

@@ -132,10 +132,9 @@ export function caesarApi(ctx: ApiContext) {
         if (unknown.length) throw invalid(`Unknown field ${unknown[0]} in request: give app and job_inputs`);
         if (typeof app !== "string" || !app) throw invalid("No app name found in request!");
         if (!inputs || typeof inputs !== "object" || Array.isArray(inputs)) throw invalid("No job inputs field found in request!");
-        const launched = await launchApp(core, principal, app, inputs as Record<string, unknown>, { dialect: "caesar" });
-        const job = await getJob(db, principal, launched.job.id);
+        const { job, inputs: shown } = await launchApp(core, principal, app, inputs as Record<string, unknown>, { dialect: "caesar" });
         return jsonAnswer(
-          { app, job_id: caesarJobId(job.id), job_inputs: launched.inputs, state: "PENDING", status: "Job submitted with success", submit_date: caesarDate(job.submittedAt) },
+          { app, job_id: caesarJobId(job.id), job_inputs: shown, state: "PENDING", status: "Job submitted with success", submit_date: caesarDate(job.submittedAt) },
           202,
         );
       },

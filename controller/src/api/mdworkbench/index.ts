@@ -3,7 +3,7 @@ import { DroverError, invalid, notFound } from "@drover/shared/errors";
 import type { Principal } from "../../auth/principal.ts";
 import type { AppDefinition } from "../../apps/app-definition.ts";
 import { getApp, listApps } from "../../apps/app-catalogue.ts";
-import { launchApp } from "../../apps/launch-app.ts";
+import { launchApp, missingOptions, unknownOptions } from "../../apps/launch-app.ts";
 import type { Job } from "../../db/schema.ts";
 import { storeFile } from "../../files/file-store.ts";
 import { callbackOf, checkCallbackUrl, type CallbackRenderer } from "../../jobs/callbacks.ts";
@@ -103,13 +103,12 @@ export function mdworkbenchApi(ctx: ApiContext) {
         const type = request.headers.get("content-type") ?? "";
         if (type.startsWith("multipart/form-data")) {
           const { fields, files } = await readMultipart(request, async (part) => {
-            const option = app.options[part.field];
-            if (!option) throw invalid(`Unknown parameter ${part.field}: service ${app.name} has ${Object.keys(app.options).join(", ") || "none"}`);
-            if (option.type !== "file") throw invalid(`Parameter ${part.field} of service ${app.name} is not a file`);
+            if (unknownOptions(app, [part.field]).length) throw invalid(`Unknown parameter ${part.field}: service ${app.name} has ${Object.keys(app.options).join(", ") || "none"}`);
+            if (app.options[part.field]!.type !== "file") throw invalid(`Parameter ${part.field} of service ${app.name} is not a file`);
             return storeFile(core, principal.username, part.filename || part.field, part.stream, config.http.maxBodyBytes);
           });
           for (const [name, text] of Object.entries(fields)) {
-            if (!app.options[name]) throw invalid(`Unknown parameter ${name}: service ${app.name} has ${Object.keys(app.options).join(", ") || "none"}`);
+            if (unknownOptions(app, [name]).length) throw invalid(`Unknown parameter ${name}: service ${app.name} has ${Object.keys(app.options).join(", ") || "none"}`);
             given[name] = typedValue(app, name, text);
           }
           for (const f of files) given[f.field] = f.result.id;
@@ -120,14 +119,12 @@ export function mdworkbenchApi(ctx: ApiContext) {
             if (text !== null) given[name] = typedValue(app, name, text);
           }
         }
-        for (const [name, option] of Object.entries(app.options)) {
-          if (option.mandatory && given[name] === undefined) throw invalid(`Missing parameter ${name}: service ${app.name} needs it`);
-        }
+        const [missing] = missingOptions(app, given);
+        if (missing) throw invalid(`Missing parameter ${missing}: service ${app.name} needs it`);
         const statusLocation = request.headers.get("status-location");
-        const launched = await launchApp(core, principal, app.name, given, { dialect: "mdworkbench" }, {
+        const { job } = await launchApp(core, principal, app.name, given, { dialect: "mdworkbench" }, {
           statusLocation: statusLocation ? checkCallbackUrl(statusLocation, config.callbacks.hosts) : undefined,
         });
-        const job = await getJob(db, principal, launched.job.id);
         const uri = `${base(request)}/mdworkbench/launch/${job.id}`;
         return render(request.headers.get("accept"), "launch", launchView(job, base(request), await logEntries(db, job)), 200, { "content-location": uri });
       },

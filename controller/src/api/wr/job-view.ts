@@ -26,7 +26,7 @@ export interface ViewContext {
 const cmdOf = (job: Job) => (job.extra as Partial<WrExtra>).cmd ?? job.argv.join(" ");
 
 /** wr's Key: the identity drover gave the job, or one made the same way from its command. */
-export const wrKeyOf = (job: Job) => job.identity ?? wrJobKey({ cmd: cmdOf(job) });
+const wrKeyOf = (job: Job) => job.identity ?? wrJobKey({ cmd: cmdOf(job) });
 
 const behaviourJson = (list: JobBehaviour[] | undefined) =>
   list?.map((b) => ("run" in b ? { run: b.run } : "cleanupAll" in b ? { cleanup_all: true } : { cleanup: true }));
