@@ -76,10 +76,9 @@ export async function allAccounting(db: Db): Promise<{ username: string; record:
   return rows.map((r) => ({ username: r.username, record: (typeof r.record === "string" ? JSON.parse(r.record) : r.record) as AccountingRecord, at: new Date(r.updated_at) }));
 }
 
-/** Aggregates every intervalMs (and once at start). */
+/** Aggregates every intervalMs (not at start: a user's record is made on demand until the first round). */
 export function startAccounting(db: Db, intervalMs: number): () => void {
   const run = () => aggregateAccounting(db).catch((error) => log.warn("accounting failed", { error }));
-  void run();
   const timer = setInterval(run, intervalMs);
   return () => clearInterval(timer);
 }
