@@ -285,7 +285,8 @@ await forEachDatabaseUrl("wr's REST API", (url) => {
     const put = (path: string, body: string, token?: string) =>
       fetch(`${c.url}/rest/v1/upload/${path}`, { method: "PUT", headers: { authorization: `Bearer ${token ?? ""}` }, body });
     const token = await c.adminToken();
-    const r = await put("?path=~/scripts/my_cloud_script", "echo hi\n", token);
+    // as the seed's curl --upload-file sends it: the file's name appended to the path, which is ignored
+    const r = await put("my_cloud_script?path=~/scripts/my_cloud_script", "echo hi\n", token);
     expect(r.status).toBe(200);
     const { path } = (await r.json()) as { path: string };
     expect(path).toBe(join(c.home, "files", "home", "admin", "scripts", "my_cloud_script"));

@@ -124,6 +124,13 @@ export function wrApi(ctx: ApiContext) {
     return wrJson(done, 202);
   };
 
+  const upload = async ({ request, query, principal }: { request: Request; query: Record<string, string | undefined>; principal: Principal }) => {
+    const asked = resolveUploadPath(config, principal, query.path);
+    const tmpDir = join(config.home, "files", ".incoming");
+    const { path } = await receiveFile(request.body, config.http.maxBodyBytes, (md5) => asked ?? contentPath(config, md5), tmpDir, !asked);
+    return wrJson({ path });
+  };
+
   return new Elysia({ name: "wr" })
     .use(authPlugin(ctx))
     .post(
@@ -206,14 +213,8 @@ export function wrApi(ctx: ApiContext) {
       },
       { detail: { summary: "wr: confirm a bad server dead (?id=): drover forgets the node", tags: ["wr"] } },
     )
-    .put(
-      "/rest/v1/upload/",
-      async ({ request, query, principal }) => {
-        const asked = resolveUploadPath(config, principal, query.path);
-        const tmpDir = join(config.home, "files", ".incoming");
-        const { path } = await receiveFile(request.body, config.http.maxBodyBytes, (md5) => asked ?? contentPath(config, md5), tmpDir, !asked);
-        return wrJson({ path });
-      },
-      { parse: "none", detail: { summary: "wr: upload a file (?path=~/… or, for admins, under files.uploadRoots; else named after its MD5)", tags: ["wr"] } },
-    );
+    // curl --upload-file FILE with a URL ending in "/" appends FILE's name to the path (wr
+    // serves that subtree too): the name is ignored, ?path= or the MD5 decides
+    .put("/rest/v1/upload/", upload, { parse: "none", detail: { summary: "wr: upload a file (?path=~/… or, for admins, under files.uploadRoots; else named after its MD5)", tags: ["wr"] } })
+    .put("/rest/v1/upload/:name", upload, { parse: "none", detail: { hide: true } });
 }
