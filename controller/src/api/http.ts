@@ -46,6 +46,8 @@ export function buildHttpApi(ctx: ApiContext) {
     .use(
       openapi({
         path: "/docs",
+        // paths with a dot are taken for static files by default: caesar's /caesar/api/v1.0/… are not
+        exclude: { staticFile: false },
         documentation: {
           info: { title: "drover", version: buildInfo().version, description: "drover's REST API: its own routes and the dialects it speaks." },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" }, basic: { type: "http", scheme: "basic" } } },
