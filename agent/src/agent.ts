@@ -292,12 +292,16 @@ export class Agent {
         this.fetcher.receive(m.body.value);
         break;
       case "archiveJob": {
-        const { requestId, jobId, attempt, top } = m.body.value;
-        void streamJobArchive(this.jobsDir, `${jobId}.${attempt}`, top, (data, last, error) =>
+        const request = m.body.value;
+        const { requestId } = request;
+        void streamJobArchive(this.jobsDir, request, (data, last, error) =>
           this.sendLive({ case: "archiveChunk", value: { requestId, data, last, error } }),
         ).catch((e) => this.sendLive({ case: "archiveChunk", value: { requestId, last: true, error: (e as Error).message } }));
         break;
       }
+      case "returnJobs":
+        this.returnJobs(m.body.value.jobs);
+        break;
     }
   }
 
@@ -364,6 +368,24 @@ export class Agent {
     );
   }
 
+  /** Spools the progress lines a job printed since the last look (README, "Progress"). */
+  private reportProgress(job: JobProcess): void {
+    const found = job.takeProgress();
+    for (const p of found) this.spool.append({ case: "jobProgress", value: { jobId: job.jobId, attempt: job.attempt, message: p.message, atMs: BigInt(p.atMs) } });
+    if (found.length) this.flushSoon();
+  }
+
+  /** Hands back jobs still waiting in the backlog, as the controller asks after reordering its queue. */
+  private returnJobs(refs: { jobId: bigint; attempt: number }[]): void {
+    for (const ref of refs) {
+      const entry = this.backlog.get(`${ref.jobId}.${ref.attempt}`);
+      if (!entry) continue; // started meanwhile, or never here: nothing to hand back
+      this.backlog.delete(entry.key);
+      this.reportEnd(entry.spec, { ...notStarted("handed back: the queue was reordered", Date.now(), ""), returned: true });
+    }
+    this.startWaiting();
+  }
+
   /** Spools a job's end (or that it never started, or was handed back) for the controller. */
   private reportEnd(spec: RunJob, end: JobEnd & { returned?: boolean; overdue?: boolean }): void {
     this.spool.append({
@@ -386,6 +408,7 @@ export class Agent {
         overdue: end.overdue ?? false,
         cause: end.cause,
         behaviourNotes: end.behaviourNotes ?? [],
+        outputs: end.outputs ?? [],
       },
     });
     // a job's end is on disk at once: an agent killed right after would otherwise lose it,
@@ -411,6 +434,7 @@ export class Agent {
       .then((end) => {
         this.jobs.delete(key);
         this.saveStateSoon();
+        this.reportProgress(job);
         this.reportEnd(spec, end);
         this.startWaiting();
       })
@@ -425,6 +449,7 @@ export class Agent {
     const rss = polled.size ? memoryByGroup(polled) : undefined;
     for (const job of this.jobs.values()) {
       job.enforceLimits(Date.now(), rss);
+      this.reportProgress(job);
       if (this.tick % 2 === 0 && this.registered) {
         const out = job.outputIfChanged();
         if (out) this.sendLive({ case: "jobOutput", value: { jobId: job.jobId, attempt: job.attempt, stdoutTail: out.stdout, stderrTail: out.stderr } });

@@ -7,12 +7,14 @@ export interface BacklogEntry {
   since: number;
 }
 
-/** a before b in queue order: higher priority first, then the lower (older) job id */
-const before = (a: RunJob, b: RunJob) => a.priority > b.priority || (a.priority === b.priority && a.jobId < b.jobId);
+/** a before b in queue order: higher priority first, then the lower queue position, then the lower job id */
+const before = (a: RunJob, b: RunJob) =>
+  a.priority > b.priority ||
+  (a.priority === b.priority && (a.queuePosition < b.queuePosition || (a.queuePosition === b.queuePosition && a.jobId < b.jobId)));
 
 /**
  * Jobs the controller sent while this node's processors were taken, kept in queue order
- * (highest priority first, then FIFO by job id) whatever order they arrived in, so that a node
+ * (highest priority first, then by queue position) whatever order they arrived in, so that a node
  * starts them in the order the controller's queue has them.
  */
 export class Backlog {

@@ -9,6 +9,8 @@ import { containerCommand } from "./container.ts";
 import { placeInput, type FileFetcher } from "./file-fetch.ts";
 import type { JobCgroup, JobCgroups } from "./cgroup.ts";
 import type { OrphanGuard } from "./orphan-guard.ts";
+import { ProgressScanner, type Progress } from "./progress-lines.ts";
+import { listOutputs, type OutputFile } from "./job-outputs.ts";
 
 const TAIL_BYTES = 4096;
 
@@ -27,6 +29,8 @@ export interface JobEnd {
   stderrTail: string;
   /** how it ended, in one word (see JobFinished.cause) */
   cause: string;
+  /** with RunJob.listOutputs: the files the run generated */
+  outputs?: OutputFile[];
   /** what its behaviours did */
   behaviourNotes?: string[];
 }
@@ -104,6 +108,9 @@ export class JobProcess {
   /** the job's stdout and stderr files, kept open from its start to its end to read their tails */
   private outFd = -1;
   private errFd = -1;
+  private readonly progress = new ProgressScanner();
+  /** progress lines read at the end of the run, not yet taken by takeProgress */
+  private lastProgress: Progress[] = [];
 
   constructor(
     readonly spec: RunJob,
@@ -223,13 +230,18 @@ export class JobProcess {
     }
     const stdoutTail = tailOf(out);
     const stderrTail = tailOf(err);
+    this.lastProgress.push(...this.progress.scan(out, true, endedAtMs));
     this.closeOutput();
     const exitCode = signal ? undefined : (this.proc.exitCode ?? undefined);
     const cause = this.killCause || (signal ? "signal" : "exit");
     const hasBehaviours = this.spec.onSuccess.length + this.spec.onFailure.length + this.spec.onExit.length > 0;
     const behaviourNotes = hasBehaviours ? await runBehaviours(this.spec, cause === "exit" && exitCode === 0, cwd, env) : [];
+    // what the run generated, as its behaviours left it (not its inputs, nor drover's own files)
+    const skip = new Set([...this.spec.inputs.map((i) => i.name), ...(cwd === this.dir ? ["stdout", "stderr", "run.sh"] : [])]);
+    const outputs = this.spec.listOutputs ? listOutputs(cwd, skip) : undefined;
     return {
       cause,
+      outputs,
       behaviourNotes,
       started: true,
       exitCode,
@@ -300,6 +312,13 @@ export class JobProcess {
     const walltime = Number(this.spec.walltimeMs);
     const ran = at - this.startedAtMs - this.suspendedMs - (this.suspended ? at - this.suspendedSince : 0);
     if (walltime > 0 && ran > walltime) this.terminate(`walltime of ${seconds(walltime)} exceeded`, "walltime");
+  }
+
+  /** Progress lines printed since the last call (those of the run's end too, once it ended). */
+  takeProgress(at = Date.now()): Progress[] {
+    const found = [...this.lastProgress, ...this.progress.scan(this.outFd, false, at)];
+    this.lastProgress = [];
+    return found;
   }
 
   /** Output tails when they changed since the last call. */

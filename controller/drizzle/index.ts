@@ -13,6 +13,8 @@ import m10 from "./0010_files_apps.sql" with { type: "text" };
 import m11 from "./0011_accounting.sql" with { type: "text" };
 import m12 from "./0012_job_retry_failures.sql" with { type: "text" };
 import m13 from "./0013_job_callbacks.sql" with { type: "text" };
+import m14 from "./0014_job_queue_position.sql" with { type: "text" };
+import m15 from "./0015_job_output_files.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -29,4 +31,6 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0011_accounting", sql: m11 },
   { tag: "0012_job_retry_failures", sql: m12 },
   { tag: "0013_job_callbacks", sql: m13 },
+  { tag: "0014_job_queue_position", sql: m14 },
+  { tag: "0015_job_output_files", sql: m15 },
 ];

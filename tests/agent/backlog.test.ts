@@ -23,3 +23,10 @@ test("takeFrom hands back the first matching job and every job behind it", () =>
   expect(b.size).toBe(0);
   expect(b.first()).toBeUndefined();
 });
+
+test("within a priority the queue position decides, not the job id (a job moved up in the queue)", () => {
+  const b = new Backlog();
+  const at = (jobId: number, queuePosition: number, priority = 0) => ({ key: `${jobId}.1`, spec: create(RunJobSchema, { jobId: BigInt(jobId), attempt: 1, priority, queuePosition: BigInt(queuePosition) }), since: 0 });
+  for (const e of [at(1, 10), at(2, 11), at(3, 5), at(4, 12, 1)]) b.add(e);
+  expect(order(b)).toEqual([4, 3, 1, 2]);
+});

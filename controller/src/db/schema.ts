@@ -8,6 +8,7 @@ import {
   index,
   integer,
   jsonb,
+  pgSequence,
   pgTable,
   serial,
   text,
@@ -81,12 +82,21 @@ export interface JobInputFile {
   sizeBytes: number;
 }
 
+/** A file a job's run generated in its working directory. */
+export interface JobOutputFile {
+  path: string;
+  sizeBytes: number;
+}
+
 export interface JobContainer {
   runtime: "docker" | "singularity";
   image: string;
   /** "/outside:/inside" definitions */
   mounts: string[];
 }
+
+/** A job's place in the queue, taken as it is submitted (FIFO); moving a job in the queue gives it another. */
+export const jobsQueuePosition = pgSequence("jobs_queue_position_seq");
 
 export const jobs = pgTable(
   "jobs",
@@ -111,6 +121,8 @@ export const jobs = pgTable(
     nodeCount: integer("node_count").notNull().default(1),
     tasksPerNode: integer("tasks_per_node"),
     priority: integer("priority").notNull().default(0),
+    /** its place within its priority: the queue is priority (highest first), then this (lowest first) */
+    queuePosition: big("queue_position").notNull().default(sql`nextval('jobs_queue_position_seq')`),
     holds: jsonb("holds").$type<string[]>().notNull().default([]),
     dependsOn: jsonb("depends_on").$type<number[]>().notNull().default([]),
     earliestStartAt: tz("earliest_start_at"),
@@ -195,20 +207,22 @@ export const jobs = pgTable(
     appInputs: jsonb("app_inputs").$type<Record<string, unknown>>(),
     /** files placed into the job's working directory before it starts */
     inputFiles: jsonb("input_files").$type<JobInputFile[]>().notNull().default([]),
+    /** what its last run left in its working directory (apps' jobs): paths relative to it, on the node that ran it */
+    outputFiles: jsonb("output_files").$type<JobOutputFile[]>().notNull().default([]),
     /** increases on every dispatch so that late events from an older attempt are ignored */
     attempt: integer("attempt").notNull().default(0),
   },
   (t) => [
-    // the scheduler walks the queue in this order (highest priority first, FIFO within one);
+    // the scheduler walks the queue in this order (highest priority first, then queue position);
     // it also serves every lookup by state
-    index("jobs_queue_order").on(t.state, t.priority.desc().nullsFirst(), t.id),
+    index("jobs_queue_order").on(t.state, t.priority.desc().nullsFirst(), t.queuePosition),
     // queued jobs that wait for others, in the same order (most jobs have no dependencies)
     index("jobs_queue_with_dependencies")
-      .on(t.priority.desc().nullsFirst(), t.id)
+      .on(t.priority.desc().nullsFirst(), t.queuePosition)
       .where(sql`${t.state} = 'queued' and (${t.dependsOn} <> '[]'::jsonb or ${t.afterGroups} <> '[]'::jsonb)`),
     // queued jobs someone asked to execute now (MWS execute), which go first
     index("jobs_queue_execute_requested")
-      .on(t.priority.desc().nullsFirst(), t.id)
+      .on(t.priority.desc().nullsFirst(), t.queuePosition)
       .where(sql`${t.state} = 'queued' and ${t.executeRequestedAt} is not null`),
     index("jobs_owner").on(t.owner, t.id),
     index("jobs_node").on(t.nodeId),

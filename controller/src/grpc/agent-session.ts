@@ -176,9 +176,9 @@ export class AgentSession implements AgentLink {
       }
       if (m.body.case === "register") log.warn("ignoring a second register on one stream", { node: this.nodeId });
     }
-    const burst = { started: of("jobStarted"), outputs: of("jobOutput"), finished: of("jobFinished"), signalled: of("jobSignalled") };
-    if (burst.started.length || burst.outputs.length || burst.finished.length || burst.signalled.length || samples.length) {
-      const events = burst.started.length + burst.outputs.length + burst.finished.length + burst.signalled.length;
+    const burst = { started: of("jobStarted"), outputs: of("jobOutput"), finished: of("jobFinished"), signalled: of("jobSignalled"), progress: of("jobProgress") };
+    const events = burst.started.length + burst.outputs.length + burst.finished.length + burst.signalled.length + burst.progress.length;
+    if (events || samples.length) {
       const warnings = this.countFailures(burst.finished);
       await this.writer.write(events, async (tx) => {
         await applyJobEvents(tx, this.nodeId, burst, { retryDelayMs: this.core.config.scheduler.retryDelayMs });

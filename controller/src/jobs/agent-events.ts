@@ -1,5 +1,5 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { SignalJob_Kind, type JobFinished, type JobOutput, type JobSignalled, type JobStarted } from "@drover/proto/service";
+import { SignalJob_Kind, type JobFinished, type JobOutput, type JobProgress, type JobSignalled, type JobStarted } from "@drover/proto/service";
 import { jobs, type Job } from "../db/schema.ts";
 import { rowsOf } from "../db/migrate.ts";
 import { anyId, prepared, recordset } from "../db/recordset.ts";
@@ -212,6 +212,7 @@ function finalOutcome(job: EndingJob, nodeId: string, ev: JobFinished, sisterLos
       peakRssBytes: Number(ev.peakRssBytes),
       stdoutTail: clip(ev.stdoutTail),
       stderrTail: clip(ev.stderrTail),
+      outputFiles: ev.outputs.map((o) => ({ path: o.path, sizeBytes: Number(o.sizeBytes) })),
       suspendedAt: null,
       suspendedMs,
     },
@@ -225,6 +226,8 @@ export interface JobEventBurst {
   outputs: JobOutput[];
   finished: JobFinished[];
   signalled: JobSignalled[];
+  /** progress lines the jobs printed (README, "Progress") */
+  progress?: JobProgress[];
 }
 
 const runKey = (ev: { jobId: bigint; attempt: number }) => `${ev.jobId}.${ev.attempt}`;
@@ -290,12 +293,25 @@ export async function applyJobEvents(tx: Tx, nodeId: string, burst: JobEventBurs
 
   await applyJobsStarted(tx, nodeId, burst.started.filter((ev) => !startedAndEnded.has(runKey(ev))));
   for (const output of burst.outputs) await applyJobOutput(tx, nodeId, output);
+  if (burst.progress?.length) await recordProgress(tx, burst.progress);
   for (const { id, ev } of other) {
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, id)); // locked above
     if (job) await finishLockedJob(tx, nodeId, ev, job, opts);
   }
   await finishPlainJobs(tx, nodeId, plain, startedAndEnded);
   for (const signalled of burst.signalled) await applyJobSignalled(tx, signalled);
+}
+
+/**
+ * Progress a job reported, as "progress" events at the time the agent read them (a job that
+ * was removed meanwhile has none recorded: the burst never fails over it).
+ */
+async function recordProgress(tx: Tx, progress: JobProgress[]): Promise<void> {
+  const rows = progress.map((p) => ({ job_id: Number(p.jobId), at: new Date(Number(p.atMs)).toISOString(), data: { message: p.message, attempt: p.attempt } }));
+  await tx.execute(sql`
+    insert into job_events (job_id, kind, data, at)
+    select v.job_id, 'progress', v.data, v.at from ${recordset(rows, "job_id bigint, at timestamptz, data jsonb")}
+    where exists (select 1 from jobs where jobs.id = v.job_id)`);
 }
 
 /** The common ends of a burst, in one statement (see applyJobEvents). */
@@ -334,6 +350,7 @@ async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: EndingJob; 
       starts: startedNow ? 1 : 0,
       out_path: start?.stdoutPath ?? null,
       err_path: start?.stderrPath ?? null,
+      outputs: set.outputFiles,
     };
   });
   await recordWarnings(tx, plain.map(({ ev }) => nodeWarning(nodeId, ev)).filter((w): w is string => !!w));
@@ -342,11 +359,11 @@ async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: EndingJob; 
       started_at = v.started_at, ended_at = v.ended_at, walltime_used_ms = v.walltime, cpu_time_ms = v.cpu, peak_rss_bytes = v.rss,
       stdout_tail = v.out, stderr_tail = v.err, suspended_at = null, suspended_ms = v.suspended_ms, messages = j.messages || v.msg,
       pid = coalesce(v.pid, j.pid), start_count = j.start_count + v.starts,
-      stdout_path = coalesce(v.out_path, j.stdout_path), stderr_path = coalesce(v.err_path, j.stderr_path), end_cause = v.cause
+      stdout_path = coalesce(v.out_path, j.stdout_path), stderr_path = coalesce(v.err_path, j.stderr_path), end_cause = v.cause, output_files = v.outputs
     from ${recordset(
       rows,
       `id bigint, state text, reason text, exit_code int, signal text, started_at timestamptz, ended_at timestamptz, walltime bigint,
-       cpu bigint, rss bigint, out text, err text, suspended_ms bigint, msg jsonb, pid int, starts int, out_path text, err_path text, cause text`,
+       cpu bigint, rss bigint, out text, err text, suspended_ms bigint, msg jsonb, pid int, starts int, out_path text, err_path text, cause text, outputs jsonb`,
     )}
     where j.id = v.id and ${anyId("j.id", rows.map((r) => r.id))}`));
   await recordJobEvents(tx, events);

@@ -81,11 +81,15 @@ export async function listAppJobs(db: Db, principal: Principal): Promise<Pick<Jo
   return db.select({ id: jobs.id }).from(jobs).where(and(...conditions)).orderBy(asc(jobs.id));
 }
 
-/** Jobs launched from apps that wait or run, running first, then the waiting ones in queue order. */
+/**
+ * Jobs launched from apps that wait or run: the running ones first (by start), then the
+ * waiting ones (queued, or in a node's backlog and not started) in queue order.
+ */
 export async function listAppQueue(db: Db, principal: Principal): Promise<Job[]> {
   const conditions: SQL[] = [isNotNull(jobs.app), inArray(jobs.state, ["queued", "dispatching", "running", "suspended"])];
   if (principal.role !== "admin") conditions.push(eq(jobs.owner, principal.username));
-  const rows = await db.select().from(jobs).where(and(...conditions)).orderBy(desc(jobs.priority), asc(jobs.id));
-  const running = rows.filter((j) => j.state !== "queued");
-  return [...running, ...rows.filter((j) => j.state === "queued")];
+  const rows = await db.select().from(jobs).where(and(...conditions)).orderBy(desc(jobs.priority), asc(jobs.queuePosition));
+  const waiting = (j: Job) => j.state === "queued" || j.state === "dispatching";
+  const running = rows.filter((j) => !waiting(j)).sort((a, b) => (a.startedAt?.getTime() ?? 0) - (b.startedAt?.getTime() ?? 0) || a.id - b.id);
+  return [...running, ...rows.filter(waiting)];
 }

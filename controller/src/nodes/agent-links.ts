@@ -1,4 +1,15 @@
-import { create, ControllerMessageSchema, type ArchiveChunk, type ControllerMessage } from "@drover/proto/service";
+import { create, ControllerMessageSchema, ArchiveJob_Format, type ArchiveChunk, type ControllerMessage } from "@drover/proto/service";
+
+/** What to send of a job's directory: all of it as a tar.gz, or some of its files as a zip, or one file. */
+export interface ArchiveRequest {
+  /** the archive's top directory (tar.gz: required; zip: optional) */
+  top: string;
+  format?: ArchiveJob_Format;
+  /** with zip or file: paths relative to the run's working directory */
+  paths?: string[];
+  /** the run's working directory when it is not the job's own directory on the node */
+  directory?: string;
+}
 
 /** An archive asked of a node, until its last piece arrives. */
 interface PendingArchive {
@@ -42,10 +53,11 @@ export class AgentLinks {
   }
 
   /**
-   * A job's directory from its node as a tar.gz stream, once the node has begun to send it;
-   * rejects with the node's reason when it cannot (undefined: the node is not connected here).
+   * A job's directory (or some of its files) from its node as a stream, once the node has begun
+   * to send it; rejects with the node's reason when it cannot (undefined: the node is not
+   * connected here).
    */
-  openArchive(nodeId: string, jobId: number, attempt: number, top: string): Promise<ReadableStream<Uint8Array>> | undefined {
+  openArchive(nodeId: string, jobId: number, attempt: number, what: ArchiveRequest): Promise<ReadableStream<Uint8Array>> | undefined {
     if (!this.links.has(nodeId)) return undefined;
     const requestId = this.nextArchive++;
     return new Promise((resolve, reject) => {
@@ -65,7 +77,7 @@ export class AgentLinks {
         if (a?.first) this.endArchive(requestId, a, new Error(`node ${nodeId} did not begin sending the archive`));
       }, ARCHIVE_START_MS);
       this.archives.set(requestId, { nodeId, first: true, resolve, reject, stream, controller, timer });
-      this.send(nodeId, create(ControllerMessageSchema, { body: { case: "archiveJob", value: { requestId, jobId: BigInt(jobId), attempt, top } } }));
+      this.send(nodeId, create(ControllerMessageSchema, { body: { case: "archiveJob", value: { requestId, jobId: BigInt(jobId), attempt, top: what.top, format: what.format ?? ArchiveJob_Format.TAR_GZ, paths: what.paths ?? [], directory: what.directory ?? "" } } }));
     });
   }
 

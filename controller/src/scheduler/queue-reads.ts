@@ -66,7 +66,7 @@ export function readRunnable(tx: Tx, opts: { executeFirst: boolean; at: Date; li
         and (retry_at is null or retry_at <= ${opts.at.toISOString()}::timestamptz)
         and not ${UNMET_DEPENDENCY}
         ${opts.executeFirst ? sql.raw("and execute_requested_at is not null") : sql.raw("")}
-      order by priority desc, id asc
+      order by priority desc, queue_position asc
       limit ${opts.limit}::int`))
     .then((r) => rowsOf<CandidateRow>(r).map(toCandidate));
 }
@@ -77,7 +77,7 @@ export function readWaitingOnDependencies(tx: Tx, limit: number): Promise<Candid
     .execute(sql`
       select ${CANDIDATE_COLUMNS} from jobs
       where state = 'queued' and holds = '[]'::jsonb and (depends_on <> '[]'::jsonb or after_groups <> '[]'::jsonb) and ${UNMET_DEPENDENCY}
-      order by priority desc, id asc
+      order by priority desc, queue_position asc
       limit ${limit}::int`)
     .then((r) => rowsOf<CandidateRow>(r).map(toCandidate));
 }

@@ -36,7 +36,7 @@ async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boo
 /** What a run message needs of a job, as stored when it was dispatched. */
 export type DispatchedJob = Pick<
   Job,
-  "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority" | "walltimeEnforced" | "behaviours" | "scratchDir" | "scratchBase" | "scratchHome" | "container" | "inputFiles" | "app"
+  "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority" | "queuePosition" | "walltimeEnforced" | "behaviours" | "scratchDir" | "scratchBase" | "scratchHome" | "container" | "inputFiles" | "app"
 >;
 
 const behaviourList = (list: JobBehaviour[] | undefined) =>
@@ -67,6 +67,7 @@ export function runMessage(job: DispatchedJob, allocation: Allocation[]): Contro
         cpus: master.cpus,
         hosts: allocation.flatMap((a) => Array.from({ length: Math.max(a.cpus, 1) }, () => a.node)),
         priority: job.priority,
+        queuePosition: BigInt(job.queuePosition),
         scratchDir: scratch ?? "",
         scratchBase: job.scratchBase ?? "",
         onSuccess: behaviourList(job.behaviours.onSuccess),
@@ -75,6 +76,8 @@ export function runMessage(job: DispatchedJob, allocation: Allocation[]): Contro
         container: job.container ? { runtime: job.container.runtime, image: job.container.image, mounts: job.container.mounts } : undefined,
         inputs: job.inputFiles.map((f) => ({ name: f.name, sha256: f.sha256, sizeBytes: BigInt(f.sizeBytes) })),
         writeRunScript: job.app !== null,
+        // what an app's run generates is its result (MDWorkbench's result, per-file downloads)
+        listOutputs: job.app !== null,
       },
     },
   });
@@ -130,7 +133,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     // these three queries it is asked not to choose a bitmap scan and a sort instead.
     const indexWalk = (on: boolean) => tx.execute(prepared(sql`select set_config('enable_bitmapscan', ${on ? "on" : "off"}, true), set_config('enable_sort', ${on ? "on" : "off"}, true)`)).then(() => undefined);
     // jobs someone asked to execute (MWS execute) go first; then the queue in index order
-    // (jobs_queue_order: priority, then FIFO), read only as far as the pass needs; jobs held
+    // (jobs_queue_order: priority, then queue position), read only as far as the pass needs; jobs held
     // back by dependencies are not candidates, but the head of them learns why
     const readQueue = async (depth: number, withWaiting: boolean) => {
       const [, executeFirst, queue, waiting] = await Promise.all([
@@ -234,7 +237,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     // or cancelled is simply not returned)
     type Dispatched = {
       id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null;
-      priority: number; walltime_enforced: boolean; behaviours: unknown; scratch_dir: string | null; scratch_base: string | null; scratch_home: boolean; container: unknown;
+      priority: number; queue_position: number | string; walltime_enforced: boolean; behaviours: unknown; scratch_dir: string | null; scratch_base: string | null; scratch_home: boolean; container: unknown;
       input_files: unknown;
       app: string | null;
     };
@@ -251,7 +254,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           "id bigint, node text, alloc jsonb",
         )}
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
-        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.walltime_enforced, j.behaviours,
+        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.queue_position, j.walltime_enforced, j.behaviours,
           j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app`));
     const [, , result] = await Promise.all([reasonsWritten, warned, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
@@ -269,6 +272,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           environment: jsonValue<Record<string, string>>(r.environment),
           walltimeMs: r.walltime_ms === null ? null : Number(r.walltime_ms),
           priority: r.priority,
+          queuePosition: Number(r.queue_position),
           walltimeEnforced: r.walltime_enforced,
           behaviours: jsonValue<JobBehaviours>(r.behaviours),
           scratchDir: r.scratch_dir,

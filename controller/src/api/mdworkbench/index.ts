@@ -6,10 +6,14 @@ import { getApp, listApps } from "../../apps/app-catalogue.ts";
 import { launchApp, missingOptions, unknownOptions } from "../../apps/launch-app.ts";
 import type { Job } from "../../db/schema.ts";
 import { storeFile } from "../../files/file-store.ts";
+import { openJobOutput, openJobOutputsZip } from "../../files/job-archive.ts";
+import { moveInQueue, queueMoves, type QueueMove } from "../../jobs/queue-position.ts";
+import { sql } from "drizzle-orm";
 import { callbackOf, checkCallbackUrl, type CallbackRenderer } from "../../jobs/callbacks.ts";
 import { cancelJob } from "../../jobs/control-job.ts";
 import { getJob, listAppQueue } from "../../jobs/find-jobs.ts";
 import { listJobEvents } from "../../jobs/job-events.ts";
+import { isTerminal } from "../../jobs/states.ts";
 import { isDraining } from "../../scheduler/drain.ts";
 import type { Db } from "../../db/connect.ts";
 import { authPlugin, requireAdmin } from "../auth-plugin.ts";
@@ -18,6 +22,9 @@ import { registerErrorDialect } from "../errors.ts";
 import { readMultipart } from "../multipart.ts";
 import { launchSummary, launchView, render, serviceView, type LogEntry } from "./views.ts";
 
+/** How long DELETE waits for a node to confirm that a launch's processes are gone. */
+const CANCEL_WAIT_MS = 5_000;
+
 // MDWorkbench's errors: {"message": "..."}
 registerErrorDialect(/^\/mdworkbench(\/|$)/, (_status, messages) => ({ message: messages.join("; ") }));
 
@@ -25,7 +32,7 @@ registerErrorDialect(/^\/mdworkbench(\/|$)/, (_status, messages) => ({ message: 
 async function logEntries(db: Db, job: Job): Promise<LogEntry[]> {
   const entries: LogEntry[] = [];
   for (const e of await listJobEvents(db, job.id)) {
-    const data = e.data as { node?: string; reason?: string | null; exitCode?: number | null };
+    const data = e.data as { node?: string; reason?: string | null; exitCode?: number | null; message?: string; direction?: string; by?: string };
     const add = (kind: LogEntry["kind"], message: string) => entries.push({ kind, message, time: e.at });
     if (e.kind === "submitted") add("output", "launch requested");
     else if (e.kind === "dispatched") add("output", `sent to node ${data.node ?? "?"}`);
@@ -34,6 +41,8 @@ async function logEntries(db: Db, job: Job): Promise<LogEntry[]> {
     else if (e.kind === "failed") add("error", `failed: ${data.reason ?? `exit code ${data.exitCode ?? "?"}`}`);
     else if (e.kind === "cancelled") add("warning", "canceled");
     else if (e.kind === "lost") add("error", `lost: ${data.reason ?? "its node stopped answering"}`);
+    else if (e.kind === "progress") add("progress", data.message ?? "");
+    else if (e.kind === "reordered") add("output", `moved ${data.direction === "top" || data.direction === "bottom" ? `to the ${data.direction} of` : `${data.direction} in`} the queue by ${data.by ?? "an administrator"}`);
   }
   const callback = await callbackOf(db, job.id);
   for (const a of callback?.log ?? []) entries.push({ kind: a.ok ? "output" : "warning", message: a.message, time: new Date(a.time) });
@@ -139,6 +148,53 @@ export function mdworkbenchApi(ctx: ApiContext) {
       },
       { detail: { summary: "MDWorkbench: the launch queue, running launches first (admins)", tags: ["mdworkbench"] } },
     )
+    .put(
+      "/launch",
+      async ({ request, principal }) => {
+        requireAdmin(principal, "reorder the launch queue");
+        const params = new URL(request.url).searchParams;
+        const direction = params.get("direction");
+        if (!direction) throw invalid(`Give the direction to move the launches: direction=${queueMoves.join("|")}`);
+        if (!(queueMoves as readonly string[]).includes(direction)) throw invalid(`Unknown direction "${direction}": use one of ${queueMoves.join(", ")}`);
+        const texts = params.getAll("id");
+        if (!texts.length) throw invalid("Give the launches to move: id=LAUNCH (repeat id for several)");
+        const bad = texts.filter((t) => !/^\d{1,15}$/.test(t));
+        if (bad.length) throw invalid(`No launch matches ${bad.join(", ")}`);
+        const ids = [...new Set(texts.map(Number))];
+        await moveInQueue(core, principal, ids, direction as QueueMove, sql`app is not null`).catch((e) => {
+          // the core names the ids; MDWorkbench speaks of launches
+          if (e instanceof DroverError && e.kind === "invalid") throw invalid(e.message.replace(/^No waiting job matches/, "No waiting launch matches").replace("only jobs that have not started", "only launches that have not started"));
+          throw e;
+        });
+        const queue = await listAppQueue(db, principal);
+        return render(request.headers.get("accept"), "launches", queue.map((j) => launchSummary(j, base(request))));
+      },
+      { detail: { summary: "MDWorkbench: reorder waiting launches (?id=…&id=…&direction=top|up|down|bottom; admins)", tags: ["mdworkbench"] } },
+    )
+    .get(
+      "/launch/:id/result",
+      async ({ params, principal }) => {
+        const job = await launchOf(principal, params.id);
+        if (!job.outputFiles.length) throw notFound(`Launch ${job.id} generated no files`);
+        const stream = await openJobOutputsZip(core, job, `launch_${job.id}`);
+        return new Response(stream, { headers: { "content-type": "application/zip", "content-disposition": `attachment; filename="launch_${job.id}.zip"` } });
+      },
+      { detail: { summary: "MDWorkbench: every file a launch generated, as one zip (streamed from its node)", tags: ["mdworkbench"] } },
+    )
+    .get(
+      "/launch/:id/result/*",
+      async ({ params, principal }) => {
+        const job = await launchOf(principal, params.id);
+        const path = params["*"].split("/").map((s) => { try { return decodeURIComponent(s); } catch { return s; } }).join("/");
+        const stream = await openJobOutput(core, job, path).catch((e) => {
+          if (e instanceof DroverError && e.kind === "not_found") throw notFound(`Launch ${job.id} generated no file ${path}`);
+          throw e;
+        });
+        const name = path.split("/").pop()!;
+        return new Response(stream, { headers: { "content-type": Bun.file(name).type || "application/octet-stream", "content-disposition": `attachment; filename="${name.replace(/["\\\r\n]/g, "_")}"` } });
+      },
+      { detail: { summary: "MDWorkbench: one file a launch generated, by its path in the result", tags: ["mdworkbench"] } },
+    )
     .get(
       "/launch/:id",
       async ({ params, request, principal }) => {
@@ -152,7 +208,9 @@ export function mdworkbenchApi(ctx: ApiContext) {
       async ({ params, request, principal }) => {
         const job = await launchOf(principal, params.id);
         if (["queued", "dispatching", "running", "suspended"].includes(job.state)) await cancelJob(core, principal, job.id);
-        const now = await getJob(db, principal, job.id);
+        // a launch on a node is canceled once its agent confirms: answer with that, if it comes soon
+        let now = await getJob(db, principal, job.id);
+        for (const until = Date.now() + CANCEL_WAIT_MS; !isTerminal(now.state) && Date.now() < until; now = await getJob(db, principal, job.id)) await Bun.sleep(50);
         return render(request.headers.get("accept"), "launch", launchView(now, base(request), await logEntries(db, now)));
       },
       { detail: { summary: "MDWorkbench: cancel a launch", tags: ["mdworkbench"] } },

@@ -6,12 +6,15 @@ import type { AppDefinition } from "../../apps/app-definition.ts";
 
 export type LaunchState = "waiting" | "running" | "completed" | "failed" | "canceled";
 
-/** drover's job states as launch states: queued waiting; on a node running; then completed, failed (or lost), canceled. */
+/**
+ * drover's job states as launch states: queued, or sent to a node and not started (waiting in
+ * its backlog), waiting; started running; then completed, failed (or lost), canceled.
+ */
 export function launchState(job: Pick<Job, "state">): LaunchState {
   switch (job.state) {
     case "queued":
-      return "waiting";
     case "dispatching":
+      return "waiting";
     case "running":
     case "suspended":
       return "running";
@@ -54,6 +57,10 @@ export function launchSummary(job: Job, baseUrl: string) {
   };
 }
 
+/** Where a launch's generated files are downloaded: all as a zip, or one by its path. */
+export const resultUri = (baseUrl: string, job: Pick<Job, "id">, path?: string) =>
+  `${baseUrl}/mdworkbench/launch/${job.id}/result${path === undefined ? "" : `/${path.split("/").map(encodeURIComponent).join("/")}`}`;
+
 /** A launch in full (GET /mdworkbench/launch/{id}, and what a Status-Location receives). */
 export function launchView(job: Job, baseUrl: string, entries: LogEntry[], at = Date.now()) {
   const start = job.startedAt?.getTime();
@@ -76,6 +83,10 @@ export function launchView(job: Job, baseUrl: string, entries: LogEntry[], at = 
       time: e.time.toISOString(),
       duration: isoDuration(start === undefined ? 0 : e.time.getTime() - start),
     })),
+    // only when the run generated files
+    ...(job.outputFiles.length
+      ? { result: { uri: resultUri(baseUrl, job), files: job.outputFiles.map((f) => ({ path: f.path, uri: resultUri(baseUrl, job, f.path) })) } }
+      : {}),
   };
 }
 
@@ -98,7 +109,7 @@ export function serviceView(app: AppDefinition) {
 const builder = new XMLBuilder({ ignoreAttributes: true, format: true, suppressEmptyNode: true });
 
 /** Lists become repeated child elements named after the singular (arguments → argument). */
-const singular: Record<string, string> = { arguments: "argument", status: "property", logEntries: "logEntry", parameters: "parameter", launches: "launch", services: "service" };
+const singular: Record<string, string> = { arguments: "argument", status: "property", logEntries: "logEntry", parameters: "parameter", launches: "launch", services: "service", files: "file" };
 function xmlShape(value: unknown, key = ""): unknown {
   if (Array.isArray(value)) return { [singular[key] ?? "item"]: value.map((v) => xmlShape(v)) };
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, xmlShape(v, k)]));

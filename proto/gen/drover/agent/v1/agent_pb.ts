@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file drover/agent/v1/agent.proto.
  */
 export const file_drover_agent_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chtkcm92ZXIvYWdlbnQvdjEvYWdlbnQucHJvdG8SD2Ryb3Zlci5hZ2VudC52MSKgBAoMQWdlbnRNZXNzYWdlEgsKA3NlcRgBIAEoBBItCghyZWdpc3RlchgKIAEoCzIZLmRyb3Zlci5hZ2VudC52MS5SZWdpc3RlckgAEi8KCWhlYXJ0YmVhdBgLIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5IZWFydGJlYXRIABIvCgdzYW1wbGVzGAwgASgLMhwuZHJvdmVyLmFnZW50LnYxLlNhbXBsZUJhdGNoSAASMgoLam9iX3N0YXJ0ZWQYDSABKAsyGy5kcm92ZXIuYWdlbnQudjEuSm9iU3RhcnRlZEgAEjAKCmpvYl9vdXRwdXQYDiABKAsyGi5kcm92ZXIuYWdlbnQudjEuSm9iT3V0cHV0SAASNAoMam9iX2ZpbmlzaGVkGA8gASgLMhwuZHJvdmVyLmFnZW50LnYxLkpvYkZpbmlzaGVkSAASNgoNam9iX3NpZ25hbGxlZBgQIAEoCzIdLmRyb3Zlci5hZ2VudC52MS5Kb2JTaWduYWxsZWRIABIsCgViYXRjaBgRIAEoCzIbLmRyb3Zlci5hZ2VudC52MS5BZ2VudEJhdGNoSAASMAoKZmV0Y2hfZmlsZRgSIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5GZXRjaEZpbGVIABI2Cg1hcmNoaXZlX2NodW5rGBMgASgLMh0uZHJvdmVyLmFnZW50LnYxLkFyY2hpdmVDaHVua0gAQgYKBGJvZHkiOwoJRmV0Y2hGaWxlEg4KBnNoYTI1NhgBIAEoCRIOCgZvZmZzZXQYAiABKAQSDgoGbGVuZ3RoGAMgASgEIk0KDEFyY2hpdmVDaHVuaxISCgpyZXF1ZXN0X2lkGAEgASgEEgwKBGRhdGEYAiABKAwSDAoEbGFzdBgDIAEoCBINCgVlcnJvchgEIAEoCSI9CgpBZ2VudEJhdGNoEi8KCG1lc3NhZ2VzGAEgAygLMh0uZHJvdmVyLmFnZW50LnYxLkFnZW50TWVzc2FnZSLtAgoIUmVnaXN0ZXISEQoJbm9kZV9uYW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhEKCWFkZHJlc3NlcxgDIAMoCRINCgVjb3JlcxgEIAEoDRIUCgxtZW1vcnlfYnl0ZXMYBSABKAQSEgoKc3dhcF9ieXRlcxgGIAEoBBISCgpkaXNrX2J5dGVzGAcgASgEEgoKAm9zGAggASgJEgwKBGFyY2gYCSABKAkSIgoEZ3B1cxgKIAMoCzIULmRyb3Zlci5hZ2VudC52MS5HcHUSEAoIZmVhdHVyZXMYCyADKAkSEQoJcGFydGl0aW9uGAwgASgJEhUKDWFnZW50X3ZlcnNpb24YDSABKAkSKAoHcnVubmluZxgOIAMoCzIXLmRyb3Zlci5hZ2VudC52MS5Kb2JSZWYSOAoXZmluaXNoZWRfdW5hY2tub3dsZWRnZWQYDyADKAsyFy5kcm92ZXIuYWdlbnQudjEuSm9iUmVmIioKA0dwdRINCgVtb2RlbBgBIAEoCRIUCgxtZW1vcnlfYnl0ZXMYAiABKAQiPAoGSm9iUmVmEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEhEKCXN1c3BlbmRlZBgDIAEoCCIhCglIZWFydGJlYXQSFAoMcnVubmluZ19qb2JzGAEgASgNIqwBCgZTYW1wbGUSFAoMdGltZXN0YW1wX21zGAEgASgDEhEKCWNwdV90b3RhbBgCIAEoARIUCgxjcHVfcGVyX2NvcmUYAyADKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYBCABKAQSGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAUgASgEEg0KBWxvYWQxGAYgASgBEg0KBWxvYWQ1GAcgASgBEg4KBmxvYWQxNRgIIAEoASI3CgtTYW1wbGVCYXRjaBIoCgdzYW1wbGVzGAEgAygLMhcuZHJvdmVyLmFnZW50LnYxLlNhbXBsZSJ7CgpKb2JTdGFydGVkEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEgsKA3BpZBgDIAEoBRIVCg1zdGFydGVkX2F0X21zGAQgASgDEhMKC3N0ZG91dF9wYXRoGAUgASgJEhMKC3N0ZGVycl9wYXRoGAYgASgJIlYKCUpvYk91dHB1dBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRITCgtzdGRvdXRfdGFpbBgDIAEoCRITCgtzdGRlcnJfdGFpbBgEIAEoCSLtAgoLSm9iRmluaXNoZWQSDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SFgoJZXhpdF9jb2RlGAMgASgFSACIAQESDgoGc2lnbmFsGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSEwoLZW5kZWRfYXRfbXMYBiABKAMSEwoLd2FsbHRpbWVfbXMYByABKAQSEwoLY3B1X3RpbWVfbXMYCCABKAQSFgoOcGVha19yc3NfYnl0ZXMYCSABKAQSEwoLZmFpbF9yZWFzb24YCiABKAkSEwoLc3Rkb3V0X3RhaWwYCyABKAkSEwoLc3RkZXJyX3RhaWwYDCABKAkSDwoHc3RhcnRlZBgNIAEoCBIQCghyZXR1cm5lZBgOIAEoCBIPCgdvdmVyZHVlGA8gASgIEg0KBWNhdXNlGBAgASgJEhcKD2JlaGF2aW91cl9ub3RlcxgRIAMoCUIMCgpfZXhpdF9jb2RlIl4KDEpvYlNpZ25hbGxlZBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRItCgRraW5kGAMgASgOMh8uZHJvdmVyLmFnZW50LnYxLlNpZ25hbEpvYi5LaW5kIroDChFDb250cm9sbGVyTWVzc2FnZRIxCgpyZWdpc3RlcmVkGAEgASgLMhsuZHJvdmVyLmFnZW50LnYxLlJlZ2lzdGVyZWRIABIjCgNhY2sYAiABKAsyFC5kcm92ZXIuYWdlbnQudjEuQWNrSAASJgoDcnVuGAMgASgLMhcuZHJvdmVyLmFnZW50LnYxLlJ1bkpvYkgAEiwKBnNpZ25hbBgEIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5TaWduYWxKb2JIABInCgVkcmFpbhgFIAEoCzIWLmRyb3Zlci5hZ2VudC52MS5EcmFpbkgAEi0KCHNldHRpbmdzGAYgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzSAASMQoFYmF0Y2gYByABKAsyIC5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlckJhdGNoSAASMAoKZmlsZV9jaHVuaxgIIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5GaWxlQ2h1bmtIABIyCgthcmNoaXZlX2pvYhgJIAEoCzIbLmRyb3Zlci5hZ2VudC52MS5BcmNoaXZlSm9iSABCBgoEYm9keSJWCglGaWxlQ2h1bmsSDgoGc2hhMjU2GAEgASgJEg4KBm9mZnNldBgCIAEoBBIMCgRkYXRhGAMgASgMEgwKBGxhc3QYBCABKAgSDQoFZXJyb3IYBSABKAkiTgoKQXJjaGl2ZUpvYhISCgpyZXF1ZXN0X2lkGAEgASgEEg4KBmpvYl9pZBgCIAEoBBIPCgdhdHRlbXB0GAMgASgNEgsKA3RvcBgEIAEoCSJHCg9Db250cm9sbGVyQmF0Y2gSNAoIbWVzc2FnZXMYASADKAsyIi5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlck1lc3NhZ2UiSgoKUmVnaXN0ZXJlZBIPCgdub2RlX2lkGAEgASgJEisKCHNldHRpbmdzGAIgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzIl4KCFNldHRpbmdzEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoBBIaChJzYW1wbGVfaW50ZXJ2YWxfbXMYAiABKAQSFwoPYmFja2xvZ193YWl0X21zGAMgASgEIhIKA0FjaxILCgNzZXEYASABKAQizAQKBlJ1bkpvYhIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRIMCgRhcmd2GAMgAygJEhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEj0KC2Vudmlyb25tZW50GAUgAygLMiguZHJvdmVyLmFnZW50LnYxLlJ1bkpvYi5FbnZpcm9ubWVudEVudHJ5EhMKC3dhbGx0aW1lX21zGAYgASgEEhQKDG1lbW9yeV9ieXRlcxgHIAEoBBIMCgRjcHVzGAggASgNEg0KBWhvc3RzGAkgAygJEhAKCHByaW9yaXR5GAogASgFEhMKC3NjcmF0Y2hfZGlyGAsgASgJEhQKDHNjcmF0Y2hfYmFzZRgMIAEoCRIuCgpvbl9zdWNjZXNzGA0gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chIuCgpvbl9mYWlsdXJlGA4gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chIrCgdvbl9leGl0GA8gAygLMhouZHJvdmVyLmFnZW50LnYxLkJlaGF2aW91chItCgljb250YWluZXIYECABKAsyGi5kcm92ZXIuYWdlbnQudjEuQ29udGFpbmVyEioKBmlucHV0cxgRIAMoCzIaLmRyb3Zlci5hZ2VudC52MS5JbnB1dEZpbGUSGAoQd3JpdGVfcnVuX3NjcmlwdBgSIAEoCBoyChBFbnZpcm9ubWVudEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPQoJSW5wdXRGaWxlEgwKBG5hbWUYASABKAkSDgoGc2hhMjU2GAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAQiNQoJQmVoYXZpb3VyEhEKB2NsZWFudXAYASABKAhIABINCgNydW4YAiABKAlIAEIGCgRraW5kIjsKCUNvbnRhaW5lchIPCgdydW50aW1lGAEgASgJEg0KBWltYWdlGAIgASgJEg4KBm1vdW50cxgDIAMoCSK9AQoJU2lnbmFsSm9iEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEi0KBGtpbmQYAyABKA4yHy5kcm92ZXIuYWdlbnQudjEuU2lnbmFsSm9iLktpbmQSDgoGcmVhc29uGAQgASgJIlAKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg8KC0tJTkRfQ0FOQ0VMEAESEAoMS0lORF9TVVNQRU5EEAISDwoLS0lORF9SRVNVTUUQAyIWCgVEcmFpbhINCgVkcmFpbhgBIAEoCDJgCgxBZ2VudFNlcnZpY2USUAoHQ29ubmVjdBIdLmRyb3Zlci5hZ2VudC52MS5BZ2VudE1lc3NhZ2UaIi5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlck1lc3NhZ2UoATABYgZwcm90bzM");
+  fileDesc("Chtkcm92ZXIvYWdlbnQvdjEvYWdlbnQucHJvdG8SD2Ryb3Zlci5hZ2VudC52MSLWBAoMQWdlbnRNZXNzYWdlEgsKA3NlcRgBIAEoBBItCghyZWdpc3RlchgKIAEoCzIZLmRyb3Zlci5hZ2VudC52MS5SZWdpc3RlckgAEi8KCWhlYXJ0YmVhdBgLIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5IZWFydGJlYXRIABIvCgdzYW1wbGVzGAwgASgLMhwuZHJvdmVyLmFnZW50LnYxLlNhbXBsZUJhdGNoSAASMgoLam9iX3N0YXJ0ZWQYDSABKAsyGy5kcm92ZXIuYWdlbnQudjEuSm9iU3RhcnRlZEgAEjAKCmpvYl9vdXRwdXQYDiABKAsyGi5kcm92ZXIuYWdlbnQudjEuSm9iT3V0cHV0SAASNAoMam9iX2ZpbmlzaGVkGA8gASgLMhwuZHJvdmVyLmFnZW50LnYxLkpvYkZpbmlzaGVkSAASNgoNam9iX3NpZ25hbGxlZBgQIAEoCzIdLmRyb3Zlci5hZ2VudC52MS5Kb2JTaWduYWxsZWRIABIsCgViYXRjaBgRIAEoCzIbLmRyb3Zlci5hZ2VudC52MS5BZ2VudEJhdGNoSAASMAoKZmV0Y2hfZmlsZRgSIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5GZXRjaEZpbGVIABI2Cg1hcmNoaXZlX2NodW5rGBMgASgLMh0uZHJvdmVyLmFnZW50LnYxLkFyY2hpdmVDaHVua0gAEjQKDGpvYl9wcm9ncmVzcxgUIAEoCzIcLmRyb3Zlci5hZ2VudC52MS5Kb2JQcm9ncmVzc0gAQgYKBGJvZHkiOwoJRmV0Y2hGaWxlEg4KBnNoYTI1NhgBIAEoCRIOCgZvZmZzZXQYAiABKAQSDgoGbGVuZ3RoGAMgASgEIk0KDEFyY2hpdmVDaHVuaxISCgpyZXF1ZXN0X2lkGAEgASgEEgwKBGRhdGEYAiABKAwSDAoEbGFzdBgDIAEoCBINCgVlcnJvchgEIAEoCSI9CgpBZ2VudEJhdGNoEi8KCG1lc3NhZ2VzGAEgAygLMh0uZHJvdmVyLmFnZW50LnYxLkFnZW50TWVzc2FnZSLtAgoIUmVnaXN0ZXISEQoJbm9kZV9uYW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEhEKCWFkZHJlc3NlcxgDIAMoCRINCgVjb3JlcxgEIAEoDRIUCgxtZW1vcnlfYnl0ZXMYBSABKAQSEgoKc3dhcF9ieXRlcxgGIAEoBBISCgpkaXNrX2J5dGVzGAcgASgEEgoKAm9zGAggASgJEgwKBGFyY2gYCSABKAkSIgoEZ3B1cxgKIAMoCzIULmRyb3Zlci5hZ2VudC52MS5HcHUSEAoIZmVhdHVyZXMYCyADKAkSEQoJcGFydGl0aW9uGAwgASgJEhUKDWFnZW50X3ZlcnNpb24YDSABKAkSKAoHcnVubmluZxgOIAMoCzIXLmRyb3Zlci5hZ2VudC52MS5Kb2JSZWYSOAoXZmluaXNoZWRfdW5hY2tub3dsZWRnZWQYDyADKAsyFy5kcm92ZXIuYWdlbnQudjEuSm9iUmVmIioKA0dwdRINCgVtb2RlbBgBIAEoCRIUCgxtZW1vcnlfYnl0ZXMYAiABKAQiPAoGSm9iUmVmEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEhEKCXN1c3BlbmRlZBgDIAEoCCIhCglIZWFydGJlYXQSFAoMcnVubmluZ19qb2JzGAEgASgNIqwBCgZTYW1wbGUSFAoMdGltZXN0YW1wX21zGAEgASgDEhEKCWNwdV90b3RhbBgCIAEoARIUCgxjcHVfcGVyX2NvcmUYAyADKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYBCABKAQSGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAUgASgEEg0KBWxvYWQxGAYgASgBEg0KBWxvYWQ1GAcgASgBEg4KBmxvYWQxNRgIIAEoASI3CgtTYW1wbGVCYXRjaBIoCgdzYW1wbGVzGAEgAygLMhcuZHJvdmVyLmFnZW50LnYxLlNhbXBsZSJ7CgpKb2JTdGFydGVkEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEgsKA3BpZBgDIAEoBRIVCg1zdGFydGVkX2F0X21zGAQgASgDEhMKC3N0ZG91dF9wYXRoGAUgASgJEhMKC3N0ZGVycl9wYXRoGAYgASgJIlYKCUpvYk91dHB1dBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRITCgtzdGRvdXRfdGFpbBgDIAEoCRITCgtzdGRlcnJfdGFpbBgEIAEoCSKbAwoLSm9iRmluaXNoZWQSDgoGam9iX2lkGAEgASgEEg8KB2F0dGVtcHQYAiABKA0SFgoJZXhpdF9jb2RlGAMgASgFSACIAQESDgoGc2lnbmFsGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAMSEwoLZW5kZWRfYXRfbXMYBiABKAMSEwoLd2FsbHRpbWVfbXMYByABKAQSEwoLY3B1X3RpbWVfbXMYCCABKAQSFgoOcGVha19yc3NfYnl0ZXMYCSABKAQSEwoLZmFpbF9yZWFzb24YCiABKAkSEwoLc3Rkb3V0X3RhaWwYCyABKAkSEwoLc3RkZXJyX3RhaWwYDCABKAkSDwoHc3RhcnRlZBgNIAEoCBIQCghyZXR1cm5lZBgOIAEoCBIPCgdvdmVyZHVlGA8gASgIEg0KBWNhdXNlGBAgASgJEhcKD2JlaGF2aW91cl9ub3RlcxgRIAMoCRIsCgdvdXRwdXRzGBIgAygLMhsuZHJvdmVyLmFnZW50LnYxLk91dHB1dEZpbGVCDAoKX2V4aXRfY29kZSIuCgpPdXRwdXRGaWxlEgwKBHBhdGgYASABKAkSEgoKc2l6ZV9ieXRlcxgCIAEoBCJOCgtKb2JQcm9ncmVzcxIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRIPCgdtZXNzYWdlGAMgASgJEg0KBWF0X21zGAQgASgDIl4KDEpvYlNpZ25hbGxlZBIOCgZqb2JfaWQYASABKAQSDwoHYXR0ZW1wdBgCIAEoDRItCgRraW5kGAMgASgOMh8uZHJvdmVyLmFnZW50LnYxLlNpZ25hbEpvYi5LaW5kIu4DChFDb250cm9sbGVyTWVzc2FnZRIxCgpyZWdpc3RlcmVkGAEgASgLMhsuZHJvdmVyLmFnZW50LnYxLlJlZ2lzdGVyZWRIABIjCgNhY2sYAiABKAsyFC5kcm92ZXIuYWdlbnQudjEuQWNrSAASJgoDcnVuGAMgASgLMhcuZHJvdmVyLmFnZW50LnYxLlJ1bkpvYkgAEiwKBnNpZ25hbBgEIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5TaWduYWxKb2JIABInCgVkcmFpbhgFIAEoCzIWLmRyb3Zlci5hZ2VudC52MS5EcmFpbkgAEi0KCHNldHRpbmdzGAYgASgLMhkuZHJvdmVyLmFnZW50LnYxLlNldHRpbmdzSAASMQoFYmF0Y2gYByABKAsyIC5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlckJhdGNoSAASMAoKZmlsZV9jaHVuaxgIIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5GaWxlQ2h1bmtIABIyCgthcmNoaXZlX2pvYhgJIAEoCzIbLmRyb3Zlci5hZ2VudC52MS5BcmNoaXZlSm9iSAASMgoLcmV0dXJuX2pvYnMYCiABKAsyGy5kcm92ZXIuYWdlbnQudjEuUmV0dXJuSm9ic0gAQgYKBGJvZHkiVgoJRmlsZUNodW5rEg4KBnNoYTI1NhgBIAEoCRIOCgZvZmZzZXQYAiABKAQSDAoEZGF0YRgDIAEoDBIMCgRsYXN0GAQgASgIEg0KBWVycm9yGAUgASgJIuIBCgpBcmNoaXZlSm9iEhIKCnJlcXVlc3RfaWQYASABKAQSDgoGam9iX2lkGAIgASgEEg8KB2F0dGVtcHQYAyABKA0SCwoDdG9wGAQgASgJEjIKBmZvcm1hdBgFIAEoDjIiLmRyb3Zlci5hZ2VudC52MS5BcmNoaXZlSm9iLkZvcm1hdBINCgVwYXRocxgGIAMoCRIRCglkaXJlY3RvcnkYByABKAkiPAoGRm9ybWF0EhEKDUZPUk1BVF9UQVJfR1oQABIOCgpGT1JNQVRfWklQEAESDwoLRk9STUFUX0ZJTEUQAiIzCgpSZXR1cm5Kb2JzEiUKBGpvYnMYASADKAsyFy5kcm92ZXIuYWdlbnQudjEuSm9iUmVmIkcKD0NvbnRyb2xsZXJCYXRjaBI0CghtZXNzYWdlcxgBIAMoCzIiLmRyb3Zlci5hZ2VudC52MS5Db250cm9sbGVyTWVzc2FnZSJKCgpSZWdpc3RlcmVkEg8KB25vZGVfaWQYASABKAkSKwoIc2V0dGluZ3MYAiABKAsyGS5kcm92ZXIuYWdlbnQudjEuU2V0dGluZ3MiXgoIU2V0dGluZ3MSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgEEhoKEnNhbXBsZV9pbnRlcnZhbF9tcxgCIAEoBBIXCg9iYWNrbG9nX3dhaXRfbXMYAyABKAQiEgoDQWNrEgsKA3NlcRgBIAEoBCL6BAoGUnVuSm9iEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEgwKBGFyZ3YYAyADKAkSGQoRd29ya2luZ19kaXJlY3RvcnkYBCABKAkSPQoLZW52aXJvbm1lbnQYBSADKAsyKC5kcm92ZXIuYWdlbnQudjEuUnVuSm9iLkVudmlyb25tZW50RW50cnkSEwoLd2FsbHRpbWVfbXMYBiABKAQSFAoMbWVtb3J5X2J5dGVzGAcgASgEEgwKBGNwdXMYCCABKA0SDQoFaG9zdHMYCSADKAkSEAoIcHJpb3JpdHkYCiABKAUSEwoLc2NyYXRjaF9kaXIYCyABKAkSFAoMc2NyYXRjaF9iYXNlGAwgASgJEi4KCm9uX3N1Y2Nlc3MYDSADKAsyGi5kcm92ZXIuYWdlbnQudjEuQmVoYXZpb3VyEi4KCm9uX2ZhaWx1cmUYDiADKAsyGi5kcm92ZXIuYWdlbnQudjEuQmVoYXZpb3VyEisKB29uX2V4aXQYDyADKAsyGi5kcm92ZXIuYWdlbnQudjEuQmVoYXZpb3VyEi0KCWNvbnRhaW5lchgQIAEoCzIaLmRyb3Zlci5hZ2VudC52MS5Db250YWluZXISKgoGaW5wdXRzGBEgAygLMhouZHJvdmVyLmFnZW50LnYxLklucHV0RmlsZRIYChB3cml0ZV9ydW5fc2NyaXB0GBIgASgIEhYKDnF1ZXVlX3Bvc2l0aW9uGBMgASgDEhQKDGxpc3Rfb3V0cHV0cxgUIAEoCBoyChBFbnZpcm9ubWVudEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPQoJSW5wdXRGaWxlEgwKBG5hbWUYASABKAkSDgoGc2hhMjU2GAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAQiNQoJQmVoYXZpb3VyEhEKB2NsZWFudXAYASABKAhIABINCgNydW4YAiABKAlIAEIGCgRraW5kIjsKCUNvbnRhaW5lchIPCgdydW50aW1lGAEgASgJEg0KBWltYWdlGAIgASgJEg4KBm1vdW50cxgDIAMoCSK9AQoJU2lnbmFsSm9iEg4KBmpvYl9pZBgBIAEoBBIPCgdhdHRlbXB0GAIgASgNEi0KBGtpbmQYAyABKA4yHy5kcm92ZXIuYWdlbnQudjEuU2lnbmFsSm9iLktpbmQSDgoGcmVhc29uGAQgASgJIlAKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg8KC0tJTkRfQ0FOQ0VMEAESEAoMS0lORF9TVVNQRU5EEAISDwoLS0lORF9SRVNVTUUQAyIWCgVEcmFpbhINCgVkcmFpbhgBIAEoCDJgCgxBZ2VudFNlcnZpY2USUAoHQ29ubmVjdBIdLmRyb3Zlci5hZ2VudC52MS5BZ2VudE1lc3NhZ2UaIi5kcm92ZXIuYWdlbnQudjEuQ29udHJvbGxlck1lc3NhZ2UoATABYgZwcm90bzM");
 
 /**
  * @generated from message drover.agent.v1.AgentMessage
@@ -90,6 +90,12 @@ export type AgentMessage = Message<"drover.agent.v1.AgentMessage"> & {
      */
     value: ArchiveChunk;
     case: "archiveChunk";
+  } | {
+    /**
+     * @generated from field: drover.agent.v1.JobProgress job_progress = 20;
+     */
+    value: JobProgress;
+    case: "jobProgress";
   } | { case: undefined; value?: undefined };
 };
 
@@ -600,6 +606,14 @@ export type JobFinished = Message<"drover.agent.v1.JobFinished"> & {
    * @generated from field: repeated string behaviour_notes = 17;
    */
   behaviourNotes: string[];
+
+  /**
+   * With RunJob.list_outputs: the files the run left in its working directory besides its
+   * inputs, run.sh, stdout and stderr (regular files only, at most 1000, in path order).
+   *
+   * @generated from field: repeated drover.agent.v1.OutputFile outputs = 18;
+   */
+  outputs: OutputFile[];
 };
 
 /**
@@ -608,6 +622,65 @@ export type JobFinished = Message<"drover.agent.v1.JobFinished"> & {
  */
 export const JobFinishedSchema: GenMessage<JobFinished> = /*@__PURE__*/
   messageDesc(file_drover_agent_v1_agent, 12);
+
+/**
+ * @generated from message drover.agent.v1.OutputFile
+ */
+export type OutputFile = Message<"drover.agent.v1.OutputFile"> & {
+  /**
+   * relative to the working directory, "/"-separated, never ".." or absolute
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * @generated from field: uint64 size_bytes = 2;
+   */
+  sizeBytes: bigint;
+};
+
+/**
+ * Describes the message drover.agent.v1.OutputFile.
+ * Use `create(OutputFileSchema)` to create a new message.
+ */
+export const OutputFileSchema: GenMessage<OutputFile> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 13);
+
+/**
+ * A line the job printed to stdout in the form "PROGRESS: message" (README, "Progress"):
+ * spooled, so that none is lost; at most 1000 per run.
+ *
+ * @generated from message drover.agent.v1.JobProgress
+ */
+export type JobProgress = Message<"drover.agent.v1.JobProgress"> & {
+  /**
+   * @generated from field: uint64 job_id = 1;
+   */
+  jobId: bigint;
+
+  /**
+   * @generated from field: uint32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * @generated from field: int64 at_ms = 4;
+   */
+  atMs: bigint;
+};
+
+/**
+ * Describes the message drover.agent.v1.JobProgress.
+ * Use `create(JobProgressSchema)` to create a new message.
+ */
+export const JobProgressSchema: GenMessage<JobProgress> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 14);
 
 /**
  * The agent suspended or resumed a job's process group as asked (a cancel is confirmed by
@@ -637,7 +710,7 @@ export type JobSignalled = Message<"drover.agent.v1.JobSignalled"> & {
  * Use `create(JobSignalledSchema)` to create a new message.
  */
 export const JobSignalledSchema: GenMessage<JobSignalled> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 13);
+  messageDesc(file_drover_agent_v1_agent, 15);
 
 /**
  * @generated from message drover.agent.v1.ControllerMessage
@@ -700,6 +773,12 @@ export type ControllerMessage = Message<"drover.agent.v1.ControllerMessage"> & {
      */
     value: ArchiveJob;
     case: "archiveJob";
+  } | {
+    /**
+     * @generated from field: drover.agent.v1.ReturnJobs return_jobs = 10;
+     */
+    value: ReturnJobs;
+    case: "returnJobs";
   } | { case: undefined; value?: undefined };
 };
 
@@ -708,7 +787,7 @@ export type ControllerMessage = Message<"drover.agent.v1.ControllerMessage"> & {
  * Use `create(ControllerMessageSchema)` to create a new message.
  */
 export const ControllerMessageSchema: GenMessage<ControllerMessage> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 14);
+  messageDesc(file_drover_agent_v1_agent, 16);
 
 /**
  * A piece of a stored file (answering FetchFile). error: the file cannot be sent (the job then
@@ -748,7 +827,7 @@ export type FileChunk = Message<"drover.agent.v1.FileChunk"> & {
  * Use `create(FileChunkSchema)` to create a new message.
  */
 export const FileChunkSchema: GenMessage<FileChunk> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 15);
+  messageDesc(file_drover_agent_v1_agent, 17);
 
 /**
  * Asks for a job's directory as a tar.gz, streamed back as ArchiveChunk messages.
@@ -777,6 +856,24 @@ export type ArchiveJob = Message<"drover.agent.v1.ArchiveJob"> & {
    * @generated from field: string top = 4;
    */
   top: string;
+
+  /**
+   * @generated from field: drover.agent.v1.ArchiveJob.Format format = 5;
+   */
+  format: ArchiveJob_Format;
+
+  /**
+   * @generated from field: repeated string paths = 6;
+   */
+  paths: string[];
+
+  /**
+   * the run's working directory, which `paths` are relative to, when it is not the job's own
+   * directory (DATA_DIR/jobs/ID.ATTEMPT)
+   *
+   * @generated from field: string directory = 7;
+   */
+  directory: string;
 };
 
 /**
@@ -784,7 +881,59 @@ export type ArchiveJob = Message<"drover.agent.v1.ArchiveJob"> & {
  * Use `create(ArchiveJobSchema)` to create a new message.
  */
 export const ArchiveJobSchema: GenMessage<ArchiveJob> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 16);
+  messageDesc(file_drover_agent_v1_agent, 18);
+
+/**
+ * @generated from enum drover.agent.v1.ArchiveJob.Format
+ */
+export enum ArchiveJob_Format {
+  /**
+   * the whole job directory as a tar.gz
+   *
+   * @generated from enum value: FORMAT_TAR_GZ = 0;
+   */
+  TAR_GZ = 0,
+
+  /**
+   * `paths` of the working directory as a zip (entries under `top` when it is set)
+   *
+   * @generated from enum value: FORMAT_ZIP = 1;
+   */
+  ZIP = 1,
+
+  /**
+   * the one file paths[0] of the working directory, as it is
+   *
+   * @generated from enum value: FORMAT_FILE = 2;
+   */
+  FILE = 2,
+}
+
+/**
+ * Describes the enum drover.agent.v1.ArchiveJob.Format.
+ */
+export const ArchiveJob_FormatSchema: GenEnum<ArchiveJob_Format> = /*@__PURE__*/
+  enumDesc(file_drover_agent_v1_agent, 18, 0);
+
+/**
+ * Hands back these jobs if they still wait in the node's backlog (unstarted), as JobFinished
+ * with returned set: the queue was reordered, and they go back into it at their new places.
+ *
+ * @generated from message drover.agent.v1.ReturnJobs
+ */
+export type ReturnJobs = Message<"drover.agent.v1.ReturnJobs"> & {
+  /**
+   * @generated from field: repeated drover.agent.v1.JobRef jobs = 1;
+   */
+  jobs: JobRef[];
+};
+
+/**
+ * Describes the message drover.agent.v1.ReturnJobs.
+ * Use `create(ReturnJobsSchema)` to create a new message.
+ */
+export const ReturnJobsSchema: GenMessage<ReturnJobs> = /*@__PURE__*/
+  messageDesc(file_drover_agent_v1_agent, 19);
 
 /**
  * Several messages in one, handled in order as if sent one by one (the jobs a scheduling pass
@@ -804,7 +953,7 @@ export type ControllerBatch = Message<"drover.agent.v1.ControllerBatch"> & {
  * Use `create(ControllerBatchSchema)` to create a new message.
  */
 export const ControllerBatchSchema: GenMessage<ControllerBatch> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 17);
+  messageDesc(file_drover_agent_v1_agent, 20);
 
 /**
  * @generated from message drover.agent.v1.Registered
@@ -826,7 +975,7 @@ export type Registered = Message<"drover.agent.v1.Registered"> & {
  * Use `create(RegisteredSchema)` to create a new message.
  */
 export const RegisteredSchema: GenMessage<Registered> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 18);
+  messageDesc(file_drover_agent_v1_agent, 21);
 
 /**
  * @generated from message drover.agent.v1.Settings
@@ -856,7 +1005,7 @@ export type Settings = Message<"drover.agent.v1.Settings"> & {
  * Use `create(SettingsSchema)` to create a new message.
  */
 export const SettingsSchema: GenMessage<Settings> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 19);
+  messageDesc(file_drover_agent_v1_agent, 22);
 
 /**
  * Everything up to and including `seq` is stored; the agent may drop it from its spool.
@@ -875,7 +1024,7 @@ export type Ack = Message<"drover.agent.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 20);
+  messageDesc(file_drover_agent_v1_agent, 23);
 
 /**
  * @generated from message drover.agent.v1.RunJob
@@ -930,7 +1079,7 @@ export type RunJob = Message<"drover.agent.v1.RunJob"> & {
 
   /**
    * Its priority in the queue: a node's backlog starts jobs in queue order (highest priority
-   * first, then lowest job id), whatever order they arrived in.
+   * first, then lowest queue_position), whatever order they arrived in.
    *
    * @generated from field: int32 priority = 10;
    */
@@ -991,6 +1140,20 @@ export type RunJob = Message<"drover.agent.v1.RunJob"> & {
    * @generated from field: bool write_run_script = 18;
    */
   writeRunScript: boolean;
+
+  /**
+   * Its place within its priority (lower first): a node's backlog orders by priority, then this.
+   *
+   * @generated from field: int64 queue_position = 19;
+   */
+  queuePosition: bigint;
+
+  /**
+   * List the files the run leaves in its working directory in JobFinished.outputs (apps' jobs).
+   *
+   * @generated from field: bool list_outputs = 20;
+   */
+  listOutputs: boolean;
 };
 
 /**
@@ -998,7 +1161,7 @@ export type RunJob = Message<"drover.agent.v1.RunJob"> & {
  * Use `create(RunJobSchema)` to create a new message.
  */
 export const RunJobSchema: GenMessage<RunJob> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 21);
+  messageDesc(file_drover_agent_v1_agent, 24);
 
 /**
  * @generated from message drover.agent.v1.InputFile
@@ -1027,7 +1190,7 @@ export type InputFile = Message<"drover.agent.v1.InputFile"> & {
  * Use `create(InputFileSchema)` to create a new message.
  */
 export const InputFileSchema: GenMessage<InputFile> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 22);
+  messageDesc(file_drover_agent_v1_agent, 25);
 
 /**
  * @generated from message drover.agent.v1.Behaviour
@@ -1060,7 +1223,7 @@ export type Behaviour = Message<"drover.agent.v1.Behaviour"> & {
  * Use `create(BehaviourSchema)` to create a new message.
  */
 export const BehaviourSchema: GenMessage<Behaviour> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 23);
+  messageDesc(file_drover_agent_v1_agent, 26);
 
 /**
  * @generated from message drover.agent.v1.Container
@@ -1091,7 +1254,7 @@ export type Container = Message<"drover.agent.v1.Container"> & {
  * Use `create(ContainerSchema)` to create a new message.
  */
 export const ContainerSchema: GenMessage<Container> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 24);
+  messageDesc(file_drover_agent_v1_agent, 27);
 
 /**
  * @generated from message drover.agent.v1.SignalJob
@@ -1123,7 +1286,7 @@ export type SignalJob = Message<"drover.agent.v1.SignalJob"> & {
  * Use `create(SignalJobSchema)` to create a new message.
  */
 export const SignalJobSchema: GenMessage<SignalJob> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 25);
+  messageDesc(file_drover_agent_v1_agent, 28);
 
 /**
  * @generated from enum drover.agent.v1.SignalJob.Kind
@@ -1154,7 +1317,7 @@ export enum SignalJob_Kind {
  * Describes the enum drover.agent.v1.SignalJob.Kind.
  */
 export const SignalJob_KindSchema: GenEnum<SignalJob_Kind> = /*@__PURE__*/
-  enumDesc(file_drover_agent_v1_agent, 25, 0);
+  enumDesc(file_drover_agent_v1_agent, 28, 0);
 
 /**
  * @generated from message drover.agent.v1.Drain
@@ -1171,7 +1334,7 @@ export type Drain = Message<"drover.agent.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_drover_agent_v1_agent, 26);
+  messageDesc(file_drover_agent_v1_agent, 29);
 
 /**
  * @generated from service drover.agent.v1.AgentService

@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "output_files" jsonb DEFAULT '[]'::jsonb NOT NULL;
