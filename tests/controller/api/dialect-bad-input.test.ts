@@ -60,6 +60,7 @@ await forEachDatabase("bad input on the wr, caesar and MDWorkbench routes", (dat
       else if (kind === 1) res = await c.request("/caesar/api/v1.0/job", { method: "POST", token, body: text, headers: { "content-type": "application/json" } });
       else if (kind === 2) res = await c.request(`/rest/v1/jobs/${enc(value(r)).slice(0, 300) || "x"}?state=${r() < 0.5 ? "deletable" : "bogus"}&limit=${enc(value(r)).slice(0, 20)}`, { method: r() < 0.5 ? "GET" : "DELETE", token });
       else if (kind === 3) res = await c.request(`/apps/x${i}`, { method: "PUT", token, body: text, headers: { "content-type": "application/json" } });
+      else if (kind === 5 && r() < 0.3) res = await c.request(`/mdworkbench/launch?id=${enc(value(r)).slice(0, 50)}&id=${enc(value(r)).slice(0, 20)}&direction=${enc(value(r)).slice(0, 20)}`, { method: "PUT", token });
       else if (kind === 5) res = await c.request(`/mdworkbench/launch?id=${enc(value(r)).slice(0, 50)}`, { method: "POST", token, body: text, headers: { "content-type": r() < 0.5 ? "multipart/form-data; boundary=b" : "text/plain", "status-location": enc(value(r)).slice(0, 100) } });
       else res = await c.request(`/caesar/api/v1.0/${["job/abc/status", "download/zz", "job/00000000-0000-4000-8000-zzzzzzzzzzzz/output", "upload"][i % 4]}`, { method: i % 4 === 3 ? "POST" : "GET", token, body: i % 4 === 3 ? text : undefined, headers: i % 4 === 3 ? { "content-type": "multipart/form-data; boundary=xyz" } : {} });
       const payload = await res.text();
