@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { FileChunk, InputFile } from "@drover/proto/service";
 
 /** How much of a file is asked for at once: the next window is asked for once this one is written. */
@@ -127,6 +127,8 @@ export class FileFetcher {
 
 /** Places a cached file into a job's working directory (a copy: the job may change it, the cache must not). */
 export function placeInput(cached: string, dir: string, name: string): void {
-  if (name.includes("/") || name === "." || name === ".." || !name) throw new Error(`"${name}" is not a plain file name`);
+  // a relative path inside the working directory (a workflow's files keep their directories)
+  if (!name || name.startsWith("/") || name.split("/").some((s) => s === "" || s === "." || s === "..")) throw new Error(`"${name}" is not a relative path inside the job's directory`);
+  if (name.includes("/")) mkdirSync(dirname(join(dir, name)), { recursive: true, mode: 0o700 });
   copyFileSync(cached, join(dir, name), constants.COPYFILE_FICLONE);
 }

@@ -8,6 +8,7 @@ import { openDatabase, type Database } from "./db/connect.ts";
 import { migrate } from "./db/migrate.ts";
 import { buildHttpApi } from "./api/http.ts";
 import { loadAppFiles } from "./apps/app-catalogue.ts";
+import { startWorkflowEngine } from "./workflows/engine.ts";
 import { startAccounting } from "./accounting/accounting.ts";
 import { startCallbackNotifier } from "./jobs/callbacks.ts";
 import { launchCallbackRenderer } from "./api/mdworkbench/index.ts";
@@ -97,6 +98,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const stopConsolidator = config.reports.consolidationPollMs > 0 ? startConsolidator(database.db, config.reports.consolidationPollMs) : async () => {};
     const stopClusterSampler = startClusterSampler(database.db, config.nodes.sampleIntervalMs);
     const stopAccounting = startAccounting(database.db, config.accounting.intervalMs);
+    const workflows = startWorkflowEngine(core);
+    core.kickWorkflows = workflows.kick;
     const context: ApiContext = { db: database.db, config, core, auth: new Authenticator(database.db, tokens) };
     const app = buildHttpApi(context).listen({
       hostname: config.http.host,
@@ -121,6 +124,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
         stopLiveness();
         stopClusterSampler();
         stopAccounting();
+        await workflows.stop();
         await stopCallbacks();
         await stopConsolidator();
         await scheduler.stop();

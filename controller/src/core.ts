@@ -9,6 +9,8 @@ export interface Core {
   links: AgentLinks;
   /** asks the scheduler for a pass soon (coalesced) */
   kick(): void;
+  /** asks the workflow engine for a turn soon (when it runs in this process) */
+  kickWorkflows?(): void;
   /** identifies this controller process (several may share one Postgres) */
   controllerId: string;
   /** when this controller started: heartbeat deadlines never reach back before it */

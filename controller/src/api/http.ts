@@ -9,6 +9,7 @@ import { wrApi } from "./wr/index.ts";
 import { caesarApi } from "./caesar/index.ts";
 import { appRoutes } from "./drover/app-routes.ts";
 import { mdworkbenchApi } from "./mdworkbench/index.ts";
+import { openmoleApi } from "./openmole/index.ts";
 import { drainRoutes } from "./drover/drain-routes.ts";
 import { tokenRoutes, userRoutes } from "./drover/auth-routes.ts";
 import { mwsApi } from "./mws/index.ts";
@@ -65,6 +66,7 @@ export function buildHttpApi(ctx: ApiContext) {
     .use(wrApi(ctx))
     .use(caesarApi(ctx))
     .use(mdworkbenchApi(ctx))
+    .use(openmoleApi(ctx))
     .use(mwsApi(ctx));
   allowedMethods = methodTable(app.routes);
   return app;

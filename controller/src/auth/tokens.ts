@@ -12,17 +12,17 @@ export class TokenIssuer {
     readonly lifetimeMs: number,
   ) {}
 
-  /** A signed token for the principal, valid for the configured lifetime. */
-  async issue(principal: Principal): Promise<{ token: string; duration: number }> {
+  /** A signed token for the principal, valid for the configured lifetime (or the one given: OpenMOLE's 24 h). */
+  async issue(principal: Principal, lifetimeMs = this.lifetimeMs): Promise<{ token: string; duration: number }> {
     const issuedAt = Math.floor(now() / 1000);
     const token = await new SignJWT({ role: principal.role })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setSubject(principal.username)
       .setIssuer(ISSUER)
       .setIssuedAt(issuedAt)
-      .setExpirationTime(issuedAt + Math.ceil(this.lifetimeMs / 1000))
+      .setExpirationTime(issuedAt + Math.ceil(lifetimeMs / 1000))
       .sign(this.secret);
-    return { token, duration: this.lifetimeMs };
+    return { token, duration: lifetimeMs };
   }
 
   /** The principal a token names, or an unauthenticated error saying what is wrong with it. */

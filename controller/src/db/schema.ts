@@ -10,11 +10,14 @@ import {
   jsonb,
   pgSequence,
   pgTable,
+  primaryKey,
   serial,
   text,
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+
+import type { Workflow } from "../workflows/workflow-file.ts";
 
 const tz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 const big = (name: string) => bigint(name, { mode: "number" });
@@ -207,7 +210,9 @@ export const jobs = pgTable(
     appInputs: jsonb("app_inputs").$type<Record<string, unknown>>(),
     /** files placed into the job's working directory before it starts */
     inputFiles: jsonb("input_files").$type<JobInputFile[]>().notNull().default([]),
-    /** what its last run left in its working directory (apps' jobs): paths relative to it, on the node that ran it */
+    /** the workflow execution whose task instance it runs */
+    workflow: text("workflow"),
+    /** what its last run left in its working directory (apps' and workflows' jobs): paths relative to it, on the node that ran it */
     outputFiles: jsonb("output_files").$type<JobOutputFile[]>().notNull().default([]),
     /** increases on every dispatch so that late events from an older attempt are ignored */
     attempt: integer("attempt").notNull().default(0),
@@ -262,9 +267,11 @@ export const files = pgTable(
     /** detected format: "fits" from its header or extension, else the extension */
     format: text("format").notNull().default(""),
     jobId: big("job_id"),
+    /** the workflow execution it belongs to (its work directory's files and its tasks' outputs): not listed among the user's uploads, removed with it */
+    execution: text("execution"),
     createdAt: tz("created_at").notNull().defaultNow(),
   },
-  (t) => [index("files_owner").on(t.owner, t.createdAt), index("files_sha256").on(t.sha256)],
+  (t) => [index("files_owner").on(t.owner, t.createdAt), index("files_sha256").on(t.sha256), index("files_execution").on(t.execution).where(sql`${t.execution} is not null`)],
 );
 
 export type StoredFileRow = typeof files.$inferSelect;
@@ -427,3 +434,64 @@ export const jobCallbacks = pgTable("job_callbacks", {
   /** what each attempt did: { time, ok, message } */
   log: jsonb("log").$type<{ time: string; ok: boolean; message: string }[]>().notNull().default([]),
 });
+
+/** A workflow's run (OpenMOLE's executions): its tasks run as jobs; its work directory is on the controller. */
+export const workflowExecutions = pgTable(
+  "workflow_executions",
+  {
+    /** a UUID */
+    id: text("id").primaryKey(),
+    owner: text("owner").notNull(),
+    name: text("name").notNull(),
+    /** the dialect that started it (its executions are listed there) */
+    dialect: text("dialect").notNull(),
+    /** running | finished | failed | cancelled */
+    state: text("state").notNull().default("running"),
+    /** the validated workflow (workflow-file.ts) */
+    definition: jsonb("definition").$type<Workflow>().notNull(),
+    /** why it failed: { message, stackTrace } */
+    error: jsonb("error").$type<{ message: string; stackTrace: string } | null>(),
+    /** files of its work directory copied into the file store for its tasks, by path */
+    staged: jsonb("staged").$type<Record<string, { fileId: string; sha256: string; sizeBytes: number }>>().notNull().default({}),
+    createdAt: tz("created_at").notNull().defaultNow(),
+    endedAt: tz("ended_at"),
+  },
+  (t) => [index("workflow_executions_owner").on(t.owner, t.createdAt), index("workflow_executions_running").on(t.state).where(sql`${t.state} = 'running'`)],
+);
+
+/** One instance of a workflow task (one for a task that is not explored), and the job that runs it. */
+export const workflowInstances = pgTable(
+  "workflow_instances",
+  {
+    execution: text("execution").notNull(),
+    task: text("task").notNull(),
+    index: integer("index").notNull(),
+    jobId: big("job_id").notNull(),
+    /** its factor values */
+    values: jsonb("values").$type<Record<string, string>>().notNull().default({}),
+    /** submitted (its job waits or runs) | collecting (its outputs come back) | done | failed */
+    state: text("state").notNull().default("submitted"),
+    /** failed runs already reported as errors (a retried run is reported once) */
+    failuresReported: integer("failures_reported").notNull().default(0),
+    /** the files it left, brought back to the controller (stored files) */
+    outputs: jsonb("outputs").$type<{ path: string; fileId: string; sha256: string; sizeBytes: number }[]>().notNull().default([]),
+  },
+  (t) => [primaryKey({ columns: [t.execution, t.task, t.index] }), index("workflow_instances_job").on(t.jobId), index("workflow_instances_state").on(t.execution, t.state)],
+);
+
+/** Errors of a workflow's tasks, each handed out once (OpenMOLE's state clears them). */
+export const workflowErrors = pgTable(
+  "workflow_errors",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    execution: text("execution").notNull(),
+    environment: text("environment").notNull(),
+    message: text("message").notNull(),
+    stackTrace: text("stack_trace").notNull().default(""),
+    /** SEVERE | WARNING (java.util.logging's names, as OpenMOLE reports them) */
+    level: text("level").notNull(),
+    at: tz("at").notNull().defaultNow(),
+    reported: boolean("reported").notNull().default(false),
+  },
+  (t) => [index("workflow_errors_execution").on(t.execution, t.id)],
+);

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync, rmSync } from "node:fs";
 import { basename, extname, join } from "node:path";
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, isNull } from "drizzle-orm";
 import { notFound } from "@drover/shared/errors";
 import type { Config } from "@drover/shared/config";
 import type { Principal } from "../auth/principal.ts";
@@ -49,7 +49,14 @@ function firstBytes(path: string, n: number): Uint8Array {
  * Stores an upload for its owner, streamed to disk as it arrives (never held whole in memory;
  * more than maxBytes is refused with 413 and leaves nothing behind), and records it.
  */
-export async function storeFile(core: Core, owner: string, originalName: string, content: AsyncIterable<Uint8Array>, maxBytes: number): Promise<StoredFileRow> {
+export async function storeFile(
+  core: Core,
+  owner: string,
+  originalName: string,
+  content: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+  opts: { execution?: string } = {},
+): Promise<StoredFileRow> {
   const id = randomUUID().replaceAll("-", "");
   const target = storedPath(core.config, id);
   const { bytes, sha256 } = await receiveFile(content, maxBytes, () => target, join(storeDir(core.config), ".incoming"));
@@ -57,7 +64,7 @@ export async function storeFile(core: Core, owner: string, originalName: string,
   try {
     const [row] = await core.db
       .insert(files)
-      .values({ id, owner, name, sizeBytes: bytes, sha256, format: detectFormat(name, firstBytes(target, 80)) })
+      .values({ id, owner, name, sizeBytes: bytes, sha256, format: detectFormat(name, firstBytes(target, 80)), execution: opts.execution ?? null })
       .returning();
     return row!;
   } catch (e) {
@@ -75,10 +82,10 @@ export async function getFile(core: Core, principal: Principal, id: string): Pro
   return row;
 }
 
-/** The principal's files (everyone's for admins), newest first. */
+/** The principal's uploads (everyone's for admins), newest first; a workflow's own files are not among them. */
 export async function listFiles(core: Core, principal: Principal): Promise<StoredFileRow[]> {
   const q = core.db.select().from(files).orderBy(desc(files.createdAt));
-  return principal.role === "admin" ? q : q.where(eq(files.owner, principal.username));
+  return principal.role === "admin" ? q.where(isNull(files.execution)) : q.where(and(eq(files.owner, principal.username), isNull(files.execution)));
 }
 
 /** Removes a file: its record, then its content. */

@@ -30,7 +30,8 @@ function runDirectory(job: Job): string {
   return job.scratchDir ? `${job.scratchDir}/cwd` : (job.workingDirectory ?? "");
 }
 
-async function openFromNode(core: Core, job: Job, what: ArchiveRequest): Promise<ReadableStream<Uint8Array>> {
+/** Something of a job's directory from the node that ran it (see AgentLinks.openArchive). */
+export async function openFromNode(core: Core, job: Pick<Job, "id" | "attempt" | "nodeId" | "allocatedNodes">, what: ArchiveRequest): Promise<ReadableStream<Uint8Array>> {
   const node = job.allocatedNodes[0]?.node ?? job.nodeId;
   if (!node || job.attempt === 0) throw new DroverError("not_found", `Job ${job.id} never reached a node: it has no directory`);
   const opening = core.links.openArchive(node, job.id, job.attempt, what);

@@ -188,7 +188,10 @@ export class AgentSession implements AgentLink {
     }
     if (heartbeat && !samples.length) await recordHeartbeat(this.core.db, this.nodeId);
     if (ackSeq > 0n) this.send(create(ControllerMessageSchema, { body: { case: "ack", value: { seq: ackSeq } } }));
-    if (finished) this.core.kick();
+    if (finished) {
+      this.core.kick();
+      this.core.kickWorkflows?.();
+    }
   }
 
   /**

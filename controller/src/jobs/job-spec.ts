@@ -52,6 +52,8 @@ export interface JobSpec {
   appInputs?: Record<string, unknown>;
   /** stored files placed into the working directory before the job starts */
   inputFiles?: JobInputFile[];
+  /** the workflow execution whose task instance it runs */
+  workflow?: string;
   /** a URL the job's view is posted to when it ends (checked by the caller: see callbacks.ts) */
   statusLocation?: string;
 }

@@ -40,6 +40,8 @@ export interface SubmitOptions {
   rerun?: boolean;
   /** each answer carries the job's row as the submission left it (before any scheduling pass) */
   readBack?: boolean;
+  /** records what goes with the jobs in the submission's transaction: all is stored or none */
+  alsoRecord?: (tx: Tx, submitted: SubmittedJob[]) => Promise<void>;
 }
 
 /** Queues one job for the principal and asks the scheduler to look at it. */
@@ -71,6 +73,8 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
     const answer = opts.dedupeByIdentity ? await insertNewIdentities(tx, principal, learnedSpecs, !!opts.rerun) : await insertJobs(tx, principal, learnedSpecs);
     // callbacks are recorded with their jobs (a job added anew only)
     await addCallbacks(tx, learnedSpecs.flatMap((s, i) => (s.statusLocation && !answer[i]!.existing && !answer[i]!.skipped ? [{ jobId: answer[i]!.id, url: s.statusLocation }] : [])));
+    // what the caller records with the jobs, in the same transaction (a workflow's instances)
+    if (opts.alsoRecord) await opts.alsoRecord(tx, answer);
     if (!opts.readBack) return answer;
     const rows = new Map((await tx.select().from(jobs).where(inArray(jobs.id, [...new Set(answer.map((a) => a.id))]))).map((r) => [r.id, r]));
     return answer.map((a) => ({ ...a, row: rows.get(a.id) }));
@@ -132,6 +136,7 @@ const INSERTED: [name: string, type: string, otherwise: string | null][] = [
   ["dep_groups", "jsonb", "'[]'::jsonb"], ["after_groups", "jsonb", "'[]'::jsonb"], ["behaviours", "jsonb", "'{}'::jsonb"],
   ["scratch_base", "text", null], ["scratch_home", "boolean", "false"], ["container", "jsonb", null], ["app", "text", null],
   ["app_inputs", "jsonb", null], ["input_files", "jsonb", "'[]'::jsonb"], ["retry_failures", "boolean", "false"],
+  ["workflow", "text", null],
 ];
 const INSERT_NAMES = INSERTED.map(([n]) => n).join(", ");
 const RECORD_TYPES = INSERTED.map(([n, t]) => `${n} ${t}`).join(", ");
@@ -171,7 +176,7 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       identity: r.identity, req_group: r.reqGroup, learn_override: r.learnOverride, memory_given_bytes: r.memoryGivenBytes,
       walltime_given_ms: r.walltimeGivenMs, walltime_enforced: r.walltimeEnforced, dep_groups: r.depGroups, after_groups: r.afterGroups,
       behaviours: r.behaviours, scratch_base: r.scratchBase, scratch_home: r.scratchHome, container: r.container,
-      app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles, retry_failures: r.retryFailures,
+      app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles, retry_failures: r.retryFailures, workflow: r.workflow,
     });
   });
   const inserted = rowsOf<{ id: number | string }>(
@@ -242,5 +247,6 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     appInputs: s.appInputs ?? null,
     inputFiles: s.inputFiles ?? [],
     retryFailures: s.retryFailures ?? false,
+    workflow: s.workflow ?? null,
   };
 }

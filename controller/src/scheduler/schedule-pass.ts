@@ -36,7 +36,7 @@ async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boo
 /** What a run message needs of a job, as stored when it was dispatched. */
 export type DispatchedJob = Pick<
   Job,
-  "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority" | "queuePosition" | "walltimeEnforced" | "behaviours" | "scratchDir" | "scratchBase" | "scratchHome" | "container" | "inputFiles" | "app"
+  "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority" | "queuePosition" | "walltimeEnforced" | "behaviours" | "scratchDir" | "scratchBase" | "scratchHome" | "container" | "inputFiles" | "app" | "workflow"
 >;
 
 const behaviourList = (list: JobBehaviour[] | undefined) =>
@@ -76,8 +76,8 @@ export function runMessage(job: DispatchedJob, allocation: Allocation[]): Contro
         container: job.container ? { runtime: job.container.runtime, image: job.container.image, mounts: job.container.mounts } : undefined,
         inputs: job.inputFiles.map((f) => ({ name: f.name, sha256: f.sha256, sizeBytes: BigInt(f.sizeBytes) })),
         writeRunScript: job.app !== null,
-        // what an app's run generates is its result (MDWorkbench's result, per-file downloads)
-        listOutputs: job.app !== null,
+        // what an app's or a workflow task's run generates is its result (MDWorkbench's result; outputs a workflow brings back)
+        listOutputs: job.app !== null || job.workflow !== null,
       },
     },
   });
@@ -240,6 +240,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
       priority: number; queue_position: number | string; walltime_enforced: boolean; behaviours: unknown; scratch_dir: string | null; scratch_base: string | null; scratch_home: boolean; container: unknown;
       input_files: unknown;
       app: string | null;
+      workflow: string | null;
     };
     // A job that asked for a directory of its own gets one per run, under its base, named
     // after its identity (or id) as wr names them: BASE/drover_cwd/a/b/c/rest.ID.ATTEMPT
@@ -255,7 +256,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
         )}
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
         returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.queue_position, j.walltime_enforced, j.behaviours,
-          j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app`));
+          j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app, j.workflow`));
     const [, , result] = await Promise.all([reasonsWritten, warned, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
     // what the run message needs, as stored now (a modification may have come in since the select)
@@ -281,6 +282,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           container: r.container === null ? null : jsonValue<JobContainer>(r.container),
           inputFiles: jsonValue<JobInputFile[]>(r.input_files),
           app: r.app,
+          workflow: r.workflow,
         };
         return { job: row, allocation };
       });

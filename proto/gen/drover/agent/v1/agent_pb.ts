@@ -1168,7 +1168,7 @@ export const RunJobSchema: GenMessage<RunJob> = /*@__PURE__*/
  */
 export type InputFile = Message<"drover.agent.v1.InputFile"> & {
   /**
-   * the file's name in the working directory (a plain name, no directories)
+   * the file's path in the working directory (relative: a name, or directories and a name)
    *
    * @generated from field: string name = 1;
    */
