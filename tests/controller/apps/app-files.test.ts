@@ -21,7 +21,7 @@ await forEachDatabase("apps kept as files", (database) => {
 
   test("the example apps in DROVER_HOME/apps are loaded at start; a bad file is skipped", async () => {
     const apps = (await (await c.request("/apps", { token: await c.adminToken() })).json()) as { name: string }[];
-    expect(apps.map((a) => a.name)).toEqual(["fits-header", "sleeper", "wordcount"]);
+    expect(apps.map((a) => a.name)).toEqual(["fits-header", "sleeper", "splitter", "wordcount"]);
   });
 
   test("an app whose file is gone goes at the next start", async () => {
