@@ -60,7 +60,7 @@ await forEachDatabaseUrl("OpenMOLE's REST API", (url) => {
     c = new Cluster({ databaseUrl: url(), env: { DROVER_RETRY_DELAY: "200ms" } });
     await c.startController();
     await c.startAgent("node-a", { args: ["--cpus", "1"] });
-    await c.startAgent("node-b", { args: ["--cpus", "1"] });
+    await c.startAgent("node-b", { args: ["--cpus", "1", "--partition", "hpc"] });
   }, 90_000);
   afterAll(() => c.stop());
 
@@ -127,6 +127,32 @@ await forEachDatabaseUrl("OpenMOLE's REST API", (url) => {
     expect(outside.status).toBe(417);
     expect((await post("/download", { token, id, path: "nope.txt" })).status).toBe(404);
   }, 120_000);
+
+  test("files of the work directory explored (zipped with a list), in an environment that names a partition", async () => {
+    const workflow = `
+environments:
+  hpc: { partition: hpc }
+tasks:
+  count:
+    explore:
+      F: { files: "data/*.csv" }
+      N: { list: [1, 2, 3] }
+    combine: zip
+    command: [sh, -c, 'wc -l < "$F" | tr -d " " > lines.txt; echo "$DROVER_HOSTS $N $F" > where.txt']
+    outputs: [lines.txt, where.txt]
+    environment: hpc
+`;
+    const data = { "data/a.csv": "1\n2\n", "data/b.csv": "1\n2\n3\n", "data/c.csv": "1\n", "data/notes.txt": "not explored\n" };
+    const { id } = (await (await start(await workDirectory({ "count.yaml": workflow, ...data }), "count.yaml")).json()) as { id: string };
+    await until(async () => {
+      const s = await state(id);
+      if (s.state === "failed") throw new Error(JSON.stringify(s.error));
+      return s.state === "finished" ? true : undefined;
+    }, 60_000, "the workflow to finish");
+    const read = async (path: string) => gunzipSync(new Uint8Array(await (await post("/download", { token, id, path })).arrayBuffer())).toString();
+    expect([await read("count/0/lines.txt"), await read("count/1/lines.txt"), await read("count/2/lines.txt")]).toEqual(["2\n", "3\n", "1\n"]);
+    expect([await read("count/0/where.txt"), await read("count/2/where.txt")]).toEqual(["node-b 1 data/a.csv\n", "node-b 3 data/c.csv\n"]);
+  }, 60_000);
 
   test("a failing instance is reported once in errors, retried, then the workflow fails with its error", async () => {
     const workflow = `

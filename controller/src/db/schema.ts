@@ -120,6 +120,8 @@ export const jobs = pgTable(
     walltimeMs: big("walltime_ms"),
     hosts: jsonb("hosts").$type<string[]>().notNull().default([]),
     features: jsonb("features").$type<string[]>().notNull().default([]),
+    /** the partition it runs in (nodes' agent --partition), or any */
+    partition: text("partition"),
     /** unused: the node count follows from cpus and tasksPerNode */
     nodeCount: integer("node_count").notNull().default(1),
     tasksPerNode: integer("tasks_per_node"),

@@ -20,6 +20,8 @@ export interface JobSpec {
   walltimeMs?: number;
   hosts?: string[];
   features?: string[];
+  /** the partition of nodes it runs in */
+  partition?: string;
   priority?: number;
   holds?: string[];
   dependsOn?: number[];

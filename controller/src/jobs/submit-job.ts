@@ -136,7 +136,7 @@ const INSERTED: [name: string, type: string, otherwise: string | null][] = [
   ["dep_groups", "jsonb", "'[]'::jsonb"], ["after_groups", "jsonb", "'[]'::jsonb"], ["behaviours", "jsonb", "'{}'::jsonb"],
   ["scratch_base", "text", null], ["scratch_home", "boolean", "false"], ["container", "jsonb", null], ["app", "text", null],
   ["app_inputs", "jsonb", null], ["input_files", "jsonb", "'[]'::jsonb"], ["retry_failures", "boolean", "false"],
-  ["workflow", "text", null],
+  ["workflow", "text", null], ["partition", "text", null],
 ];
 const INSERT_NAMES = INSERTED.map(([n]) => n).join(", ");
 const RECORD_TYPES = INSERTED.map(([n, t]) => `${n} ${t}`).join(", ");
@@ -176,7 +176,7 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       identity: r.identity, req_group: r.reqGroup, learn_override: r.learnOverride, memory_given_bytes: r.memoryGivenBytes,
       walltime_given_ms: r.walltimeGivenMs, walltime_enforced: r.walltimeEnforced, dep_groups: r.depGroups, after_groups: r.afterGroups,
       behaviours: r.behaviours, scratch_base: r.scratchBase, scratch_home: r.scratchHome, container: r.container,
-      app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles, retry_failures: r.retryFailures, workflow: r.workflow,
+      app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles, retry_failures: r.retryFailures, workflow: r.workflow, partition: r.partition,
     });
   });
   const inserted = rowsOf<{ id: number | string }>(
@@ -248,5 +248,6 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     inputFiles: s.inputFiles ?? [],
     retryFailures: s.retryFailures ?? false,
     workflow: s.workflow ?? null,
+    partition: s.partition ?? null,
   };
 }

@@ -4,6 +4,8 @@ export interface NodeCapacity {
   freeCpus: number;
   freeMemoryBytes: number;
   features: string[];
+  /** its partition (agent --partition); a job that names one runs only there */
+  partition?: string;
   /** the node's processors and memory in all (a backlogged job must fit in them alone) */
   cores?: number;
   memoryBytes?: number;
@@ -19,6 +21,8 @@ export interface PlacementRequest {
   /** when given, the job takes every one of these nodes */
   hosts: string[];
   features: string[];
+  /** the partition it must run in (a workflow environment's), or none */
+  partition?: string | null;
   /** processors per node (MWS tasksPerNode, PBS ppn): cpus / tasksPerNode nodes exactly */
   tasksPerNode: number | null;
 }
@@ -41,10 +45,19 @@ const mb = (bytes: number) => `${Math.round(bytes / MB)} MB`;
  * - otherwise one node if any has room (the one with most free processors, spreading load),
  *   else the job spans nodes, taking the freest first, as Moab does with a processor count.
  */
+/** Whether a node has every feature the job asks for, and is in its partition if it names one. */
+export function suits(job: Pick<PlacementRequest, "features" | "partition">, node: Pick<NodeCapacity, "features" | "partition">): boolean {
+  return job.features.every((f) => node.features.includes(f)) && (!job.partition || node.partition === job.partition);
+}
+
+/** The features and partition a job asks for, in words. */
+export const wanted = (job: Pick<PlacementRequest, "features" | "partition">) =>
+  [job.partition ? `in partition ${job.partition}` : "", job.features.length ? `with the features ${job.features.join(", ")}` : ""].filter(Boolean).join(" ");
+
 export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocation: Allocation[] } | { reason: string } {
-  const eligible = nodes.filter((n) => job.features.every((f) => n.features.includes(f)));
+  const eligible = nodes.filter((n) => suits(job, n));
   if (eligible.length === 0) {
-    if (job.features.length) return { reason: `no connected node has the features ${job.features.join(", ")}` };
+    if (job.features.length || job.partition) return { reason: `no connected node ${wanted(job)}` };
     return { reason: "no node is connected" };
   }
   const memory = (cpus: number) => Math.max(cpus, 1) * job.memoryBytes;
@@ -111,7 +124,7 @@ export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[]): { 
     const factor = n.backlogFactor ?? 0;
     if (n.cores === undefined || n.memoryBytes === undefined || factor <= 0) continue;
     if (job.hosts.length && job.hosts[0] !== n.id) continue;
-    if (!job.features.every((f) => n.features.includes(f))) continue;
+    if (!suits(job, n)) continue;
     // the job alone must fit the node, and the promise must stay within the backlog allowance
     const memory = Math.max(job.cpus, 1) * job.memoryBytes;
     if (job.cpus > n.cores || memory > n.memoryBytes) continue;

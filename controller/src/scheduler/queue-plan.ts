@@ -1,4 +1,4 @@
-import { place, placeInBacklog, type Allocation, type NodeCapacity, type PlacementRequest } from "./placement.ts";
+import { place, placeInBacklog, suits, wanted, type Allocation, type NodeCapacity, type PlacementRequest } from "./placement.ts";
 
 // EASY backfill over one pass of the queue (what Slurm's sched/backfill and Moab do with one
 // reservation): jobs start in queue order; the first that cannot start gets a planned start
@@ -30,6 +30,7 @@ export interface RegisteredNode {
   cores: number;
   memoryBytes: number;
   features: string[];
+  partition?: string;
 }
 
 export type Decision =
@@ -58,11 +59,14 @@ const copy = (nodes: NodeCapacity[]) => nodes.map((n) => ({ ...n }));
  */
 export function neverRunnable(job: PlacementRequest, registered: RegisteredNode[]): string | undefined {
   if (!registered.length) return undefined; // nothing registered yet: it waits for nodes to join
-  const idle = registered.map((n) => ({ id: n.id, freeCpus: n.cores, freeMemoryBytes: n.memoryBytes, features: n.features }));
+  const idle = registered.map((n) => ({ id: n.id, freeCpus: n.cores, freeMemoryBytes: n.memoryBytes, features: n.features, partition: n.partition }));
   const result = place(job, idle);
   if ("allocation" in result) return undefined;
-  const featured = registered.filter((n) => job.features.every((f) => n.features.includes(f)));
-  if (!featured.length) return `${NEVER_RUNNABLE}: no node has the features ${job.features.join(", ")}`;
+  const featured = registered.filter((n) => suits(job, n));
+  if (!featured.length) {
+    if (!job.partition) return `${NEVER_RUNNABLE}: no node has the features ${job.features.join(", ")}`;
+    return `${NEVER_RUNNABLE}: no node ${wanted(job)}`;
+  }
   const unknown = job.hosts.filter((h) => !registered.some((n) => n.id === h));
   if (unknown.length) return `${NEVER_RUNNABLE}: no node is named ${unknown.join(", ")}`;
   const cores = featured.reduce((s, n) => s + n.cores, 0);
@@ -125,7 +129,7 @@ function holders(releases: Release[], eligible: Set<string>): string {
 
 /** The node ids a job may run on (its features, its host list). */
 function eligibleIds(job: PlacementRequest, nodes: NodeCapacity[]): Set<string> {
-  return new Set(nodes.filter((n) => job.features.every((f) => n.features.includes(f)) && (!job.hosts.length || job.hosts.includes(n.id))).map((n) => n.id));
+  return new Set(nodes.filter((n) => suits(job, n) && (!job.hosts.length || job.hosts.includes(n.id))).map((n) => n.id));
 }
 
 /**

@@ -12,9 +12,9 @@ import type { Release } from "./queue-plan.ts";
 // for every queue length and limit walked far more of the queue than one made for the case.
 
 /** What a pass needs of a queued job to place it (its command and environment are read as it is dispatched). */
-export type Candidate = Pick<Job, "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "tasksPerNode" | "dependsOn" | "afterGroups" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt">;
+export type Candidate = Pick<Job, "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "partition" | "tasksPerNode" | "dependsOn" | "afterGroups" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt">;
 
-const CANDIDATE_COLUMNS = sql.raw("id, cpus, memory_bytes, hosts, features, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at");
+const CANDIDATE_COLUMNS = sql.raw("id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at");
 // a job it depends on has not completed; or a job of a dependency group it waits for has not
 // (jobs added to such a group later count too: the check is made on every pass)
 export const UNMET_DEPENDENCY = sql.raw(`(
@@ -29,6 +29,7 @@ type CandidateRow = {
   memory_bytes: number | string;
   hosts: unknown;
   features: unknown;
+  partition: string | null;
   tasks_per_node: number | null;
   depends_on: unknown;
   after_groups: unknown;
@@ -43,6 +44,7 @@ const toCandidate = (r: CandidateRow): Candidate => ({
   memoryBytes: Number(r.memory_bytes),
   hosts: jsonValue<string[]>(r.hosts),
   features: jsonValue<string[]>(r.features),
+  partition: r.partition,
   tasksPerNode: r.tasks_per_node,
   dependsOn: jsonValue<number[]>(r.depends_on),
   afterGroups: jsonValue<string[]>(r.after_groups),
@@ -83,11 +85,11 @@ export function readWaitingOnDependencies(tx: Tx, limit: number): Promise<Candid
 }
 
 /** Every registered node (connected or not, up or not), with what placement needs of it. */
-export function readNodes(tx: Tx): Promise<(Pick<Node, "id" | "cores" | "memoryBytes" | "features" | "state">)[]> {
-  type Row = { id: string; cores: number; memory_bytes: number | string; features: unknown; state: string };
+export function readNodes(tx: Tx): Promise<(Pick<Node, "id" | "cores" | "memoryBytes" | "features" | "partition" | "state">)[]> {
+  type Row = { id: string; cores: number; memory_bytes: number | string; features: unknown; partition: string; state: string };
   return tx
-    .execute(prepared(sql`select id, cores, memory_bytes, features, state from nodes`))
-    .then((r) => rowsOf<Row>(r).map((n) => ({ id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: jsonValue<string[]>(n.features), state: n.state })));
+    .execute(prepared(sql`select id, cores, memory_bytes, features, partition, state from nodes`))
+    .then((r) => rowsOf<Row>(r).map((n) => ({ id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: jsonValue<string[]>(n.features), partition: n.partition, state: n.state })));
 }
 
 /**

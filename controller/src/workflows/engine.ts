@@ -289,7 +289,7 @@ async function launchTask(core: Core, execution: Execution, task: WorkflowTask):
       }
     }
   }
-  const features = execution.definition.environments[task.environment]?.features ?? [];
+  const environment = execution.definition.environments[task.environment];
   const specs: { index: number; values: Record<string, string>; spec: JobSpec }[] = [];
   all.forEach((values, index) => {
     if (existing.has(index)) return;
@@ -305,7 +305,8 @@ async function launchTask(core: Core, execution: Execution, task: WorkflowTask):
         cpus: task.cpus,
         memoryBytes: task.memoryBytes ? Math.ceil(task.memoryBytes / task.cpus) : undefined,
         walltimeMs: task.walltimeMs ?? undefined,
-        features,
+        features: environment?.features ?? [],
+        partition: environment?.partition,
         retries: task.retries,
         retryFailures: task.retries > 0,
         inputFiles: [...common, ...own],

@@ -7,7 +7,7 @@ import { parseDuration, parseSize } from "@drover/shared/durations";
 // instances left. README.md, "Workflows", documents the schema; this file is its only reader.
 //
 //   name: pi
-//   environments: { big: { features: [bigmem] } }      # "local" (any node) needs no entry
+//   environments: { big: { partition: hpc, features: [bigmem] } }   # "local" (any node) needs no entry
 //   tasks:
 //     prepare:  { command: [sh, -c, "seq 1 20 > seeds.txt"], outputs: [seeds.txt] }
 //     simulate:
@@ -56,7 +56,8 @@ export interface WorkflowTask {
 
 export interface Workflow {
   name: string;
-  environments: Record<string, { features: string[] }>;
+  /** where tasks run: nodes of a partition and/or with features */
+  environments: Record<string, { features: string[]; partition?: string }>;
   /** in an order where each task comes after those it waits for */
   tasks: WorkflowTask[];
 }
@@ -284,15 +285,16 @@ export function parseWorkflow(source: string, workFiles: string[], fileName = "w
   for (const k of Object.keys(raw)) if (!["name", "environments", "tasks"].includes(k)) throw invalid(`${fileName}: unknown field "${k}" (name, environments, tasks)`);
   const environments: Workflow["environments"] = {};
   if (raw.environments !== undefined) {
-    if (!isObject(raw.environments)) throw invalid(`${fileName}: environments must map names to { features: [...] }`);
+    if (!isObject(raw.environments)) throw invalid(`${fileName}: environments must map names to { partition: NAME, features: [...] }`);
     for (const [name, env] of Object.entries(raw.environments)) {
       if (!NAME.test(name)) throw invalid(`environment name "${name}" must start with a letter and hold only letters, digits, - and _`);
       if (name === "local") throw invalid(`environment "local" is drover's own (any node): it cannot be redefined`);
-      const features = isObject(env) ? env.features : undefined;
-      if (!isObject(env) || Object.keys(env).some((k) => k !== "features") || !Array.isArray(features) || features.some((f) => typeof f !== "string" || !f)) {
-        throw invalid(`environment ${name} must be { features: [names of node features] }`);
-      }
-      environments[name] = { features: features as string[] };
+      const shape = `environment ${name} must be { partition: NAME, features: [names of node features] } (either or both)`;
+      if (!isObject(env) || !Object.keys(env).length || Object.keys(env).some((k) => k !== "features" && k !== "partition")) throw invalid(shape);
+      const features = env.features ?? [];
+      if (!Array.isArray(features) || features.some((f) => typeof f !== "string" || !f)) throw invalid(shape);
+      if (env.partition !== undefined && (typeof env.partition !== "string" || !env.partition)) throw invalid(shape);
+      environments[name] = { features: features as string[], ...(env.partition ? { partition: env.partition as string } : {}) };
     }
   }
   if (!isObject(raw.tasks) || !Object.keys(raw.tasks).length) throw invalid(`${fileName} has no tasks: give tasks: { NAME: { command: [...] } }`);

@@ -126,3 +126,13 @@ test("a backlog takes jobs in order, and none once a job before them waits for t
   expect("reason" in d[1]!).toBe(true);
   expect((d[2] as { reason: string }).reason).toBe(`waiting for job ${returned.id} ahead of it: a job without a walltime never starts ahead of it`);
 });
+
+test("a job that names a partition runs only on that partition's nodes; one no node is in never runs", () => {
+  const nodes = [node("n1", 4, 0, { partition: "default" }), node("n2", 1, 0, { partition: "hpc" })];
+  const reg = nodes.map((n) => ({ id: n.id, cores: n.cores!, memoryBytes: n.memoryBytes!, features: n.features, partition: n.partition }));
+  const [a, b] = [job({ partition: "hpc" }), job({ partition: "hpc" })];
+  const decisions = planQueue([a, b], nodes, [], reg, NOW);
+  expect(decisions.map((d) => ("placed" in d ? d.placed.map((p) => p.node) : d.reason))).toEqual([["n2"], expect.stringContaining("")]);
+  expect(startedIds(decisions)).toEqual([a.id]);
+  expect(neverRunnable(job({ partition: "gpu" }), reg)).toBe("no node can ever run it: no node in partition gpu");
+});
