@@ -221,6 +221,29 @@ tasks:
     expect(((await (await post("/list", { token })).json()) as any[]).length).toBe(before);
   }, 60_000);
 
+  test("a controller killed while a workflow runs goes on with it once restarted", async () => {
+    const workflow = `
+tasks:
+  slow:
+    explore: { I: { range: [1, 4] } }
+    command: [sh, -c, 'sleep 1; echo $((I * 10)) > v.txt']
+    outputs: [v.txt]
+  sum:
+    inputs: ["slow:v.txt"]
+    command: [sh, -c, 'cat slow/*/v.txt | awk "{ s += \\$1 } END { print s }"']
+`;
+    const { id } = (await (await start(await workDirectory({ "slow.yaml": workflow }), "slow.yaml")).json()) as { id: string };
+    await until(async () => ((await state(id)).running > 0 ? true : undefined), 30_000, "the instances to run");
+    await c.killController();
+    await c.startController();
+    await until(async () => {
+      const s = await state(id);
+      if (s.state === "failed") throw new Error(JSON.stringify(s.error));
+      return s.state === "finished" ? true : undefined;
+    }, 60_000, "the workflow to finish after the restart");
+    expect(((await (await post("/output", { token, id })).json()) as any).output).toContain("[sum] 100\n");
+  }, 90_000);
+
   test("users are confined to their own executions; username + password gives a user's token", async () => {
     await c.json("/auth/users", { method: "POST", json: { username: "mole", password: "mole-password" } });
     const res = await post("/token", { username: "mole", password: "mole-password" });

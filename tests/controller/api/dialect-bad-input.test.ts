@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { forEachDatabase } from "../../helpers/databases.ts";
-import { startTestController, type TestController } from "../../helpers/controller.ts";
+import { ADMIN_PASSWORD, startTestController, type TestController } from "../../helpers/controller.ts";
 
 /** A small deterministic generator (mulberry32). */
 function random(seed: number) {
@@ -73,5 +73,49 @@ await forEachDatabase("bad input on the wr, caesar and MDWorkbench routes", (dat
         if (kind !== 2) expect(await jobCount()).toBe(before);
       }
     }
+  }, 60_000);
+});
+
+await forEachDatabase("bad input on OpenMOLE's routes", (database) => {
+  let c: TestController;
+  let token = "";
+  beforeAll(async () => {
+    c = await startTestController(database());
+    const res = await c.request(`/openmole/token?password=${encodeURIComponent(ADMIN_PASSWORD)}`, { method: "POST" });
+    token = ((await res.json()) as { token: string }).token;
+  });
+  afterAll(() => c.stop());
+
+  test("200 random parameters and bodies: never 5xx, always {message}, no execution started by a refused one", async () => {
+    const r = random(20261202);
+    const executions = async () => JSON.stringify(await c.database.db.execute(sql`select count(*) as n from workflow_executions`));
+    const before = await executions();
+    const routes = ["start", "state", "output", "download", "remove", "list", "token"];
+    for (let i = 0; i < 200; i++) {
+      const route = routes[i % routes.length]!;
+      const params = new URLSearchParams({ id: enc(value(r)).slice(0, 80), path: enc(value(r)).slice(0, 200), script: enc(value(r)).slice(0, 100) });
+      if (r() < 0.8) params.set("token", r() < 0.9 ? token : enc(value(r)).slice(0, 100));
+      let body: string | FormData | undefined;
+      const headers: Record<string, string> = {};
+      const shape = r();
+      if (shape < 0.3) {
+        const form = new FormData();
+        const junk = r() < 0.5 ? new Uint8Array([0x1f, 0x8b, ...Array.from({ length: 40 }, () => Math.floor(r() * 256))]) : new TextEncoder().encode(String(value(r)).toWellFormed());
+        form.append("workDirectory", new File([junk], "w.tgz"));
+        form.append(r() < 0.5 ? "script" : "other", String(value(r)).toWellFormed().slice(0, 100));
+        body = form;
+      } else if (shape < 0.5) {
+        body = "--b\r\nContent-Disposition: form-data; name=\"workDirectory\"; filename=\"x\"\r\n\r\nnot closed";
+        headers["content-type"] = "multipart/form-data; boundary=b";
+      } else if (shape < 0.7) {
+        body = `token=${enc(value(r))}&id=${enc(value(r))}&%%%`;
+        headers["content-type"] = "application/x-www-form-urlencoded";
+      }
+      const res = await fetch(`${c.url}/openmole/${route}?${params}`, { method: "POST", body, headers });
+      const text = await res.text();
+      expect({ i, route, status: res.status < 500 }).toEqual({ i, route, status: true });
+      if (res.status >= 400) expect({ i, route, message: typeof (JSON.parse(text) as { message: unknown }).message }).toEqual({ i, route, message: "string" });
+    }
+    expect(await executions()).toBe(before);
   }, 60_000);
 });
