@@ -1,4 +1,4 @@
-import { appendFileSync, copyFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { and, eq, sql } from "drizzle-orm";
 import { DroverError } from "@drover/shared/errors";
@@ -13,7 +13,7 @@ import { submitJobs } from "../jobs/submit-job.ts";
 import type { JobSpec } from "../jobs/job-spec.ts";
 import { ArchiveJob_Format } from "@drover/proto/service";
 import { cancelExecutionJobs, executionPaths, type Execution } from "./executions.ts";
-import { instancesOf, type WorkflowTask } from "./workflow-file.ts";
+import { instanceCount, instancesOf, type WorkflowTask } from "./workflow-file.ts";
 
 const log = logger("workflows");
 
@@ -154,7 +154,7 @@ async function advance(core: Core, execution: Execution): Promise<void> {
     created.set(c.task, (created.get(c.task) ?? 0) + Number(c.n));
     if (c.state === "done") done.set(c.task, Number(c.n));
   }
-  const expected = (t: WorkflowTask) => (t.explore ? instancesOf(t).length : 1);
+  const expected = instanceCount;
   const isDone = (t: WorkflowTask) => (done.get(t.name) ?? 0) === expected(t);
   for (const task of execution.definition.tasks) {
     if ((created.get(task.name) ?? 0) >= expected(task)) continue;
@@ -202,6 +202,7 @@ async function collect(core: Core, execution: Execution, task: WorkflowTask, r: 
   if (missing.length) return { task, message: `${label(task, r.index)} did not leave its output ${missing.join(", ")}` };
   const job = { id: Number(r.job_id), attempt: r.attempt, nodeId: r.node_id, allocatedNodes: jsonOf<{ node: string; cpus: number }[]>(r.allocated_nodes), scratchDir: r.scratch_dir, workingDirectory: r.working_directory };
   const { work, output } = executionPaths(core, execution.id);
+  if (!existsSync(work)) return undefined; // removed meanwhile
   const outputs: { path: string; fileId: string; sha256: string; sizeBytes: number }[] = [];
   try {
     for (const path of wanted) {

@@ -331,6 +331,13 @@ export function shellScriptWorkflow(script: string, workFiles: string[]): Workfl
   };
 }
 
+/** How many instances a task has. */
+export function instanceCount(task: WorkflowTask): number {
+  if (!task.explore) return 1;
+  const { factors, combine } = task.explore;
+  return combine === "zip" ? factors[0]!.values.length : factors.reduce((n, f) => n * f.values.length, 1);
+}
+
 /** A task's instances: each one's factor values (one instance with none when it is not explored). */
 export function instancesOf(task: WorkflowTask): Record<string, string>[] {
   if (!task.explore) return [{}];
