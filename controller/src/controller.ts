@@ -9,6 +9,8 @@ import { migrate } from "./db/migrate.ts";
 import { buildHttpApi } from "./api/http.ts";
 import { loadAppFiles } from "./apps/app-catalogue.ts";
 import { startWorkflowEngine } from "./workflows/engine.ts";
+import { Metrics } from "./metrics/metrics.ts";
+import { EventFeed } from "./events/event-feed.ts";
 import { startAccounting } from "./accounting/accounting.ts";
 import { startCallbackNotifier } from "./jobs/callbacks.ts";
 import { launchCallbackRenderer } from "./api/mdworkbench/index.ts";
@@ -79,10 +81,12 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     await loadAppFiles(database.db, join(config.home, "apps"));
     const tokens = new TokenIssuer(loadSigningSecret(config.home), config.auth.tokenLifetimeMs);
     const scheduler = new Scheduler(() => core);
+    const links = new AgentLinks();
     const core: Core = {
+      metrics: new Metrics(database.db, links, database.kind),
       db: database.db,
       config,
-      links: new AgentLinks(),
+      links,
       kick: () => scheduler.kick(),
       controllerId: `${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
       startedAt: now(),
@@ -100,7 +104,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const stopAccounting = startAccounting(database.db, config.accounting.intervalMs);
     const workflows = startWorkflowEngine(core);
     core.kickWorkflows = workflows.kick;
-    const context: ApiContext = { db: database.db, config, core, auth: new Authenticator(database.db, tokens) };
+    const events = new EventFeed(core);
+    const context: ApiContext = { db: database.db, config, core, auth: new Authenticator(database.db, tokens), events };
     const app = buildHttpApi(context).listen({
       hostname: config.http.host,
       port: config.http.port,
@@ -125,6 +130,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
         stopClusterSampler();
         stopAccounting();
         await workflows.stop();
+        events.stop();
         await stopCallbacks();
         await stopConsolidator();
         await scheduler.stop();

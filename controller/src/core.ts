@@ -1,6 +1,7 @@
 import type { Config } from "@drover/shared/config";
 import type { Db } from "./db/connect.ts";
 import type { AgentLinks } from "./nodes/agent-links.ts";
+import type { Metrics } from "./metrics/metrics.ts";
 
 /** What the core's operations need: the database, the connected agents, a way to ask for a scheduling pass. */
 export interface Core {
@@ -11,6 +12,8 @@ export interface Core {
   kick(): void;
   /** asks the workflow engine for a turn soon (when it runs in this process) */
   kickWorkflows?(): void;
+  /** the controller's Prometheus metrics (GET /metrics) */
+  metrics?: Metrics;
   /** identifies this controller process (several may share one Postgres) */
   controllerId: string;
   /** when this controller started: heartbeat deadlines never reach back before it */

@@ -13,3 +13,8 @@ declare module "*.data" {
   const path: string;
   export default path;
 }
+
+// parse-prometheus-text-format ships no types (a test's Prometheus text parser)
+declare module "parse-prometheus-text-format" {
+  export default function parsePrometheusTextFormat(text: string): unknown[];
+}

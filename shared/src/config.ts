@@ -40,6 +40,8 @@ export interface Config {
   accounting: { intervalMs: number };
   /** hosts: the only hosts job-end callbacks (MDWorkbench's Status-Location) may go to; empty = any */
   callbacks: { hosts: string[] };
+  /** token: a bearer token that may read GET /metrics (for Prometheus); "" = administrators only */
+  metrics: { token: string };
   /** user: the drover user OpenMOLE's server password (POST /openmole/token with password alone) stands for */
   openmole: { user: string };
   /** consolidationPollMs = 0: this controller never consolidates (another one does, or a test drives it) */
@@ -144,6 +146,7 @@ const settings: Setting[] = [
   { key: "accounting.intervalMs", env: ["DROVER_ACCOUNTING_INTERVAL"], default: "1m", parse: duration(100) },
   { key: "callbacks.hosts", env: ["DROVER_CALLBACK_HOSTS"], default: [], parse: nameList },
   { key: "openmole.user", env: ["DROVER_OPENMOLE_USER"], default: "admin", parse: text },
+  { key: "metrics.token", env: ["DROVER_METRICS_TOKEN"], default: "", parse: text },
   { key: "reports.nodeDatapointDurationMs", env: ["DROVER_NODE_REPORT_DATAPOINT"], default: "1m", parse: duration(1000) },
   { key: "reports.nodeReportSize", env: ["DROVER_NODE_REPORT_SIZE"], default: 1440, parse: positiveInt },
   { key: "reports.consolidationPollMs", env: ["DROVER_REPORTS_POLL"], default: "1s", parse: durationOrOff(10) },

@@ -14,6 +14,9 @@ import { drainRoutes } from "./drover/drain-routes.ts";
 import { tokenRoutes, userRoutes } from "./drover/auth-routes.ts";
 import { mwsApi } from "./mws/index.ts";
 import { agentTokenRoutes } from "./drover/agent-token-routes.ts";
+import { jobRoutes } from "./drover/job-routes.ts";
+import { eventRoutes, metricsRoutes } from "./drover/live-routes.ts";
+import { uiRoutes } from "./drover/ui-routes.ts";
 
 /** Route patterns turned into regular expressions, to tell 405 (known path) from 404. */
 function methodTable(routes: { method: string; path: string }[]) {
@@ -34,8 +37,11 @@ export function buildHttpApi(ctx: ApiContext) {
   // Bun itself refuses bodies over its own limit with an empty 413 before any handler runs: it is
   // set well above http.maxBodyBytes so that the check below (a declared length) answers in the
   // dialect's shape; bodies streamed without a length are counted by the readers that take them
+  const started = new WeakMap<Request, number>();
+  const metrics = ctx.core.metrics;
   const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: maxBody * 2 + 1024 * 1024 } })
     .onRequest(({ request }) => {
+      started.set(request, performance.now());
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > maxBody) {
         return errorResponse(new URL(request.url).pathname, "too_large", [
@@ -44,6 +50,15 @@ export function buildHttpApi(ctx: ApiContext) {
       }
     })
     .onError({ as: "global" }, ({ code, error, request }) => translateError(code, error, request, allowedMethods))
+    // requests by route (its pattern, not the path: ids stay out of the labels) and status
+    .onAfterResponse({ as: "global" }, ({ request, route, set, response }) => {
+      const t0 = started.get(request);
+      if (!metrics || t0 === undefined) return;
+      const status = response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200;
+      const labels = { method: request.method, route: route || "unmatched" };
+      metrics.httpRequests.inc({ ...labels, status: String(status) });
+      metrics.httpSeconds.observe(labels, (performance.now() - t0) / 1000);
+    })
     .use(
       openapi({
         path: "/docs",
@@ -63,6 +78,10 @@ export function buildHttpApi(ctx: ApiContext) {
     .use(agentTokenRoutes(ctx))
     .use(drainRoutes(ctx))
     .use(appRoutes(ctx))
+    .use(jobRoutes(ctx))
+    .use(eventRoutes(ctx, ctx.events))
+    .use(metricsRoutes(ctx))
+    .use(uiRoutes())
     .use(wrApi(ctx))
     .use(caesarApi(ctx))
     .use(mdworkbenchApi(ctx))

@@ -25,7 +25,7 @@ export async function openDatabase(opts: { url: string; dataDir: string }): Prom
     // jit off: drover's statements are short and touch few rows, but a plan whose estimate
     // crosses jit_above_cost (a subquery priced per queued job) spends tens of milliseconds
     // compiling before a 0.2 ms execution
-    const client = postgres(opts.url, { max: 10, onnotice: () => {}, connect_timeout: 10, connection: { jit: "off" } });
+    const client = postgres(opts.url, { max: 10, onnotice: () => {}, connect_timeout: 10, connection: { jit: "off", application_name: "drover" } });
     const db = drizzle(preparingMarked(client), { schema }) as unknown as Db;
     log.info("using Postgres", { host: new URL(opts.url).host });
     return { db, kind: "postgres", close: () => client.end({ timeout: 5 }) };

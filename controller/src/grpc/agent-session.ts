@@ -179,6 +179,11 @@ export class AgentSession implements AgentLink {
     const burst = { started: of("jobStarted"), outputs: of("jobOutput"), finished: of("jobFinished"), signalled: of("jobSignalled"), progress: of("jobProgress") };
     const events = burst.started.length + burst.outputs.length + burst.finished.length + burst.signalled.length + burst.progress.length;
     if (events || samples.length) {
+      const metrics = this.core.metrics;
+      if (metrics) {
+        metrics.agentEvents.inc(events + samples.length);
+        for (const f of burst.finished) if (f.started && !f.returned) metrics.jobRunSeconds.observe(Number(f.walltimeMs) / 1000);
+      }
       const warnings = this.countFailures(burst.finished);
       await this.writer.write(events, async (tx) => {
         await applyJobEvents(tx, this.nodeId, burst, { retryDelayMs: this.core.config.scheduler.retryDelayMs });

@@ -80,6 +80,7 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
     return answer.map((a) => ({ ...a, row: rows.get(a.id) }));
   });
   core.kick();
+  core.metrics?.submissions.inc(created.filter((c) => !c.existing && !c.skipped).length);
   return created;
 }
 

@@ -297,5 +297,6 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     return sent;
   });
   for (const { job, allocation } of dispatched) core.links.send(allocation[0]!.node, runMessage(job, allocation));
+  if (dispatched.length) core.metrics?.dispatches.inc(dispatched.length);
   return dispatched.length;
 }

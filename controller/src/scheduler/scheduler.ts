@@ -63,7 +63,9 @@ export class Scheduler {
           if (writeReasons) this.reasonsWrittenAt = this.lastPassAt;
           const backfill = this.lastPassAt - this.backfilledAt >= BACKFILL_EVERY_MS;
           if (backfill) this.backfilledAt = this.lastPassAt;
+          const started = performance.now();
           const n = await schedulePass(this.core(), { writeReasons, backfill });
+          this.core().metrics?.passSeconds.observe((performance.now() - started) / 1000);
           this.lastPassPlaced = n;
           // A full pass means more may be waiting: go round again (after the window).
           if (n >= 1000) this.again = true;
