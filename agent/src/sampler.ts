@@ -35,12 +35,14 @@ export class Sampler {
       return Math.min(1, Math.max(0, (b.busy - a.busy) / (b.total - a.total)));
     };
     const perCore = current.slice(1).map((_, i) => fraction(i + 1));
+    // (before the previous reading is replaced: the total is measured against it too)
+    const total = fraction(0);
     this.previous = current;
     const mem = readMemory();
     const [l1, l5, l15] = loadavg();
     return create(SampleSchema, {
       timestampMs: BigInt(at),
-      cpuTotal: fraction(0),
+      cpuTotal: total,
       cpuPerCore: perCore,
       memoryUsedBytes: BigInt(mem.total - mem.available),
       memoryTotalBytes: BigInt(mem.total),

@@ -8,6 +8,7 @@ export interface Series {
 }
 
 const COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
+const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
 
 /** A time-series chart (uPlot): x in milliseconds, one line per series. */
 export function Chart({ title, x, series, height = 180 }: { title: string; x: number[]; series: Series[]; height?: number }) {
@@ -21,7 +22,9 @@ export function Chart({ title, x, series, height = 180 }: { title: string; x: nu
       width: Math.max(300, box.current.clientWidth || 600),
       height,
       series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLOURS[i % COLOURS.length], width: 2, spanGaps: true }))],
-      axes: [{}, { size: 60 }],
+      // a single point still gets a readable span of time around it
+      scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) } },
+      axes: [{}, { size: 60, values: (_u, ticks) => ticks.map((v) => compact.format(v)) }],
     };
     plot.current = new uPlot(opts, [x.map((t) => t / 1000), ...series.map((s) => s.values)] as uPlot.AlignedData, box.current);
     const resize = () => plot.current?.setSize({ width: Math.max(300, box.current?.clientWidth || 600), height });

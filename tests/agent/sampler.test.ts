@@ -1,0 +1,14 @@
+import { expect, test } from "bun:test";
+import { Sampler } from "../../agent/src/sampler.ts";
+
+test("the total CPU use is measured since the previous sample, like each core's (busy while a loop spins)", () => {
+  const sampler = new Sampler();
+  const until = Date.now() + 300;
+  let x = 0;
+  while (Date.now() < until) x += Math.sqrt(x + 1);
+  const s = sampler.sample();
+  expect(x).toBeGreaterThan(0);
+  // one core of this machine was busy spinning: the total is above zero and no more than the busiest core
+  expect(s.cpuTotal).toBeGreaterThan(0);
+  expect(s.cpuTotal).toBeLessThanOrEqual(Math.max(...s.cpuPerCore) + 1e-9);
+});
