@@ -26,6 +26,7 @@ import { streamJobArchive } from "./job-archive.ts";
 import { Sampler } from "./sampler.ts";
 import { JobCgroups } from "./cgroup.ts";
 import { OrphanGuard } from "./orphan-guard.ts";
+import { becomeSubreaper, Escapees } from "./escapees.ts";
 import { Spool, type AgentBody } from "./spool.ts";
 
 const log = logger("agent");
@@ -84,13 +85,18 @@ export class Agent {
   private stopped = false;
   private tick = 0;
   private cgroups: JobCgroups | undefined;
-  private readonly guard = new OrphanGuard();
+  private readonly guard: OrphanGuard;
+  /** the processes of ended jobs that left their process groups (escapees.ts) */
+  private escapees: Escapees;
+  private lastSweep = 0;
   nodeId = "";
 
   constructor(private readonly opts: AgentOptions) {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     this.spool = new Spool(opts.dataDir);
     this.jobsDir = join(opts.dataDir, "jobs");
+    this.guard = new OrphanGuard(this.jobsDir);
+    this.escapees = new Escapees(this.jobsDir, false);
     this.stateFile = join(opts.dataDir, "running.json");
     this.fetcher = new FileFetcher(join(opts.dataDir, "cache"), (sha256, offset, length) => {
       if (!this.stream || !this.registered) return false;
@@ -105,6 +111,10 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    // processes whose parent dies come back to the agent: it can end those of ended jobs
+    const subreaper = becomeSubreaper();
+    this.escapees = new Escapees(this.jobsDir, subreaper);
+    if (!subreaper) log.info("not a child subreaper: processes that leave a job's process group are found by scanning /proc");
     this.killLeftovers();
     this.guard.start();
     const cgroups = JobCgroups.setUp(createHash("sha1").update(this.opts.dataDir).digest("hex").slice(0, 8));
@@ -434,6 +444,7 @@ export class Agent {
       .then((end) => {
         this.jobs.delete(key);
         this.saveStateSoon();
+        this.sweepSoon();
         this.reportProgress(job);
         this.reportEnd(spec, end);
         this.startWaiting();
@@ -441,8 +452,19 @@ export class Agent {
       .catch((e) => log.error("job supervision failed", { job: key, error: e }));
   }
 
+  /** Ends what ended jobs left behind (at most every 100 ms; each supervision tick too). */
+  private sweepEscapees(): void {
+    if (Date.now() - this.lastSweep < 100) return;
+    this.lastSweep = Date.now();
+    const killed = this.escapees.sweep(new Set(this.jobs.keys()));
+    for (const [job, n] of killed) log.info("killed processes an ended job left behind (they had left its process group)", { job, processes: n });
+  }
+
+  private readonly sweepSoon = atEndOfTurn(() => setTimeout(() => this.sweepEscapees(), 100));
+
   private superviseJobs(): void {
     this.tick++;
+    this.sweepEscapees();
     this.returnOverdue();
     // one look at /proc for all jobs whose memory the kernel does not watch
     const polled = new Set([...this.jobs.values()].filter((j) => j.pollsRss && j.pid).map((j) => j.pid));
@@ -474,6 +496,8 @@ export class Agent {
    * they are killed, and the controller (which no longer hears of them) requeues them.
    */
   private killLeftovers(): void {
+    // what a previous agent process's jobs left that escaped their groups
+    for (const [job, n] of this.escapees.sweep(undefined, true)) log.warn("killed processes a previous agent process's job left running", { job, processes: n });
     if (!existsSync(this.stateFile)) return;
     try {
       const leftovers = JSON.parse(readFileSync(this.stateFile, "utf8")) as { jobId: string; pid: number }[];

@@ -80,6 +80,15 @@ export class JobCgroup {
     return /^oom_kill\s+[1-9]/m.test(readText(join(this.dir, "memory.events")));
   }
 
+  /** Kills every process left in the cgroup, those that left the job's process group too (cgroup.kill, kernels ≥ 5.14). */
+  kill(): void {
+    try {
+      writeIfExists(join(this.dir, "cgroup.kill"), "1");
+    } catch {
+      // gone already
+    }
+  }
+
   /** Removes the cgroup once its processes are gone; false while some remain. */
   remove(): boolean {
     try {

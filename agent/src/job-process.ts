@@ -11,6 +11,7 @@ import type { JobCgroup, JobCgroups } from "./cgroup.ts";
 import type { OrphanGuard } from "./orphan-guard.ts";
 import { ProgressScanner, type Progress } from "./progress-lines.ts";
 import { listOutputs, type OutputFile } from "./job-outputs.ts";
+import { JOB_MARKER } from "./escapees.ts";
 
 const TAIL_BYTES = 4096;
 
@@ -91,6 +92,7 @@ export class JobProcess {
   readonly jobId: bigint;
   readonly attempt: number;
   readonly dir: string;
+  private readonly jobsDir: string;
   readonly stdoutPath: string;
   readonly stderrPath: string;
   pid = 0;
@@ -124,6 +126,7 @@ export class JobProcess {
     /** brings the job's input files from the controller */
     private readonly fetcher?: FileFetcher,
   ) {
+    this.jobsDir = jobsDir;
     this.jobId = spec.jobId;
     this.attempt = spec.attempt;
     this.dir = join(jobsDir, `${spec.jobId}.${spec.attempt}`);
@@ -158,6 +161,8 @@ export class JobProcess {
       DROVER_CPUS: String(this.spec.cpus),
       PBS_NODEFILE: nodefile,
       PBS_JOBID: String(this.jobId),
+      // what ties every process of the job to it, those that leave its process group too (escapees.ts)
+      [JOB_MARKER]: this.jobsDir,
     };
     if (this.spec.workingDirectory && (!existsSync(cwd) || !statSync(cwd).isDirectory())) return notStarted(`working directory ${cwd} does not exist on this node`);
     if (this.spec.writeRunScript) {
@@ -226,6 +231,8 @@ export class JobProcess {
         this.killReason = `memory limit of ${mb(Number(this.spec.memoryBytes))} exceeded: the kernel stopped the job's processes`;
         this.killCause = "memory";
       }
+      // whatever is left of the job in its cgroup goes with it, escaped or not
+      this.cgroup.kill();
       removeWhenEmpty(this.cgroup);
     }
     const stdoutTail = tailOf(out);

@@ -1,11 +1,13 @@
 import type { FileSink, Subprocess } from "bun";
 import { atEndOfTurn } from "@drover/shared/end-of-turn";
 import { logger } from "@drover/shared/log";
+import { KILL_MARKED } from "./escapees.ts";
 
 const log = logger("agent");
 
 // Reads "+ PGID" / "- PGID" lines; when its input closes — the agent is gone, however it went,
-// kill -9 included — it kills every process group still listed. POSIX sh builtins only.
+// kill -9 included — it kills every process group still listed (POSIX sh builtins), then every
+// process carrying the agent's job marker ($1), those that left their group too.
 const SCRIPT = `
 groups=" "
 while read -r op id; do
@@ -15,7 +17,7 @@ while read -r op id; do
   esac
 done
 for id in $groups; do kill -s KILL -- "-$id" 2>/dev/null; done
-`;
+${KILL_MARKED}`;
 
 /**
  * Makes sure no job outlives its agent: once the agent is gone nobody could supervise or report
@@ -36,8 +38,11 @@ export class OrphanGuard {
     return this.proc?.pid ?? 0;
   }
 
+  /** `marker`: the job marker's value (escapees.ts), for the processes that left their groups. */
+  constructor(private readonly marker = "") {}
+
   start(): void {
-    const proc = Bun.spawn(["/bin/sh", "-c", SCRIPT], { stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
+    const proc = Bun.spawn(["/bin/sh", "-c", SCRIPT, "sh", this.marker], { stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
     this.proc = proc;
     // a new guard learns every running group (removals meant for the one that died are moot)
     this.pending = this.groups.size ? [...this.groups].map((pgid) => `+ ${pgid}`) : [];
