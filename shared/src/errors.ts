@@ -8,6 +8,7 @@ export type ErrorKind =
   | "conflict"
   | "too_large"
   | "unsupported_media_type"
+  | "too_many_requests"
   | "unavailable";
 
 const statusByKind: Record<ErrorKind, number> = {
@@ -19,6 +20,7 @@ const statusByKind: Record<ErrorKind, number> = {
   conflict: 409,
   too_large: 413,
   unsupported_media_type: 415,
+  too_many_requests: 429,
   unavailable: 503,
 };
 

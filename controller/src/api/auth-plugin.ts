@@ -8,8 +8,8 @@ import type { ApiContext } from "./context.ts";
  * (Bearer JWT, or HTTP Basic for clients of MWS and MDWorkbench).
  */
 export function authPlugin(ctx: ApiContext) {
-  return new Elysia().derive({ as: "scoped" }, async ({ request }) => ({
-    principal: await ctx.auth.fromHeader(request.headers.get("authorization")),
+  return new Elysia().derive({ as: "scoped" }, async ({ request, server }) => ({
+    principal: await ctx.auth.fromHeader(request.headers.get("authorization"), server?.requestIP(request)?.address ?? ""),
   }));
 }
 

@@ -46,6 +46,7 @@ type Stream = ServerDuplexStream<AgentMessage, ControllerMessage | Uint8Array>;
  */
 export class AgentSession implements AgentLink {
   nodeId = "";
+  tokenId: number | undefined;
   lastSeen = now();
   private inbox: AgentMessage[] = [];
   private outbox: ControllerMessage[] = [];
@@ -68,6 +69,7 @@ export class AgentSession implements AgentLink {
     const header = String(this.call.metadata.get("authorization")[0] ?? "");
     const token = header.replace(/^Bearer\s+/i, "");
     const known = token ? await verifyAgentToken(this.core.db, token) : undefined;
+    this.tokenId = known?.id;
     if (!known) {
       this.fail(status.UNAUTHENTICATED, "unknown or revoked agent token: ask an administrator for one (POST /auth/agent-tokens)");
       return;

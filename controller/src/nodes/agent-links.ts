@@ -32,6 +32,8 @@ export interface AgentLink {
   close(reason: string): void;
   /** how many of the node's jobs ended per second lately */
   endsPerSecond?(): number;
+  /** the agent token it connected with */
+  tokenId?: number;
 }
 
 /** The agents connected to this controller, by node id. */
@@ -111,6 +113,13 @@ export class AgentLinks {
     if (!link) return false;
     link.send(message);
     return true;
+  }
+
+  /** Closes the streams of agents that connected with a token (it was revoked); returns their nodes. */
+  disconnectToken(tokenId: number, reason: string): string[] {
+    const cut = [...this.links.values()].filter((l) => l.tokenId === tokenId);
+    for (const l of cut) l.close(reason);
+    return cut.map((l) => l.nodeId);
   }
 
   /** Closes a node's stream, if it has one here. */

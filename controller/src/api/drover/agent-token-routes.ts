@@ -34,6 +34,8 @@ export function agentTokenRoutes(ctx: ApiContext) {
         const id = Number(params.id);
         if (!Number.isSafeInteger(id) || id < 1) throw invalid(`"${params.id}" is not an agent token id`);
         await revokeAgentToken(ctx.db, id);
+        // agents connected with it are cut off (they cannot connect again with it)
+        ctx.core.links.disconnectToken(id, "the agent token this agent connected with was revoked");
         return new Response(null, { status: 200 });
       },
       { detail: { summary: "Revoke an agent token (admin)", tags: ["auth"] } },

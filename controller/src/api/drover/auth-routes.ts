@@ -19,8 +19,8 @@ const userView = (u: { username: string; role: string; createdAt: Date }) => ({
 export function tokenRoutes(ctx: ApiContext) {
   return new Elysia().post(
     "/auth/token",
-    async ({ body }) => {
-      const principal = await ctx.auth.checkPassword(body.username, body.password);
+    async ({ body, request, server }) => {
+      const principal = await ctx.auth.checkPassword(body.username, body.password, server?.requestIP(request)?.address ?? "");
       return ctx.auth.tokens.issue(principal);
     },
     {

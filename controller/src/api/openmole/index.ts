@@ -68,7 +68,7 @@ export function openmoleApi(ctx: ApiContext) {
   /** The principal a token parameter (or, for other clients, an Authorization header) names. */
   const principalOf = async (request: Request, fields: Record<string, string>): Promise<Principal> => {
     try {
-      if (fields.token) return await ctx.auth.tokens.verify(fields.token);
+      if (fields.token) return await ctx.auth.stillAUser(await ctx.auth.tokens.verify(fields.token));
       const header = request.headers.get("authorization");
       if (header) return await ctx.auth.fromHeader(header);
     } catch {
@@ -79,16 +79,17 @@ export function openmoleApi(ctx: ApiContext) {
 
   /** Runs a call the OpenMOLE way: parameters read, token checked, failures as 417 {message, stackTrace}. */
   const call =
-    (handler: (p: Params & { principal: Principal; request: Request }) => Promise<Response>, opts: { open?: boolean } = {}) =>
-    async ({ request }: { request: Request }): Promise<Response> => {
+    (handler: (p: Params & { principal: Principal; request: Request; address: string }) => Promise<Response>, opts: { open?: boolean } = {}) =>
+    async ({ request, server }: { request: Request; server: { requestIP(r: Request): { address: string } | null } | null }): Promise<Response> => {
       let params: Params | undefined;
       try {
         params = await readParams(request);
         const principal = opts.open ? { username: "", role: "user" as const } : await principalOf(request, params.fields);
-        return await handler({ ...params, principal, request });
+        return await handler({ ...params, principal, request, address: server?.requestIP(request)?.address ?? "" });
       } catch (e) {
         if (e instanceof Unauthorized) return json({ message: UNAUTHORIZED }, 401);
         if (e instanceof DroverError && ["invalid", "not_found", "conflict", "forbidden"].includes(e.kind)) return failed(e.message);
+        if (e instanceof DroverError && e.kind === "too_many_requests") return json({ message: e.message }, 429);
         throw e;
       } finally {
         if (params?.archive) rmSync(params.archive, { force: true });
@@ -105,11 +106,14 @@ export function openmoleApi(ctx: ApiContext) {
     .post(
       "/token",
       call(
-        async ({ fields }) => {
+        async ({ fields, address }) => {
           if (!fields.password) return failed("No password sent with request");
           // OpenMOLE's one server password is the password of the drover user it stands for
           const username = fields.username || config.openmole.user;
-          const principal = await ctx.auth.checkPassword(username, fields.password).catch(() => undefined);
+          const principal = await ctx.auth.checkPassword(username, fields.password, address).catch((e) => {
+            if (e instanceof DroverError && e.kind === "too_many_requests") throw e;
+            return undefined;
+          });
           if (!principal) return json({ message: fields.username ? "Wrong username or password" : "Server password is incorrect" }, 403);
           const { token, duration } = await ctx.auth.tokens.issue(principal, TOKEN_LIFETIME_MS);
           return json({ token, duration }, 202);
