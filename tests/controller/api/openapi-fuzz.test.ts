@@ -86,7 +86,7 @@ await forEachDatabase("every documented route under random input", (database) =>
           async (segments, query, b, asUser, headers) => {
             let i = 0;
             const path = route.path.replace(/\{[^}]+\}|\*/g, () => encodeURIComponent(segments[i++ % segments.length]!.toWellFormed()).slice(0, 2000) || "x");
-            const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k.toWellFormed(), v.toWellFormed()])).toString();
+            const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k.toWellFormed(), v.toWellFormed()])).toString();
             const before = await stored();
             const withBody = !["GET", "HEAD", "DELETE"].includes(route.method);
             const res = await fetch(`${c.url}${path}${qs ? `?${qs}` : ""}`, {
