@@ -55,6 +55,15 @@ function validationMessages(error: unknown): string[] {
   return [...seen];
 }
 
+/** Postgres's refusal of a NUL byte or an untranslatable character (SQLSTATE 22021, 22P05), however wrapped. */
+function unstorableText(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === "22021" || e.code === "22P05") return true;
+    if (typeof e.message === "string" && /invalid byte sequence for encoding "UTF8": 0x00|unsupported Unicode escape sequence/.test(e.message)) return true;
+  }
+  return false;
+}
+
 /**
  * Translates anything thrown while handling a request into a response: DroverErrors carry
  * their kind; Elysia's parse/validation/not-found become 400/404/405; anything else is a bug,
@@ -92,6 +101,8 @@ export function translateError(
     case "INVALID_FILE_TYPE":
       return errorResponse(path, "invalid", [(error as Error).message]);
   }
+  // text Postgres cannot hold (a NUL character) reached a query: the client's input, not a bug
+  if (unstorableText(error)) return errorResponse(path, "invalid", ["The request holds text that cannot be stored (a NUL character, \\u0000): remove it"]);
   log.error("unexpected error", { method: request.method, path, error });
   const status = 500;
   return bodyResponse(renderErrorBody(path, status, ["A problem occurred while processing the request"]), status);

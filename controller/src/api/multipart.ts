@@ -31,6 +31,9 @@ export async function readMultipart<T>(request: Request, onFile: (part: FilePart
       fields[name] = value;
     });
     parser.on("file", (field, stream, info) => {
+      // a body that ends inside a file part destroys its stream with the error: whoever reads the
+      // stream sees it; without a listener of its own it would be an uncaught exception
+      stream.on("error", () => {});
       const work = onFile({ field, filename: info.filename ?? "", stream }).then((result) => ({ field, result }));
       // a handler that fails stops reading its stream: drain it so the rest of the body flows
       work.catch(() => stream.resume());

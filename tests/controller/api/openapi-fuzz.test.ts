@@ -84,6 +84,7 @@ await forEachDatabase("every documented route under random input", (database) =>
           fc.boolean(),
           fc.constantFrom<Record<string, string>>({}, { "content-length": "5" }, { accept: "application/xml" }, { "x-forwarded-for": "999.1.1.1, ::zz" }, { authorization: "Bearer " }, { "status-location": "ftp://x" }, { "accept-encoding": "gzip" }),
           async (segments, query, b, asUser, headers) => {
+           try {
             let i = 0;
             const path = route.path.replace(/\{[^}]+\}|\*/g, () => encodeURIComponent(segments[i++ % segments.length]!.toWellFormed()).slice(0, 2000) || "x");
             const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k.toWellFormed(), v.toWellFormed()])).toString();
@@ -103,6 +104,9 @@ await forEachDatabase("every documented route under random input", (database) =>
               expect({ where, shape: errorShapeOk(path, text, res.headers.get("content-type") ?? "") }).toEqual({ where, shape: true });
             }
             if (res.status >= 400) expect({ where, stored: await stored() }).toEqual({ where, stored: before });
+           } catch (e) {
+            throw new Error(`${route.method} ${route.path}: ${(e as Error).message}`.slice(0, 2000));
+           }
           },
         ),
         { numRuns: RUNS, seed: SEED, endOnFailure: true },
