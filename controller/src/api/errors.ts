@@ -55,6 +55,16 @@ function validationMessages(error: unknown): string[] {
   return [...seen];
 }
 
+/** A lost or refused connection to Postgres (postgres.js codes, SQLSTATE classes 08 and 57P0x), however wrapped. */
+export function databaseUnreachable(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === "string" ? e.code : "";
+    if (["ECONNREFUSED", "ECONNRESET", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECTION_CLOSED", "CONNECT_TIMEOUT"].includes(code)) return true;
+    if (/^08/.test(code) || /^57P0[1-3]$/.test(code)) return true;
+  }
+  return false;
+}
+
 /** Postgres's refusal of a NUL byte or an untranslatable character (SQLSTATE 22021, 22P05), however wrapped. */
 function unstorableText(error: unknown): boolean {
   for (let e = error as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
@@ -101,6 +111,8 @@ export function translateError(
     case "INVALID_FILE_TYPE":
       return errorResponse(path, "invalid", [(error as Error).message]);
   }
+  // the database is restarting or unreachable: nothing was done; the client may try again
+  if (databaseUnreachable(error)) return errorResponse(path, "unavailable", ["The database is unreachable at the moment (restarting?): nothing was done; try again shortly"]);
   // text Postgres cannot hold (a NUL character) reached a query: the client's input, not a bug
   if (unstorableText(error)) return errorResponse(path, "invalid", ["The request holds text that cannot be stored (a NUL character, \\u0000): remove it"]);
   log.error("unexpected error", { method: request.method, path, error });
