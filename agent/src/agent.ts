@@ -488,7 +488,13 @@ export class Agent {
   /** Which process groups are ours, so that a restarted agent can clean up after a crash. */
   private saveState(): void {
     const running = [...this.jobs.values()].filter((j) => j.pid).map((j) => ({ jobId: String(j.jobId), attempt: j.attempt, pid: j.pid }));
-    writeFileSync(this.stateFile, JSON.stringify(running));
+    try {
+      writeFileSync(this.stateFile, JSON.stringify(running));
+    } catch (e) {
+      // a full disk: the orphan guard still knows the groups; the list is written once there is room
+      if (!["ENOSPC", "EDQUOT"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
+      log.warn("the agent's data directory is full: the list of running jobs could not be saved", { file: this.stateFile });
+    }
   }
 
   /**

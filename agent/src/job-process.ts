@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync, fstatSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, statfsSync, writeFileSync, fstatSync } from "node:fs";
 import { join } from "node:path";
 import type { RunJob } from "@drover/proto/service";
 import { hostname } from "node:os";
@@ -241,6 +241,8 @@ export class JobProcess {
     this.closeOutput();
     const exitCode = signal ? undefined : (this.proc.exitCode ?? undefined);
     const cause = this.killCause || (signal ? "signal" : "exit");
+    // a job that failed on a full disk says so (its own error output may not have fitted either)
+    if (!this.killReason && exitCode !== 0 && diskFull(cwd)) this.killReason = `exited with code ${exitCode ?? signal}; the file system of its directory ${cwd} is full`;
     const hasBehaviours = this.spec.onSuccess.length + this.spec.onFailure.length + this.spec.onExit.length > 0;
     const behaviourNotes = hasBehaviours ? await runBehaviours(this.spec, cause === "exit" && exitCode === 0, cwd, env) : [];
     // what the run generated, as its behaviours left it (not its inputs, nor drover's own files)
@@ -335,6 +337,16 @@ export class JobProcess {
     if (size === this.lastOutputSize) return undefined;
     this.lastOutputSize = size;
     return { stdout: tailOf(this.outFd), stderr: tailOf(this.errFd) };
+  }
+}
+
+/** Whether the file system holding `dir` has (almost) no room left for its user. */
+function diskFull(dir: string): boolean {
+  try {
+    const s = statfsSync(dir);
+    return Number(s.bavail) * Number(s.bsize) < 64 * 1024;
+  } catch {
+    return false;
   }
 }
 

@@ -1,7 +1,11 @@
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { AgentMessageSchema, type AgentMessage } from "@drover/proto/service";
+import { logger } from "@drover/shared/log";
+
+const log = logger("agent");
+const noRoom = (e: unknown) => ["ENOSPC", "EDQUOT"].includes((e as NodeJS.ErrnoException).code ?? "");
 
 /** Samples kept at most while the controller is away; job events are never dropped. */
 const MAX_SPOOLED_SAMPLE_BATCHES = 5000;
@@ -63,13 +67,33 @@ export class Spool {
     return message;
   }
 
-  /** Writes what was appended since the last sync, in one write (the agent syncs once per turn of its event loop). */
+  /**
+   * Writes what was appended since the last sync, in one write (the agent syncs once per turn of
+   * its event loop). On a full disk the messages stay in memory, still sent and delivered — only a
+   * crash before the disk has room again would lose them — and are written by a later sync.
+   */
   sync(): void {
     if (!this.unwritten.length) return;
-    this.fd ??= openSync(this.file, "a", 0o600);
-    writeSync(this.fd, this.unwritten.join(""));
-    this.unwritten = [];
+    const bytes = Buffer.from(this.unwritten.join(""));
+    try {
+      this.fd ??= openSync(this.file, "a", 0o600);
+      const written = writeSync(this.fd, bytes);
+      // what did not fit waits (the file ends inside a line until it is written)
+      this.unwritten = written < bytes.length ? [bytes.subarray(written).toString()] : [];
+      if (written < bytes.length) throw Object.assign(new Error("short write"), { code: "ENOSPC" });
+      if (this.diskFull) {
+        this.diskFull = false;
+        log.info("the spool is written to disk again");
+      }
+    } catch (e) {
+      if (!noRoom(e)) throw e;
+      if (!this.diskFull) log.warn("the agent's data directory is full: job events are kept in memory until it has room", { file: this.file });
+      this.diskFull = true;
+    }
   }
+
+  /** true while the last write failed for want of space */
+  private diskFull = false;
 
   /** The controller stored everything up to seq. */
   ack(seq: bigint): void {
@@ -119,7 +143,14 @@ export class Spool {
   private compact(): void {
     this.acksSinceCompaction = 0;
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, this.entries.map(line).join(""));
+    try {
+      writeFileSync(tmp, this.entries.map(line).join(""));
+    } catch (e) {
+      // no room for the compacted copy: the spool stays as it is
+      rmSync(tmp, { force: true });
+      if (noRoom(e)) return;
+      throw e;
+    }
     renameSync(tmp, this.file);
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;

@@ -9,6 +9,7 @@ export type ErrorKind =
   | "too_large"
   | "unsupported_media_type"
   | "too_many_requests"
+  | "insufficient_storage"
   | "unavailable";
 
 const statusByKind: Record<ErrorKind, number> = {
@@ -21,6 +22,7 @@ const statusByKind: Record<ErrorKind, number> = {
   too_large: 413,
   unsupported_media_type: 415,
   too_many_requests: 429,
+  insufficient_storage: 507,
   unavailable: 503,
 };
 

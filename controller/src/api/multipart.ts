@@ -35,8 +35,9 @@ export async function readMultipart<T>(request: Request, onFile: (part: FilePart
       // stream sees it; without a listener of its own it would be an uncaught exception
       stream.on("error", () => {});
       const work = onFile({ field, filename: info.filename ?? "", stream }).then((result) => ({ field, result }));
-      // a handler that fails stops reading its stream: drain it so the rest of the body flows
-      work.catch(() => stream.resume());
+      // a handler that fails (a refused file, a full disk) ends the reading of the whole body
+      // with its error: its stream may be destroyed, and the parser would wait for it forever
+      work.catch((e) => reject(e));
       pending.push(work);
     });
     parser.on("close", resolve);

@@ -1,7 +1,11 @@
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { DroverError } from "@drover/shared/errors";
+
+/** Bytes gathered before each write. */
+const PIECE = 1024 * 1024;
 
 /**
  * Streams a request body to a file, never holding it whole in memory: written to a temporary
@@ -21,7 +25,18 @@ export async function receiveFile(
   const tmp = `${tmpDir}/.upload-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const hash = createHash("md5");
   const sha = createHash("sha256");
-  const writer = Bun.file(tmp).writer();
+  // written in pieces of up to 1 MiB through a file handle, whose failures (a full disk) are
+  // ordinary rejections caught below (a Bun FileSink's failed flush could leave the request hanging)
+  const file = await open(tmp, "w", 0o600);
+  let held: Uint8Array[] = [];
+  let heldBytes = 0;
+  const writeHeld = async () => {
+    if (!heldBytes) return;
+    const piece = Buffer.concat(held, heldBytes);
+    held = [];
+    heldBytes = 0;
+    for (let at = 0; at < piece.length; ) at += (await file.write(piece, at, piece.length - at)).bytesWritten;
+  };
   let bytes = 0;
   try {
     if (body) {
@@ -30,10 +45,13 @@ export async function receiveFile(
         if (bytes > maxBytes) throw new DroverError("too_large", `The upload is larger than ${maxBytes} bytes (http.maxBodyBytes)`);
         hash.update(chunk);
         sha.update(chunk);
-        writer.write(chunk);
+        held.push(new Uint8Array(chunk)); // a copy: the stream may reuse its buffers
+        heldBytes += chunk.byteLength;
+        if (heldBytes >= PIECE) await writeHeld();
       }
     }
-    await writer.end();
+    await writeHeld();
+    await file.close();
     const md5 = hash.digest("hex");
     const path = target(md5);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -44,14 +62,17 @@ export async function receiveFile(
     }
     return { path, md5, sha256: sha.digest("hex"), bytes };
   } catch (e) {
-    try {
-      await writer.end();
-    } catch {
-      // the writer failed already; the file is removed below
-    }
+    await file.close().catch(() => {});
     rmSync(tmp, { force: true });
+    if (isDiskFull(e)) throw new DroverError("insufficient_storage", "The controller's disk is full: the upload was not kept (nothing of it is left); try again once an administrator has made room");
     throw e;
   }
+}
+
+/** A write that failed because the file system is full (or the user's quota is). */
+function isDiskFull(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" || /ENOSPC|no space left/i.test(String((e as Error | undefined)?.message));
 }
 
 /** rename, or copy and remove where the target is on another filesystem. */
