@@ -121,11 +121,18 @@ export async function runSoak(c: Cluster, seconds: number, sampleEveryMs = 5000)
   // every job ends, and none is lost
   const ids = [...jobIds];
   let unaccounted: number[] = [];
-  await until(async () => {
-    // nothing of any dialect still waits or runs
-    const page = JSON.parse((await call("GET", "/jobs?limit=1&state=queued,dispatching,running,suspended")).text) as { jobs: unknown[] };
-    return page.jobs.length === 0 ? true : undefined;
-  }, 300_000, "every soak job to end");
+  try {
+    await until(async () => {
+      // nothing of any dialect still waits or runs
+      const page = JSON.parse((await call("GET", "/jobs?limit=1&state=queued,dispatching,running,suspended")).text) as { jobs: unknown[] };
+      return page.jobs.length === 0 ? true : undefined;
+    }, 300_000, "every soak job to end");
+  } catch {
+    const left = JSON.parse((await call("GET", "/jobs?limit=500&state=queued,dispatching,running,suspended")).text) as { jobs: { id: number; state: string; dialect: string; reason: string | null; command: string }[] };
+    const byKind = new Map<string, number>();
+    for (const j of left.jobs) byKind.set(`${j.dialect} ${j.state} (${j.reason ?? ""}) ${j.command.slice(0, 40)}`, (byKind.get(`${j.dialect} ${j.state} (${j.reason ?? ""}) ${j.command.slice(0, 40)}`) ?? 0) + 1);
+    errors.push(`jobs still waiting or running 5 minutes after the load: ${[...byKind].map(([k, n]) => `${n} × ${k}`).join("; ")}`);
+  }
   for (const id of ids) {
     const res = await fetch(`${c.url}/jobs/${id}`, { headers });
     if (res.status !== 200) unaccounted.push(id);
