@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { join } from "node:path";
 import postgres from "postgres";
 import { Cluster } from "../tests/helpers/cluster.ts";
-import { POSTGRES_URL } from "../tests/helpers/databases.ts";
 import { until } from "../tests/helpers/until.ts";
+import { freshDatabase } from "./bench-database.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
 import { childTicks, machineTicks, postgresTicks, ticks } from "./cpu-ticks.ts";
 
@@ -29,20 +29,6 @@ async function rawSpawnRate(n: number, concurrency: number): Promise<number> {
   return n / ((performance.now() - t0) / 1000);
 }
 
-async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `drover_bench_${process.pid}_${Math.random().toString(36).slice(2, 7)}`;
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const u = new URL(POSTGRES_URL);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
 
 async function withCluster<T>(agents: number, fn: (c: Cluster, sql: postgres.Sql) => Promise<T>): Promise<T> {
   const db = await freshDatabase();

@@ -7,7 +7,7 @@
 import postgres from "postgres";
 import { chromium } from "playwright-core";
 import { Cluster } from "../tests/helpers/cluster.ts";
-import { POSTGRES_URL } from "../tests/helpers/databases.ts";
+import { freshDatabase } from "./bench-database.ts";
 import { until } from "../tests/helpers/until.ts";
 import { ticks } from "./cpu-ticks.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
@@ -23,13 +23,9 @@ const log = (k: string, v: string) => {
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const name = `drover_bench_ui_${process.pid}`;
-const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${name}`);
-const dbUrl = new URL(POSTGRES_URL);
-dbUrl.pathname = `/${name}`;
-const sql = postgres(dbUrl.toString(), { max: 2, onnotice: () => {} });
-const c = new Cluster({ databaseUrl: dbUrl.toString(), env: { DROVER_LOG_LEVEL: "warn", DROVER_SAMPLE_INTERVAL: "10s", DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_NODE_TIMEOUT: "30s" } });
+const db = await freshDatabase();
+const sql = postgres(db.url, { max: 2, onnotice: () => {} });
+const c = new Cluster({ databaseUrl: db.url, env: { DROVER_LOG_LEVEL: "warn", DROVER_SAMPLE_INTERVAL: "10s", DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_NODE_TIMEOUT: "30s" } });
 try {
   await c.startController();
   await c.startAgent("bench-0");
@@ -119,8 +115,7 @@ try {
 } finally {
   await sql.end();
   await c.stop();
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await db.drop();
 }
 
 if (process.argv.includes("--write")) {

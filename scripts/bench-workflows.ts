@@ -9,7 +9,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import * as tar from "tar";
 import { Cluster } from "../tests/helpers/cluster.ts";
-import { POSTGRES_URL } from "../tests/helpers/databases.ts";
+import { freshDatabase } from "./bench-database.ts";
 import { until } from "../tests/helpers/until.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
 
@@ -20,14 +20,10 @@ const log = (k: string, v: string) => {
   console.log(`${k}: ${v}`);
 };
 
-const name = `drover_bench_wf_${process.pid}`;
-const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${name}`);
-const dbUrl = new URL(POSTGRES_URL);
-dbUrl.pathname = `/${name}`;
-const sql = postgres(dbUrl.toString(), { max: 2, onnotice: () => {} });
+const db = await freshDatabase();
+const sql = postgres(db.url, { max: 2, onnotice: () => {} });
 const scratch = mkdtempSync(join(tmpdir(), "drover-bench-wf-"));
-const c = new Cluster({ databaseUrl: dbUrl.toString(), env: { DROVER_LOG_LEVEL: "warn", DROVER_SAMPLE_INTERVAL: "10s", DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_NODE_TIMEOUT: "30s" } });
+const c = new Cluster({ databaseUrl: db.url, env: { DROVER_LOG_LEVEL: "warn", DROVER_SAMPLE_INTERVAL: "10s", DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_NODE_TIMEOUT: "30s" } });
 try {
   await c.startController();
   await c.startAgent("bench-0");
@@ -72,8 +68,7 @@ try {
 } finally {
   await sql.end();
   await c.stop();
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await db.drop();
   rmSync(scratch, { recursive: true, force: true });
 }
 

@@ -3,19 +3,14 @@
 // every 10 s, their slope after the first fifth (warm-up) reported.
 //
 //   bun scripts/soak.ts [MINUTES] [--write]      (default 10; --write updates BENCHMARKS.md)
-import postgres from "postgres";
 import { Cluster } from "../tests/helpers/cluster.ts";
-import { POSTGRES_URL } from "../tests/helpers/databases.ts";
+import { freshDatabase } from "./bench-database.ts";
 import { runSoak, slope } from "./soak-load.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
 
 const minutes = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 10);
-const name = `drover_soak_${process.pid}`;
-const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${name}`);
-const url = new URL(POSTGRES_URL);
-url.pathname = `/${name}`;
-const c = new Cluster({ databaseUrl: url.toString(), env: { DROVER_LOG_LEVEL: "warn" } });
+const db = await freshDatabase();
+const c = new Cluster({ databaseUrl: db.url, env: { DROVER_LOG_LEVEL: "warn" } });
 const figures: Record<string, string> = {};
 let failed = false;
 try {
@@ -39,8 +34,7 @@ try {
   failed = r.errors.length > 0 || r.unaccounted.length > 0;
 } finally {
   await c.stop();
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await db.drop();
 }
 if (process.argv.includes("--write")) {
   writeBenchmarkSection(`Soak: ${minutes} minutes of mixed load`, `bun scripts/soak.ts ${minutes} --write`, figures, [
