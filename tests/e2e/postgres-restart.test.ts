@@ -11,7 +11,9 @@ import { until } from "../helpers/until.ts";
 
 const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql") : [];
 const bin = versions.length ? `/usr/lib/postgresql/${versions.sort().at(-1)}/bin` : "";
-const canRun = !!bin && existsSync(`${bin}/initdb`) && process.getuid?.() === 0 && Bun.which("runuser") !== null;
+// (runuser lives in sbin, which a minimal PATH may leave out)
+const runuser = Bun.which("runuser", { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin:/usr/bin:/bin` });
+const canRun = !!bin && existsSync(`${bin}/initdb`) && process.getuid?.() === 0 && runuser !== null;
 
 if (!canRun) {
   const why = "needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin), root and runuser, to run a Postgres of its own";
@@ -23,7 +25,7 @@ if (!canRun) {
   let port = 0;
   let c: Cluster;
   const asPostgres = (args: string[]) => {
-    const r = Bun.spawnSync(["runuser", "-u", "postgres", "--", ...args], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync([runuser!, "-u", "postgres", "--", ...args], { stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`${args[0]}: ${r.stderr.toString()}`);
   };
   const pgStart = () => asPostgres([`${bin}/pg_ctl`, "-D", data, "-l", join(dir, "log"), "-w", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, "start"]);
