@@ -20,7 +20,7 @@ await forEachDatabaseUrl("credentials on a cluster", (url) => {
       const text = await (await c.api("/metrics")).text();
       return Number(/^drover_agents_connected (\d+)/m.exec(text)?.[1] ?? -1);
     };
-    expect(await metric()).toBe(1);
+    await until(async () => ((await metric()) === 1 ? true : undefined), 10_000, "the agent to be connected");
     expect((await c.api(`/auth/agent-tokens/${id}`, { method: "DELETE" })).status).toBe(200);
     await until(async () => ((await metric()) === 0 ? true : undefined), 10_000, "the agent's stream to be cut");
     // it keeps trying, and is refused
