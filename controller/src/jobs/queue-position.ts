@@ -46,7 +46,15 @@ export function reorder<T extends { id: number }>(list: T[], moved: Set<number>,
  * changed is handed back by its agent and sent again in the new order. Non-admins may move
  * only their own jobs. Throws 400 naming any id that is not a waiting job among them.
  */
-export async function moveInQueue(core: Core, principal: Principal, ids: number[], direction: QueueMove, among: SQL = sql`true`): Promise<void> {
+export async function moveInQueue(
+  core: Core,
+  principal: Principal,
+  ids: number[],
+  direction: QueueMove,
+  among: SQL = sql`true`,
+  /** what the moved jobs are called in messages (MDWorkbench: launch, launches) */
+  called: { one: string; many: string } = { one: "job", many: "jobs" },
+): Promise<void> {
   const recall = await core.db.transaction(async (tx) => {
     type Row = { id: number | string; priority: number; queue_position: number | string; state: string; node_id: string | null; attempt: number; owner: string };
     const rows = rowsOf<Row>(
@@ -60,7 +68,7 @@ export async function moveInQueue(core: Core, principal: Principal, ids: number[
     const list: Place[] = rows.filter(mine).map((r) => ({ id: Number(r.id), priority: r.priority, position: Number(r.queue_position), state: r.state, nodeId: r.node_id, attempt: r.attempt }));
     const known = new Set(list.map((p) => p.id));
     const unknown = ids.filter((id) => !known.has(id));
-    if (unknown.length) throw invalid(`No waiting job matches ${unknown.join(", ")}: only jobs that have not started can be moved in the queue`);
+    if (unknown.length) throw invalid(`No waiting ${called.one} matches ${unknown.join(", ")}: only ${called.many} that have not started can be moved in the queue`);
 
     // the same places (list is in queue order), handed out in the new order
     const places = list.map((p) => ({ priority: p.priority, position: p.position }));

@@ -3,17 +3,11 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rowsOf } from "../db/migrate.ts";
 import type { AgentLinks } from "../nodes/agent-links.ts";
+import { DIALECT_SQL } from "../jobs/dialect.ts";
 
 // The controller's metrics in Prometheus's text format (GET /metrics), with prom-client: one
 // registry per controller (a test process may run several). Counters and histograms are fed
 // where things happen; the gauges of jobs and nodes are read from the database at each scrape.
-
-/** Which dialect a job came from, as far as its row tells (documented in the README). */
-const DIALECT = sql.raw(`case
-  when workflow is not null then 'openmole'
-  when app is not null then coalesce(extra->>'dialect', 'caesar')
-  when identity is not null or req_group <> '' then 'wr'
-  else 'mws' end`);
 
 export class Metrics {
   readonly registry = new Registry();
@@ -53,7 +47,7 @@ export class Metrics {
       async collect() {
         this.reset();
         type Row = { state: string; dialect: string; n: number | string };
-        const rows = rowsOf<Row>(await db.execute(sql`select state, ${DIALECT} as dialect, count(*) as n from jobs group by 1, 2`));
+        const rows = rowsOf<Row>(await db.execute(sql`select state, ${DIALECT_SQL} as dialect, count(*) as n from jobs group by 1, 2`));
         for (const r of rows) this.set({ state: r.state, dialect: r.dialect }, Number(r.n));
       },
     });

@@ -8,6 +8,7 @@ import { cancelJob, holdJob, requeueJob, resumeJob, suspendJob, unholdJob } from
 import { getJob } from "../../jobs/find-jobs.ts";
 import { listJobEvents } from "../../jobs/job-events.ts";
 import { jobStates } from "../../jobs/states.ts";
+import { dialectOf } from "../../jobs/dialect.ts";
 import type { Tx } from "../../jobs/job-events.ts";
 import { clusterSampleData } from "../../reports/node-reports.ts";
 import { authPlugin } from "../auth-plugin.ts";
@@ -16,14 +17,6 @@ import type { ApiContext } from "../context.ts";
 // drover's own view of every dialect's jobs, for the dashboard and for scripts: one listing with
 // filters and keyset paging (newest first, fast however many jobs are stored), a job with its
 // events, its actions, and counts by group.
-
-/** Which dialect a job came from, as far as its row tells. */
-export function dialectOf(job: Pick<Job, "workflow" | "app" | "extra" | "identity" | "reqGroup">): string {
-  if (job.workflow) return "openmole";
-  if (job.app) return typeof job.extra.dialect === "string" ? job.extra.dialect : "caesar";
-  if (job.identity || job.reqGroup) return "wr";
-  return "mws";
-}
 
 /** A job as the listing shows it. */
 export function jobSummary(job: Job) {

@@ -72,6 +72,10 @@ export function mdworkbenchApi(ctx: ApiContext) {
   const { core, db, config } = ctx;
   const base = (request: Request) => new URL(request.url).origin;
 
+  /** The launch queue, running launches first, as MDWorkbench lists it. */
+  const queueAnswer = async (request: Request, principal: Principal) =>
+    render(request.headers.get("accept"), "launches", (await listAppQueue(db, principal)).map((j) => launchSummary(j, base(request))));
+
   const launchOf = async (principal: Principal, text: string) => {
     const id = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
     try {
@@ -143,8 +147,7 @@ export function mdworkbenchApi(ctx: ApiContext) {
       "/launch",
       async ({ request, principal }) => {
         requireAdmin(principal, "see the launch queue");
-        const queue = await listAppQueue(db, principal);
-        return render(request.headers.get("accept"), "launches", queue.map((j) => launchSummary(j, base(request))));
+        return queueAnswer(request, principal);
       },
       { detail: { summary: "MDWorkbench: the launch queue, running launches first (admins)", tags: ["mdworkbench"] } },
     )
@@ -161,13 +164,8 @@ export function mdworkbenchApi(ctx: ApiContext) {
         const bad = texts.filter((t) => !/^\d{1,15}$/.test(t));
         if (bad.length) throw invalid(`No launch matches ${bad.join(", ")}`);
         const ids = [...new Set(texts.map(Number))];
-        await moveInQueue(core, principal, ids, direction as QueueMove, sql`app is not null`).catch((e) => {
-          // the core names the ids; MDWorkbench speaks of launches
-          if (e instanceof DroverError && e.kind === "invalid") throw invalid(e.message.replace(/^No waiting job matches/, "No waiting launch matches").replace("only jobs that have not started", "only launches that have not started"));
-          throw e;
-        });
-        const queue = await listAppQueue(db, principal);
-        return render(request.headers.get("accept"), "launches", queue.map((j) => launchSummary(j, base(request))));
+        await moveInQueue(core, principal, ids, direction as QueueMove, sql`app is not null`, { one: "launch", many: "launches" });
+        return queueAnswer(request, principal);
       },
       { detail: { summary: "MDWorkbench: reorder waiting launches (?id=…&id=…&direction=top|up|down|bottom; admins)", tags: ["mdworkbench"] } },
     )
