@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials, makeGenericClientConstructor, Metadata, status, type ClientDuplexStream } from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
@@ -28,6 +28,7 @@ import { JobCgroups } from "./cgroup.ts";
 import { OrphanGuard } from "./orphan-guard.ts";
 import { becomeSubreaper, Escapees } from "./escapees.ts";
 import { Spool, type AgentBody } from "./spool.ts";
+import { RunAs, type RunJobsAs } from "./run-as.ts";
 
 const log = logger("agent");
 
@@ -50,6 +51,8 @@ export interface AgentOptions {
   maxBackoffMs?: number;
   /** how the node's facts are read (the standalone daemon reads them in a child process) */
   readFacts?: (dataDir: string) => Promise<NodeFacts>;
+  /** whom jobs run as when the agent is root (default: their users' accounts; see run-as.ts) */
+  runJobsAs?: RunJobsAs;
 }
 
 const AgentClient = makeGenericClientConstructor(agentServiceDefinition, "AgentService");
@@ -89,10 +92,20 @@ export class Agent {
   /** the processes of ended jobs that left their process groups (escapees.ts) */
   private escapees: Escapees;
   private lastSweep = 0;
+  private readonly runAs: RunAs;
   nodeId = "";
 
   constructor(private readonly opts: AgentOptions) {
+    this.runAs = new RunAs(opts.runJobsAs ?? "user");
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    if (this.runAs.switchesAccount) {
+      // jobs' accounts pass through to their own directories (DATA_DIR/jobs/ID.ATTEMPT) and read
+      // their node files, without listing anything; drover's other files here stay the agent's
+      for (const [dir, mode] of [[opts.dataDir, 0o711], [join(opts.dataDir, "jobs"), 0o711], [join(opts.dataDir, "nodefiles"), 0o755]] as const) {
+        mkdirSync(dir, { recursive: true });
+        chmodSync(dir, mode);
+      }
+    }
     this.spool = new Spool(opts.dataDir);
     this.jobsDir = join(opts.dataDir, "jobs");
     this.guard = new OrphanGuard(this.jobsDir);
@@ -117,6 +130,7 @@ export class Agent {
     if (!subreaper) log.info("not a child subreaper: processes that leave a job's process group are found by scanning /proc");
     this.killLeftovers();
     this.guard.start();
+    log.info(this.runAs.describe());
     const cgroups = JobCgroups.setUp(createHash("sha1").update(this.opts.dataDir).digest("hex").slice(0, 8));
     if (typeof cgroups === "string") log.info("jobs' memory limits are enforced by polling their processes' RSS", { why: cgroups });
     else {
@@ -430,7 +444,7 @@ export class Agent {
   private runJob(spec: RunJob): void {
     const key = `${spec.jobId}.${spec.attempt}`;
     if (this.jobs.has(key)) return;
-    const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000, this.cgroups, this.guard, this.fetcher);
+    const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000, this.cgroups, this.guard, this.fetcher, this.runAs);
     this.jobs.set(key, job);
     void job
       .run((pid) => {
@@ -489,7 +503,7 @@ export class Agent {
   private saveState(): void {
     const running = [...this.jobs.values()].filter((j) => j.pid).map((j) => ({ jobId: String(j.jobId), attempt: j.attempt, pid: j.pid }));
     try {
-      writeFileSync(this.stateFile, JSON.stringify(running));
+      writeFileSync(this.stateFile, JSON.stringify(running), { mode: 0o600 });
     } catch (e) {
       // a full disk: the orphan guard still knows the groups; the list is written once there is room
       if (!["ENOSPC", "EDQUOT"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
@@ -516,6 +530,6 @@ export class Agent {
     } catch (e) {
       log.warn("could not read the previous agent's job list", { error: e });
     }
-    writeFileSync(this.stateFile, "[]");
+    writeFileSync(this.stateFile, "[]", { mode: 0o600 });
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { FileChunk, InputFile } from "@drover/proto/service";
+import type { Account, RunAs } from "./run-as.ts";
 
 /** How much of a file is asked for at once: the next window is asked for once this one is written. */
 const WINDOW = 4 * 1024 * 1024;
@@ -125,10 +126,26 @@ export class FileFetcher {
   }
 }
 
+/** An input's name must be a relative path inside the working directory (a workflow's files keep their directories). */
+function checkInputName(name: string): void {
+  if (!name || name.startsWith("/") || name.split("/").some((s) => s === "" || s === "." || s === "..")) throw new Error(`"${name}" is not a relative path inside the job's directory`);
+}
+
 /** Places a cached file into a job's working directory (a copy: the job may change it, the cache must not). */
 export function placeInput(cached: string, dir: string, name: string): void {
-  // a relative path inside the working directory (a workflow's files keep their directories)
-  if (!name || name.startsWith("/") || name.split("/").some((s) => s === "" || s === "." || s === "..")) throw new Error(`"${name}" is not a relative path inside the job's directory`);
+  checkInputName(name);
   if (name.includes("/")) mkdirSync(dirname(join(dir, name)), { recursive: true, mode: 0o700 });
   copyFileSync(cached, join(dir, name), constants.COPYFILE_FICLONE);
+}
+
+/**
+ * Places a cached file as the job's account: the agent (root) reads the cache, the account
+ * writes the copy, so a name or directory the account has made a symbolic link cannot lead the
+ * agent's own rights anywhere.
+ */
+export async function placeInputAs(runAs: RunAs, account: Account, cached: string, dir: string, name: string): Promise<void> {
+  checkInputName(name);
+  const script = 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1"';
+  const { code, stderr } = await runAs.run(account, ["/bin/sh", "-c", script, "sh", name], { cwd: dir, stdin: Bun.file(cached) });
+  if (code !== 0) throw new Error(`could not be written as ${account.name}: ${stderr || `exit code ${code}`}`);
 }

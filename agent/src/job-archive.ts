@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, openSync, readSync, closeSync, realpathSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync } from "node:fs";
 import { join, sep } from "node:path";
 import { Zip, ZipDeflate } from "fflate";
 import { ArchiveJob_Format, type ArchiveJob } from "@drover/proto/service";
@@ -83,10 +83,17 @@ async function streamTarGz(jobsDir: string, dirName: string, top: string, send: 
   out.end(code === 0 ? "" : `tar failed: ${(await new Response(tar.stderr).text()).trim() || `exit code ${code}`}`);
 }
 
-/** Reads a file in PIECE-sized reads (a file's content never sits whole in memory). */
+/**
+ * Reads a file in PIECE-sized reads (a file's content never sits whole in memory). `full` is a
+ * resolved path checked to be inside the job's directory; the file opened must be that very
+ * file, a regular one: a job's account could swap a name for a link between the check and the
+ * open, and the agent reads with root's rights.
+ */
 function* readPieces(full: string): Generator<Uint8Array> {
-  const fd = openSync(full, "r");
+  const fd = openSync(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
+    const opened = existsSync(`/proc/self/fd/${fd}`) ? readlinkSync(`/proc/self/fd/${fd}`) : full;
+    if (opened !== full || !fstatSync(fd).isFile()) throw new Error(`${full} changed while it was read`);
     for (;;) {
       const buf = new Uint8Array(PIECE);
       const n = readSync(fd, buf, 0, PIECE, null);

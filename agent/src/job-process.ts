@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, statfsSync, writeFileSync, fstatSync } from "node:fs";
+import { chownSync, closeSync, constants, existsSync, fchownSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, statfsSync, writeFileSync, writeSync, fstatSync } from "node:fs";
 import { join } from "node:path";
 import type { RunJob } from "@drover/proto/service";
 import { hostname } from "node:os";
 import { memoryByGroup, signalGroup } from "./process-group.ts";
 import { runBehaviours } from "./behaviours.ts";
 import { containerCommand } from "./container.ts";
-import { placeInput, type FileFetcher } from "./file-fetch.ts";
+import { placeInput, placeInputAs, type FileFetcher } from "./file-fetch.ts";
+import type { Account, RunAs } from "./run-as.ts";
 import type { JobCgroup, JobCgroups } from "./cgroup.ts";
 import type { OrphanGuard } from "./orphan-guard.ts";
 import { ProgressScanner, type Progress } from "./progress-lines.ts";
@@ -125,6 +126,8 @@ export class JobProcess {
     private readonly guard?: OrphanGuard,
     /** brings the job's input files from the controller */
     private readonly fetcher?: FileFetcher,
+    /** whom the job runs as (without: as the agent) */
+    private readonly runAs?: RunAs,
   ) {
     this.jobsDir = jobsDir;
     this.jobId = spec.jobId;
@@ -136,13 +139,26 @@ export class JobProcess {
 
   /** Starts the process; resolves with its end (also when it could not start). */
   async run(onStarted: (pid: number) => void): Promise<JobEnd> {
+    const found = this.runAs ? await this.runAs.accountFor(this.spec.unixUser, this.spec.rootAllowed) : undefined;
+    if (found && "error" in found) return notStarted(found.error, Date.now(), "setup");
+    const account: Account | undefined = found;
     // Without a requested working directory the job runs in its own directory, beside its
     // stdout and stderr files (as a batch job's output lands in its working directory).
+    // Run as another account, the directory is made anew and given to it (whatever an earlier
+    // run left there, links included, is gone): drover's own files in it are made before, and
+    // never through a name the account could have made.
+    if (account) rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    if (account) chownSync(this.dir, account.uid, account.gid);
     if (this.spec.scratchDir) {
-      // the run's own directory, asked for by the job (its working directory is inside)
+      // the run's own directory, asked for by the job (its working directory is inside); made
+      // by its account when it has one, so only where that account may make directories
+      const dirs = ["cwd", "tmp"].map((sub) => join(this.spec.scratchDir, sub));
       try {
-        for (const sub of ["cwd", "tmp"]) mkdirSync(join(this.spec.scratchDir, sub), { recursive: true, mode: 0o700 });
+        if (account) {
+          const made = await this.runAs!.run(account, ["mkdir", "-p", "-m", "700", "--", ...dirs]);
+          if (made.code !== 0) throw new Error(`as ${account.name}: ${made.stderr || `exit code ${made.code}`}`);
+        } else for (const dir of dirs) mkdirSync(dir, { recursive: true, mode: 0o700 });
       } catch (e) {
         return notStarted(`could not make the job's directory ${this.spec.scratchDir}: ${(e as Error).message}`);
       }
@@ -151,7 +167,8 @@ export class JobProcess {
     const nodefile = nodefileFor(this.spec.hosts, this.nodefilesDir);
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-      HOME: process.env.HOME ?? cwd,
+      HOME: account?.home ?? process.env.HOME ?? cwd,
+      ...(account ? { USER: account.name, LOGNAME: account.name } : {}),
       LANG: process.env.LANG ?? "C.UTF-8",
       ...this.spec.environment,
       DROVER_JOB_ID: String(this.jobId),
@@ -168,12 +185,19 @@ export class JobProcess {
     if (this.spec.writeRunScript) {
       // a record of what runs (never run by the agent: the job is started from its argv)
       const quoted = this.spec.argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
-      writeFileSync(join(this.dir, "run.sh"), `#!/bin/sh\n# drover job ${this.jobId}, attempt ${this.attempt}\ncd '${cwd.replaceAll("'", "'\\''")}' && exec ${quoted}\n`, { mode: 0o755 });
+      const script = `#!/bin/sh\n# drover job ${this.jobId}, attempt ${this.attempt}\ncd '${cwd.replaceAll("'", "'\\''")}' && exec ${quoted}\n`;
+      if (account) {
+        const fd = this.createOwn(join(this.dir, "run.sh"), 0o755, account);
+        writeSync(fd, script);
+        closeSync(fd);
+      } else writeFileSync(join(this.dir, "run.sh"), script, { mode: 0o755 });
     }
     for (const input of this.spec.inputs) {
       try {
         if (!this.fetcher) throw new Error("this agent cannot fetch files");
-        placeInput(await this.fetcher.fetch(input), cwd, input.name);
+        const cached = await this.fetcher.fetch(input);
+        if (account) await placeInputAs(this.runAs!, account, cached, cwd, input.name);
+        else placeInput(cached, cwd, input.name);
       } catch (e) {
         return notStarted(`could not set up the job: input file ${input.name}: ${(e as Error).message}`, Date.now(), "setup");
       }
@@ -188,13 +212,20 @@ export class JobProcess {
     if (!program) return notStarted(`command not found on this node: ${argv[0]}`);
 
     // a+: the job appends through its copies, the agent reads the tails through these
-    const out = (this.outFd = openSync(this.stdoutPath, "a+", 0o600));
-    const err = (this.errFd = openSync(this.stderrPath, "a+", 0o600));
+    let out: number, err: number;
+    try {
+      out = this.outFd = account ? this.createOwn(this.stdoutPath, 0o600, account) : openSync(this.stdoutPath, "a+", 0o600);
+      err = this.errFd = account ? this.createOwn(this.stderrPath, 0o600, account) : openSync(this.stderrPath, "a+", 0o600);
+    } catch (e) {
+      this.closeOutput();
+      return notStarted(`could not create the job's output files in ${this.dir}: ${(e as Error).message}`, Date.now(), "setup");
+    }
     try {
       // detached: the child calls setsid() itself (its own session and process group, pgid =
       // pid) — one exec fewer than the setsid program; the agent's OrphanGuard kills the group
       // if the agent dies
-      const command = [program, ...argv.slice(1)];
+      // (as another account: the account's groups, and its own change into cwd, see run-as.ts)
+      const command = this.runAs?.command(account, [program, ...argv.slice(1)], cwd) ?? [program, ...argv.slice(1)];
       if (this.cgroups) {
         // the process enters the job's cgroup before it becomes the job (its arguments are
         // positional parameters of the script, never parsed by the shell)
@@ -244,7 +275,7 @@ export class JobProcess {
     // a job that failed on a full disk says so (its own error output may not have fitted either)
     if (!this.killReason && exitCode !== 0 && diskFull(cwd)) this.killReason = `exited with code ${exitCode ?? signal}; the file system of its directory ${cwd} is full`;
     const hasBehaviours = this.spec.onSuccess.length + this.spec.onFailure.length + this.spec.onExit.length > 0;
-    const behaviourNotes = hasBehaviours ? await runBehaviours(this.spec, cause === "exit" && exitCode === 0, cwd, env) : [];
+    const behaviourNotes = hasBehaviours ? await runBehaviours(this.spec, cause === "exit" && exitCode === 0, cwd, env, this.runAs && { runAs: this.runAs, account }) : [];
     // what the run generated, as its behaviours left it (not its inputs, nor drover's own files)
     const skip = new Set([...this.spec.inputs.map((i) => i.name), ...(cwd === this.dir ? ["stdout", "stderr", "run.sh"] : [])]);
     const outputs = this.spec.listOutputs ? listOutputs(cwd, skip) : undefined;
@@ -265,6 +296,16 @@ export class JobProcess {
       stdoutTail,
       stderrTail,
     };
+  }
+
+  /**
+   * Creates one of drover's files in the job's directory (never through an existing name, so
+   * never through a link), for reading and appending, owned by the job's account when it has one.
+   */
+  private createOwn(path: string, mode: number, account: Account | undefined): number {
+    const fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL, mode);
+    if (account) fchownSync(fd, account.uid, account.gid);
+    return fd;
   }
 
   private closeOutput(): void {

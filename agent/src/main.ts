@@ -10,10 +10,14 @@ import { readNodeFacts, readNodeFactsInChild } from "./facts.ts";
 
 export const agentUsage = `Usage: drover agent --controller HOST:PORT --token-file FILE [--ca-file CA.pem] [--name NAME]
                     [--data-dir DIR] [--partition P] [--features a,b] [--cpus N] [--grace 10s] [--max-backoff 5s]
+                    [--run-jobs-as user|agent]
   --cpus:    processors this node offers to jobs (default: all its cores), e.g. to keep some for
              other work
   --ca-file: the controller's CA (DROVER_HOME/keys/ca.pem there): the stream then uses TLS, as a
-             controller listening beyond loopback requires`;
+             controller listening beyond loopback requires
+  --run-jobs-as: an agent running as root starts each job as the Unix account of its drover
+             user ("user", the default: the same name unless an administrator maps it); "agent"
+             runs every job as the agent's own account (a node given to one person)`;
 
 /**
  * Parses the agent's command line and starts it. `standalone` agents (their own process)
@@ -33,6 +37,7 @@ export async function runAgent(args: string[], standalone?: { subcommand: string
       cpus: { type: "string" },
       grace: { type: "string" },
       "max-backoff": { type: "string" },
+      "run-jobs-as": { type: "string" },
     },
     strict: true,
   });
@@ -59,7 +64,10 @@ export async function runAgent(args: string[], standalone?: { subcommand: string
   }
   const cpus = values.cpus === undefined ? undefined : Number(values.cpus);
   if (cpus !== undefined && !(Number.isInteger(cpus) && cpus >= 1)) throw new Error(`--cpus must be a whole number of processors, at least 1, not "${values.cpus}"`);
+  const runJobsAs = values["run-jobs-as"] ?? process.env.DROVER_AGENT_RUN_JOBS_AS ?? "user";
+  if (runJobsAs !== "user" && runJobsAs !== "agent") throw new Error(`--run-jobs-as must be "user" or "agent", not "${runJobsAs}"`);
   const agent = new Agent({
+    runJobsAs,
     controller,
     token,
     ca,

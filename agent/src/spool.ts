@@ -110,7 +110,7 @@ export class Spool {
   private truncate(): void {
     this.acksSinceCompaction = 0;
     if (this.fd !== undefined) ftruncateSync(this.fd, 0);
-    else writeFileSync(this.file, "");
+    else writeFileSync(this.file, "", { mode: 0o600 });
   }
 
   /** Unacknowledged messages with seq greater than `after`, oldest first. */
@@ -144,7 +144,7 @@ export class Spool {
     this.acksSinceCompaction = 0;
     const tmp = `${this.file}.tmp`;
     try {
-      writeFileSync(tmp, this.entries.map(line).join(""));
+      writeFileSync(tmp, this.entries.map(line).join(""), { mode: 0o600 });
     } catch (e) {
       // no room for the compacted copy: the spool stays as it is
       rmSync(tmp, { force: true });

@@ -71,7 +71,8 @@ async function runController(args: string[], withAgent: boolean): Promise<void> 
     const [, host, port] = /^(.*):(\d+)$/.exec(controller.grpcAddress)!;
     const address = host === "0.0.0.0" || host === "::" || host === "[::]" ? `127.0.0.1:${port}` : controller.grpcAddress;
     const ca = controller.grpcCaFile ? ["--ca-file", controller.grpcCaFile] : [];
-    agent = await runAgent(["--controller", address, "--token-file", tokenFile, "--data-dir", `${config.home}/agent`, ...ca]);
+    // a one-node cluster is its starter's own: jobs run as the account that started it
+    agent = await runAgent(["--controller", address, "--token-file", tokenFile, "--data-dir", `${config.home}/agent`, "--run-jobs-as", "agent", ...ca]);
   }
   let stopping = false;
   const stop = async () => {
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
 main().catch((e) => {
   if (e instanceof DroverError) fail(e.message);
   if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) fail(e.message);
-  if (e instanceof Error && /--controller|--token-file|--grace/.test(e.message)) fail(`${e.message}\n${agentUsage}`);
+  if (e instanceof Error && /--controller|--token-file|--grace|--run-jobs-as/.test(e.message)) fail(`${e.message}\n${agentUsage}`);
   process.stderr.write(`drover: ${(e as Error).stack ?? e}\n`);
   process.exit(1);
 });

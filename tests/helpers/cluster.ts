@@ -1,6 +1,6 @@
 // A real cluster for end-to-end tests: the controller and each agent are separate `bun`
 // processes talking gRPC over loopback; jobs are real child processes of the agents.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,13 +33,13 @@ interface Proc {
   stderr: string[];
 }
 
-function spawnBun(args: string[], env: Record<string, string>): Proc {
+function spawnBun(args: string[], env: Record<string, string>, prefix: string[] = []): Proc {
   // DROVER_CPU_PROFILE=agent (or controller): that process writes a CPU profile (see scripts/profile-cpu.ts)
   const component = args[0]!.split("/")[0]!;
   const prof = process.env.DROVER_CPU_PROFILE === component ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${join(tmpdir(), `drover-profile-${component}`)}`] : [];
   // DROVER_AGENT_BINARY=dist/drover-agent: agents run from that compiled binary (as installed) instead of the sources
   const binary = component === "agent" ? process.env.DROVER_AGENT_BINARY : undefined;
-  const proc = Bun.spawn(binary ? [binary, ...args.slice(1)] : [process.execPath, ...prof, ...args], {
+  const proc = Bun.spawn([...prefix, ...(binary ? [binary, ...args.slice(1)] : [process.execPath, ...prof, ...args])], {
     cwd: ROOT,
     env: { ...process.env, DROVER_LOG_LEVEL: "info", ...env },
     stdin: "ignore",
@@ -120,7 +120,11 @@ export class Cluster {
   }
 
   /** Starts an agent process named `name` with a token from the REST API (or the given one). */
-  async startAgent(name: string, opts: { token?: string; waitForRegistration?: boolean; args?: string[] } = {}): Promise<Proc> {
+  /**
+   * Starts an agent process. Its jobs run as the agent's own account unless runJobsAsUsers
+   * (the suite's drover users have no Unix accounts; run-as-user.test.ts makes real ones).
+   */
+  async startAgent(name: string, opts: { token?: string; waitForRegistration?: boolean; args?: string[]; runJobsAsUsers?: boolean; as?: string } = {}): Promise<Proc> {
     if (!opts.token && !this.agentToken) {
       this.agentToken = (await this.json<{ token: string }>("/auth/agent-tokens", { method: "POST", json: { name: "tests" } })).token;
     }
@@ -128,11 +132,23 @@ export class Cluster {
     writeFileSync(tokenFile, opts.token ?? this.agentToken, { mode: 0o600 });
     const dataDir = join(this.home, "agents", name);
     mkdirSync(dataDir, { recursive: true });
+    // as: the agent runs as that Unix account (the test made it; its token file and directory are given to it)
+    const account = opts.as ? (await Bun.$`getent passwd ${opts.as}`.text()).trim().split(":") : undefined;
+    const prefix: string[] = [];
+    const asEnv: Record<string, string> = {};
+    if (account) {
+      const [user, , uid, gid, , home] = account as [string, string, string, string, string, string];
+      chownSync(tokenFile, Number(uid), Number(gid));
+      chownSync(dataDir, Number(uid), Number(gid));
+      prefix.push("setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--init-groups", "--");
+      Object.assign(asEnv, { HOME: home, USER: user });
+    }
     const agent = spawnBun(
-      ["agent/src/main.ts", "--controller", `127.0.0.1:${this.grpcPort}`, "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms", ...(opts.args ?? [])],
+      ["agent/src/main.ts", "--controller", `127.0.0.1:${this.grpcPort}`, "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms", ...(opts.runJobsAsUsers ? [] : ["--run-jobs-as", "agent"]), ...(opts.args ?? [])],
       // as the systemd unit of scripts/install-agent runs it
       // (DROVER_AGENT_JIT=1: with the JIT, for measurements)
-      { BUN_JSC_useJIT: process.env.DROVER_AGENT_JIT === "1" ? "1" : "0" },
+      { BUN_JSC_useJIT: process.env.DROVER_AGENT_JIT === "1" ? "1" : "0", ...asEnv },
+      prefix,
     );
     this.agents.set(name, agent);
     if (opts.waitForRegistration !== false) {

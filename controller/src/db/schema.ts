@@ -27,6 +27,8 @@ export const users = pgTable("users", {
   username: text("username").notNull().unique(),
   passwordHash: text("password_hash").notNull(),
   role: text("role", { enum: ["admin", "user"] }).notNull().default("user"),
+  /** the Unix account its jobs run as on agents running as root (null: the same name); "root" lets them run as root */
+  unixUser: text("unix_user"),
   createdAt: tz("created_at").notNull().defaultNow(),
 });
 

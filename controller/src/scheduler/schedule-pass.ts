@@ -37,7 +37,12 @@ async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boo
 export type DispatchedJob = Pick<
   Job,
   "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority" | "queuePosition" | "walltimeEnforced" | "behaviours" | "scratchDir" | "scratchBase" | "scratchHome" | "container" | "inputFiles" | "app" | "workflow"
->;
+> & {
+  /** the Unix account it runs as on a root agent: its owner's mapped account, else the owner's name */
+  unixUser: string;
+  /** an administrator mapped its owner to root (users.unix_user): only then may it run as root */
+  rootAllowed: boolean;
+};
 
 const behaviourList = (list: JobBehaviour[] | undefined) =>
   (list ?? []).map((b) => ({ kind: "run" in b ? { case: "run" as const, value: b.run } : { case: "cleanup" as const, value: true } }));
@@ -78,6 +83,8 @@ export function runMessage(job: DispatchedJob, allocation: Allocation[]): Contro
         writeRunScript: job.app !== null,
         // what an app's or a workflow task's run generates is its result (MDWorkbench's result; outputs a workflow brings back)
         listOutputs: job.app !== null || job.workflow !== null,
+        unixUser: job.unixUser,
+        rootAllowed: job.rootAllowed,
       },
     },
   });
@@ -243,6 +250,8 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
       input_files: unknown;
       app: string | null;
       workflow: string | null;
+      owner: string;
+      mapped_user: string | null;
     };
     // A job that asked for a directory of its own gets one per run, under its base, named
     // after its identity (or id) as wr names them: BASE/drover_cwd/a/b/c/rest.ID.ATTEMPT
@@ -258,7 +267,8 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
         )}
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
         returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.queue_position, j.walltime_enforced, j.behaviours,
-          j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app, j.workflow`));
+          j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app, j.workflow,
+          j.owner, (select u.unix_user from users u where u.username = j.owner) as mapped_user`));
     const [, , result] = await Promise.all([reasonsWritten, warned, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
     // what the run message needs, as stored now (a modification may have come in since the select)
@@ -285,6 +295,8 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           inputFiles: jsonValue<JobInputFile[]>(r.input_files),
           app: r.app,
           workflow: r.workflow,
+          unixUser: r.mapped_user ?? r.owner,
+          rootAllowed: r.mapped_user === "root",
         };
         return { job: row, allocation };
       });

@@ -1,6 +1,6 @@
 import { Elysia, t } from "elysia";
 import { notFound } from "@drover/shared/errors";
-import { createUser, deleteUser, listUsers } from "../../users/users.ts";
+import { createUser, deleteUser, listUsers, updateUser } from "../../users/users.ts";
 import { authPlugin } from "../auth-plugin.ts";
 import type { ApiContext } from "../context.ts";
 
@@ -9,11 +9,18 @@ const Credentials = t.Object({
   password: t.String({ minLength: 1, maxLength: 1024 }),
 });
 
-const userView = (u: { username: string; role: string; createdAt: Date }) => ({
+const userView = (u: { username: string; role: string; unixUser: string | null; createdAt: Date }) => ({
   username: u.username,
   role: u.role,
+  unixUser: u.unixUser,
   createdAt: u.createdAt.toISOString(),
 });
+
+const unixUserField = t.Optional(
+  t.Union([t.String({ minLength: 1, maxLength: 32 }), t.Null()], {
+    description: 'the Unix account its jobs run as on agents running as root (null or absent: the account of the same name; "root": its jobs may run as root)',
+  }),
+);
 
 /** POST /auth/token (open): exchanges a username and password for a JWT. */
 export function tokenRoutes(ctx: ApiContext) {
@@ -47,8 +54,26 @@ export function userRoutes(ctx: ApiContext) {
           username: t.String({ minLength: 1, maxLength: 64 }),
           password: t.String({ minLength: 8, maxLength: 1024 }),
           role: t.Optional(t.Union([t.Literal("admin"), t.Literal("user")])),
+          unixUser: unixUserField,
         }),
         detail: { summary: "Create a user (admin)", tags: ["auth"] },
+      },
+    )
+    .patch(
+      "/:username",
+      async ({ params, body, principal }) => {
+        const user = await updateUser(ctx.db, principal, params.username, body);
+        if (!user) throw notFound(`The user '${params.username}' was not found`);
+        if (body.password !== undefined || body.role !== undefined) ctx.auth.forgetCredentials();
+        return userView(user);
+      },
+      {
+        body: t.Object({
+          password: t.Optional(t.String({ minLength: 8, maxLength: 1024 })),
+          role: t.Optional(t.Union([t.Literal("admin"), t.Literal("user")])),
+          unixUser: unixUserField,
+        }),
+        detail: { summary: "Change a user (admin): role, password, or the Unix account its jobs run as", tags: ["auth"] },
       },
     )
     .get("/", async ({ principal }) => (await listUsers(ctx.db, principal)).map(userView), {
