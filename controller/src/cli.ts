@@ -15,6 +15,9 @@ import type { Agent } from "../../agent/src/agent.ts";
 
 const log = logger("drover");
 
+/** How long a stop may take before the process exits regardless. */
+const STOP_DEADLINE_MS = 15_000;
+
 const usage = `drover — distributed job execution
 
 Usage:
@@ -78,6 +81,11 @@ async function runController(args: string[], withAgent: boolean): Promise<void> 
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    // a stop that hangs must not keep the service from ending (systemd would kill it later)
+    setTimeout(() => {
+      log.error(`could not stop within ${STOP_DEADLINE_MS / 1000} s: exiting now`, { stuckAt: controller.stoppingAt || "the local agent" });
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
     await agent?.stop();
     await controller.stop();
     process.exit(0);

@@ -53,6 +53,8 @@ export interface RunningController {
   /** the generated admin password on first start, to print once */
   generatedAdminPassword?: string;
   stop(): Promise<void>;
+  /** what stop() is stopping now ("" when not stopping) */
+  stoppingAt: string;
 }
 
 /** Starts the controller: database and migrations, first-start admin, REST server. */
@@ -115,7 +117,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const url = `${httpTls ? "https" : "http"}://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
     log.info("REST API listening", { url });
     const stopCallbacks = startCallbackNotifier(database.db, launchCallbackRenderer(context, url));
-    return {
+    const running: RunningController = {
       config,
       database,
       context,
@@ -125,20 +127,30 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       grpcCaFile: grpcTls ? tls?.caFile : undefined,
       caFile: tls?.caFile,
       generatedAdminPassword: admin?.generated ? admin.password : undefined,
+      stoppingAt: "",
       async stop() {
         stopLiveness();
         stopClusterSampler();
         stopAccounting();
-        await workflows.stop();
-        events.stop();
-        await stopCallbacks();
-        await stopConsolidator();
-        await scheduler.stop();
-        await app.stop(true);
-        await grpc.stop();
-        if (ownsDatabase) await database.close();
+        // in order, each named while it runs (a stop that hangs says where: see cli.ts)
+        const steps: [string, () => unknown][] = [
+          ["the workflow engine", () => workflows.stop()],
+          ["the event feed", () => events.stop()],
+          ["the callback notifier", () => stopCallbacks()],
+          ["the report consolidator", () => stopConsolidator()],
+          ["the scheduler", () => scheduler.stop()],
+          ["the REST API", () => app.stop(true)],
+          ["the agents' gRPC server", () => grpc.stop()],
+          ["the database", () => (ownsDatabase ? database.close() : undefined)],
+        ];
+        for (const [name, step] of steps) {
+          running.stoppingAt = name;
+          await step();
+        }
+        running.stoppingAt = "";
       },
     };
+    return running;
   } catch (e) {
     if (ownsDatabase) await database.close();
     throw e;

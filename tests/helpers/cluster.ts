@@ -183,11 +183,21 @@ export class Cluster {
     }, timeoutMs, `job ${id} to reach ${states.join("/")}`);
   }
 
+  /**
+   * SIGTERM to every process, and waits for them to end; one still there after 25 s (the
+   * controller gives itself 15 s) is killed, and what it printed last is shown.
+   */
   async stop(): Promise<void> {
-    for (const a of this.agents.values()) a.proc.kill("SIGTERM");
-    this.controller?.proc.kill("SIGTERM");
-    await Promise.all([...this.agents.values()].map((a) => a.proc.exited));
-    await this.controller?.proc.exited;
+    const procs: [string, Proc][] = [...[...this.agents].map(([name, a]): [string, Proc] => [`agent ${name}`, a]), ...(this.controller ? [["controller", this.controller] as [string, Proc]] : [])];
+    for (const [, p] of procs) p.proc.kill("SIGTERM");
+    await Promise.all(
+      procs.map(async ([name, p]) => {
+        if (await Promise.race([p.proc.exited.then(() => true), Bun.sleep(25_000).then(() => false)])) return;
+        console.error(`${name} did not stop within 25 s of SIGTERM; killed. It printed last:\n${p.stderr.join("").slice(-4000)}`);
+        p.proc.kill("SIGKILL");
+        await p.proc.exited;
+      }),
+    );
     rmSync(this.home, { recursive: true, force: true });
   }
 }

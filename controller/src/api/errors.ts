@@ -55,11 +55,17 @@ function validationMessages(error: unknown): string[] {
   return [...seen];
 }
 
-/** A lost or refused connection to Postgres (postgres.js codes, SQLSTATE classes 08 and 57P0x), however wrapped. */
+/** Error codes of a connection that could not be made or was lost (the OS's, Bun's, postgres.js's). */
+const CONNECTION_LOST = new Set([
+  "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTCONN", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ConnectionRefused", "ConnectionClosed",
+  "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECTION_CLOSED", "CONNECT_TIMEOUT",
+]);
+
+/** A lost or refused connection to Postgres (those codes, SQLSTATE classes 08 and 57P0x), however wrapped. */
 export function databaseUnreachable(error: unknown): boolean {
   for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
     const code = typeof e.code === "string" ? e.code : "";
-    if (["ECONNREFUSED", "ECONNRESET", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECTION_CLOSED", "CONNECT_TIMEOUT"].includes(code)) return true;
+    if (CONNECTION_LOST.has(code)) return true;
     if (/^08/.test(code) || /^57P0[1-3]$/.test(code)) return true;
   }
   return false;

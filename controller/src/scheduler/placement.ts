@@ -95,6 +95,8 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
 
   const single = byFreest.find((n) => fits(n, job.cpus));
   if (single) return take([{ n: single, cpus: job.cpus }]);
+  // a job of one processor or none (its memory alone) never spans nodes: it needs one node with room
+  if (job.cpus <= 1) return { reason: `waiting for resources: no connected node has ${need(job.cpus)}` };
   const picked: { n: NodeCapacity; cpus: number }[] = [];
   let remaining = job.cpus;
   for (const n of byFreest) {

@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { create, ControllerMessageSchema, type ControllerMessage } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
+import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
 import { jobs, type Job, type JobBehaviour, type JobBehaviours, type JobContainer, type JobInputFile } from "../db/schema.ts";
 import { anyId, prepared, recordset } from "../db/recordset.ts";
@@ -12,6 +13,8 @@ import { isDraining } from "./drain.ts";
 import { recordWarnings } from "./warnings.ts";
 import { readAllocations, readNodes, readRunnable, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
 import { backlogFactor } from "./backlog.ts";
+
+const log = logger("scheduler");
 
 // Serialises scheduling passes between controllers sharing one Postgres.
 const SCHEDULER_LOCK = 7_070_002;
@@ -202,8 +205,12 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     const unplaced: { job: Candidate; reason: string; plannedStart: number | null }[] = [];
     for (const d of decisions) {
       const job = byId.get(d.job.id)!;
-      if ("placed" in d) placed.push({ job, allocation: d.placed });
-      else unplaced.push({ job, reason: d.reason, plannedStart: d.plannedStart });
+      if ("placed" in d && d.placed.length) placed.push({ job, allocation: d.placed });
+      else if ("placed" in d) {
+        // never reached by a correct plan; one job must not stop every pass (and so the queue)
+        log.error("the plan placed a job on no node: it stays queued", { job: job.id, cpus: job.cpus });
+        unplaced.push({ job, reason: "waiting: the scheduler could not place it on any node (see the controller's log)", plannedStart: null });
+      } else unplaced.push({ job, reason: d.reason, plannedStart: d.plannedStart });
     }
     for (const job of waiting) {
       const blocking = job.dependsOn.filter((d) => depStates.has(d) && depStates.get(d) !== "completed");

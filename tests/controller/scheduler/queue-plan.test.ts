@@ -136,3 +136,16 @@ test("a job that names a partition runs only on that partition's nodes; one no n
   expect(startedIds(decisions)).toEqual([a.id]);
   expect(neverRunnable(job({ partition: "gpu" }), reg)).toBe("no node can ever run it: no node in partition gpu");
 });
+
+test("a job of no processors (wr's cpus 0) takes one node's memory, never an empty allocation, and waits when no node has it", () => {
+  // the memory fits on neither node now: the job waits (it once came back "placed" on no node at all)
+  const nodes = [node("n1", 2, 0, { freeMemoryBytes: GB }), node("n2", 2, 0, { freeMemoryBytes: GB })];
+  const zero = job({ cpus: 0, memoryBytes: 2 * GB });
+  const d = planQueue([zero], nodes, [held("n1", 0, NOW + 1000, 5)], registered(nodes), NOW);
+  expect(startedIds(d)).toEqual([]);
+  expect((d[0] as { reason: string }).reason).toContain("waiting");
+  // with room on one node it runs there, on exactly one node
+  const roomy = [node("n1", 2, 2), node("n2", 2, 0)];
+  const placed = planQueue([job({ cpus: 0, memoryBytes: GB })], roomy, [], registered(roomy), NOW)[0] as { placed: { node: string; cpus: number; memoryBytes: number }[] };
+  expect(placed.placed).toEqual([{ node: "n2", cpus: 0, memoryBytes: GB }]);
+});
