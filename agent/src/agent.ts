@@ -72,7 +72,7 @@ export class Agent {
   private readonly backlog = new Backlog();
   private readonly fetcher: FileFetcher;
   private backlogWaitMs = 2000;
-  private readonly sampler = new Sampler();
+  private readonly sampler: Sampler;
   private readonly jobsDir: string;
   private readonly stateFile: string;
   private client: InstanceType<typeof AgentClient> | undefined;
@@ -97,6 +97,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.runAs = new RunAs(opts.runJobsAs ?? "user");
+    this.sampler = new Sampler(opts.dataDir);
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     if (this.runAs.switchesAccount) {
       // jobs' accounts pass through to their own directories (DATA_DIR/jobs/ID.ATTEMPT) and read

@@ -1,3 +1,4 @@
+import { mkdirSync, statfsSync } from "node:fs";
 import { hostname } from "node:os";
 
 /** What a node is: the facts an agent registers with. */
@@ -19,7 +20,7 @@ export interface NodeFacts {
  */
 export async function readNodeFacts(dataDir: string): Promise<NodeFacts> {
   const { default: si } = await import("systeminformation");
-  const [os, cpu, mem, fs, nets] = await Promise.all([si.osInfo(), si.cpu(), si.mem(), si.fsSize(dataDir), si.networkInterfaces()]);
+  const [os, cpu, mem, nets] = await Promise.all([si.osInfo(), si.cpu(), si.mem(), si.networkInterfaces()]);
   let gpus: NodeFacts["gpus"] = [];
   try {
     const g = await si.graphics();
@@ -30,14 +31,22 @@ export async function readNodeFacts(dataDir: string): Promise<NodeFacts> {
     gpus = [];
   }
   const list = Array.isArray(nets) ? nets : [nets];
-  const disk = (Array.isArray(fs) ? fs : [fs]).sort((a, b) => b.mount.length - a.mount.length)[0];
+  // the size of the file system its jobs' directories are in (the data directory's)
+  let diskBytes = 0;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    const fs = statfsSync(dataDir);
+    diskBytes = Number(fs.blocks) * Number(fs.bsize);
+  } catch {
+    diskBytes = 0;
+  }
   return {
     hostname: os.hostname || hostname(),
     addresses: list.filter((n) => !n.internal && n.ip4).map((n) => n.ip4),
     cores: cpu.cores,
     memoryBytes: mem.total,
     swapBytes: mem.swaptotal,
-    diskBytes: disk?.size ?? 0,
+    diskBytes,
     os: `${os.distro} ${os.release}`.trim(),
     arch: os.arch,
     gpus,

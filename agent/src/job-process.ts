@@ -7,7 +7,7 @@ import { memoryByGroup, signalGroup } from "./process-group.ts";
 import { runBehaviours } from "./behaviours.ts";
 import { containerCommand } from "./container.ts";
 import { placeInput, placeInputAs, type FileFetcher } from "./file-fetch.ts";
-import type { Account, RunAs } from "./run-as.ts";
+import { RunAs, type Account } from "./run-as.ts";
 import type { JobCgroup, JobCgroups } from "./cgroup.ts";
 import type { OrphanGuard } from "./orphan-guard.ts";
 import { ProgressScanner, type Progress } from "./progress-lines.ts";
@@ -15,6 +15,9 @@ import { listOutputs, type OutputFile } from "./job-outputs.ts";
 import { JOB_MARKER } from "./escapees.ts";
 
 const TAIL_BYTES = 4096;
+
+/** Sends stdout and stderr to the files given as $1 and $2 (either may be empty: left as is), then runs the rest. */
+const REDIRECT = 'if [ -n "$1" ]; then exec >>"$1" || exit 126; fi; if [ -n "$2" ]; then exec 2>>"$2" || exit 126; fi; shift 2; exec "$@"';
 
 /** The end of a job's process as the agent reports it. */
 export interface JobEnd {
@@ -94,8 +97,9 @@ export class JobProcess {
   readonly attempt: number;
   readonly dir: string;
   private readonly jobsDir: string;
-  readonly stdoutPath: string;
-  readonly stderrPath: string;
+  /** where its stdout and stderr go: its own directory's files, or the paths it asked for */
+  stdoutPath: string;
+  stderrPath: string;
   pid = 0;
   startedAtMs = 0;
   suspended = false;
@@ -111,6 +115,9 @@ export class JobProcess {
   /** the job's stdout and stderr files, kept open from its start to its end to read their tails */
   private outFd = -1;
   private errFd = -1;
+  /** its own directory's stdout and stderr when it asked for others (given to its process all the same: what it writes before its own redirection lands there) */
+  private ownOutFd = -1;
+  private ownErrFd = -1;
   private readonly progress = new ProgressScanner();
   /** progress lines read at the end of the run, not yet taken by takeProgress */
   private lastProgress: Progress[] = [];
@@ -126,8 +133,8 @@ export class JobProcess {
     private readonly guard?: OrphanGuard,
     /** brings the job's input files from the controller */
     private readonly fetcher?: FileFetcher,
-    /** whom the job runs as (without: as the agent) */
-    private readonly runAs?: RunAs,
+    /** whom the job runs as (by default: as the agent) */
+    private readonly runAs: RunAs = new RunAs("agent"),
   ) {
     this.jobsDir = jobsDir;
     this.jobId = spec.jobId;
@@ -139,7 +146,7 @@ export class JobProcess {
 
   /** Starts the process; resolves with its end (also when it could not start). */
   async run(onStarted: (pid: number) => void): Promise<JobEnd> {
-    const found = this.runAs ? await this.runAs.accountFor(this.spec.unixUser, this.spec.rootAllowed) : undefined;
+    const found = await this.runAs.accountFor(this.spec.unixUser, this.spec.rootAllowed);
     if (found && "error" in found) return notStarted(found.error, Date.now(), "setup");
     const account: Account | undefined = found;
     // Without a requested working directory the job runs in its own directory, beside its
@@ -156,7 +163,7 @@ export class JobProcess {
       const dirs = ["cwd", "tmp"].map((sub) => join(this.spec.scratchDir, sub));
       try {
         if (account) {
-          const made = await this.runAs!.run(account, ["mkdir", "-p", "-m", "700", "--", ...dirs]);
+          const made = await this.runAs.run(account, ["mkdir", "-p", "-m", "700", "--", ...dirs]);
           if (made.code !== 0) throw new Error(`as ${account.name}: ${made.stderr || `exit code ${made.code}`}`);
         } else for (const dir of dirs) mkdirSync(dir, { recursive: true, mode: 0o700 });
       } catch (e) {
@@ -165,11 +172,18 @@ export class JobProcess {
     }
     const cwd = this.spec.workingDirectory || this.dir;
     const nodefile = nodefileFor(this.spec.hosts, this.nodefilesDir);
+    let login: Record<string, string> = {};
+    if (this.spec.loginEnvironment) {
+      const got = await this.runAs.loginEnvironment(account);
+      if ("error" in got) return notStarted(`could not read the login environment: ${got.error}`, Date.now(), "setup");
+      login = got;
+    }
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
       HOME: account?.home ?? process.env.HOME ?? cwd,
       ...(account ? { USER: account.name, LOGNAME: account.name } : {}),
       LANG: process.env.LANG ?? "C.UTF-8",
+      ...login,
       ...this.spec.environment,
       DROVER_JOB_ID: String(this.jobId),
       DROVER_JOB_ATTEMPT: String(this.attempt),
@@ -196,7 +210,7 @@ export class JobProcess {
       try {
         if (!this.fetcher) throw new Error("this agent cannot fetch files");
         const cached = await this.fetcher.fetch(input);
-        if (account) await placeInputAs(this.runAs!, account, cached, cwd, input.name);
+        if (account) await placeInputAs(this.runAs, account, cached, cwd, input.name);
         else placeInput(cached, cwd, input.name);
       } catch (e) {
         return notStarted(`could not set up the job: input file ${input.name}: ${(e as Error).message}`, Date.now(), "setup");
@@ -220,12 +234,20 @@ export class JobProcess {
       this.closeOutput();
       return notStarted(`could not create the job's output files in ${this.dir}: ${(e as Error).message}`, Date.now(), "setup");
     }
+    const asked = await this.openAskedOutput(account);
+    if (typeof asked === "string") {
+      this.closeOutput();
+      return notStarted(asked, Date.now(), "setup");
+    }
+    if (asked) [out, err] = [this.outFd, this.errFd];
     try {
       // detached: the child calls setsid() itself (its own session and process group, pgid =
       // pid) — one exec fewer than the setsid program; the agent's OrphanGuard kills the group
       // if the agent dies
       // (as another account: the account's groups, and its own change into cwd, see run-as.ts)
-      const command = this.runAs?.command(account, [program, ...argv.slice(1)], cwd) ?? [program, ...argv.slice(1)];
+      // (its own redirection to the output paths it asked for, made as its account)
+      const redirected = asked ? ["/bin/sh", "-c", REDIRECT, "sh", this.spec.stdoutFile, this.spec.stderrFile, program, ...argv.slice(1)] : [program, ...argv.slice(1)];
+      const command = this.runAs.command(account, redirected, cwd);
       if (this.cgroups) {
         // the process enters the job's cgroup before it becomes the job (its arguments are
         // positional parameters of the script, never parsed by the shell)
@@ -237,8 +259,8 @@ export class JobProcess {
         cwd,
         env,
         stdin: "ignore",
-        stdout: out,
-        stderr: err,
+        stdout: asked ? this.ownOutFd : out,
+        stderr: asked ? this.ownErrFd : err,
       });
     } catch (e) {
       this.closeOutput();
@@ -275,7 +297,7 @@ export class JobProcess {
     // a job that failed on a full disk says so (its own error output may not have fitted either)
     if (!this.killReason && exitCode !== 0 && diskFull(cwd)) this.killReason = `exited with code ${exitCode ?? signal}; the file system of its directory ${cwd} is full`;
     const hasBehaviours = this.spec.onSuccess.length + this.spec.onFailure.length + this.spec.onExit.length > 0;
-    const behaviourNotes = hasBehaviours ? await runBehaviours(this.spec, cause === "exit" && exitCode === 0, cwd, env, this.runAs && { runAs: this.runAs, account }) : [];
+    const behaviourNotes = hasBehaviours ? await runBehaviours(this.spec, cause === "exit" && exitCode === 0, cwd, env, { runAs: this.runAs, account }) : [];
     // what the run generated, as its behaviours left it (not its inputs, nor drover's own files)
     const skip = new Set([...this.spec.inputs.map((i) => i.name), ...(cwd === this.dir ? ["stdout", "stderr", "run.sh"] : [])]);
     const outputs = this.spec.listOutputs ? listOutputs(cwd, skip) : undefined;
@@ -309,8 +331,47 @@ export class JobProcess {
   }
 
   private closeOutput(): void {
-    for (const fd of [this.outFd, this.errFd]) if (fd >= 0) closeSync(fd);
-    this.outFd = this.errFd = -1;
+    for (const fd of new Set([this.outFd, this.errFd, this.ownOutFd, this.ownErrFd])) if (fd >= 0) closeSync(fd);
+    this.outFd = this.errFd = this.ownOutFd = this.ownErrFd = -1;
+  }
+
+  /**
+   * The output paths the job asked for (MWS standardOutputFilePath, standardErrorFilePath):
+   * their directories made and the files created by the job's account (so only where it may
+   * write), then opened by the agent for reading their tails: never through a link, and only a
+   * file of that account. Its own directory's files stay for what comes before the redirection.
+   * False when it asked for none; a reason when it cannot have them.
+   */
+  private async openAskedOutput(account: Account | undefined): Promise<boolean | string> {
+    const paths = [this.spec.stdoutFile, this.spec.stderrFile];
+    if (!paths.some(Boolean)) return false;
+    const script = 'for f; do [ -z "$f" ] && continue; mkdir -p -- "$(dirname -- "$f")" && : >> "$f" || exit 1; done';
+    const made = await this.runAs.run(account, ["/bin/sh", "-c", script, "sh", ...paths.map((p) => p ?? "")]);
+    if (made.code !== 0) return `cannot write its output file as ${account?.name ?? "the agent's account"}: ${made.stderr || `exit code ${made.code}`}`;
+    const readable = (path: string) => {
+      const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const st = fstatSync(fd);
+      if (!st.isFile() || (account && st.uid !== account.uid)) {
+        closeSync(fd);
+        throw new Error(`${path} is not a file of ${account?.name ?? "the agent"}`);
+      }
+      return fd;
+    };
+    try {
+      this.ownOutFd = this.outFd;
+      this.ownErrFd = this.errFd;
+      if (this.spec.stdoutFile) {
+        this.outFd = readable(this.spec.stdoutFile);
+        this.stdoutPath = this.spec.stdoutFile;
+      }
+      if (this.spec.stderrFile) {
+        this.errFd = readable(this.spec.stderrFile);
+        this.stderrPath = this.spec.stderrFile;
+      }
+    } catch (e) {
+      return `cannot use its output file: ${(e as Error).message}`;
+    }
+    return true;
   }
 
   /** True when the agent watches this job's memory by polling (no cgroup of its own). */

@@ -9,6 +9,8 @@ export interface Account {
   uid: number;
   gid: number;
   home: string;
+  /** its login shell */
+  shell: string;
 }
 
 /**
@@ -89,6 +91,29 @@ export class RunAs {
     return { code, stderr: stderr.trim() };
   }
 
+  /**
+   * The environment a login shell of the account (or of the agent's own account) has on this
+   * node: what its profile sets (MWS environmentRequested). Stopped after 10 s.
+   */
+  async loginEnvironment(account: Account | undefined): Promise<Record<string, string> | { error: string }> {
+    const me = userInfo();
+    const who = account ?? { name: me.username, home: me.homedir, shell: me.shell || "/bin/sh" };
+    const base = { HOME: who.home, USER: who.name, LOGNAME: who.name, SHELL: who.shell, PATH: "/usr/local/bin:/usr/bin:/bin", LANG: process.env.LANG ?? "C.UTF-8" };
+    const proc = Bun.spawn(this.command(account, [who.shell, "-l", "-c", "env -0"]), { cwd: who.home, env: base, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    clearTimeout(timer);
+    if (code !== 0) return { error: `the login shell ${who.shell} of ${who.name} failed (exit code ${code}): ${err.trim().slice(-500)}` };
+    const env: Record<string, string> = {};
+    for (const entry of out.split("\0")) {
+      const eq = entry.indexOf("=");
+      if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    // (the shell's own bookkeeping is not the job's)
+    for (const k of ["_", "SHLVL", "PWD", "OLDPWD"]) delete env[k];
+    return env;
+  }
+
   private async lookUp(name: string): Promise<Account | undefined> {
     const cached = this.known.get(name);
     const at = Date.now();
@@ -99,7 +124,7 @@ export class RunAs {
       const proc = Bun.spawn(["getent", "passwd", name], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
       const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
       const fields = out.trim().split(":");
-      if (code === 0 && fields.length >= 7 && fields[0] === name) account = { name, uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5] || "/" };
+      if (code === 0 && fields.length >= 7 && fields[0] === name) account = { name, uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5] || "/", shell: fields[6] || "/bin/sh" };
       else if (code !== 2) log.warn("could not look up a job's account", { user: name, exitCode: code });
     }
     this.known.set(name, { account, at });

@@ -1,5 +1,5 @@
 import { loadavg } from "node:os";
-import { readFileSync } from "node:fs";
+import { readFileSync, statfsSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { SampleSchema, type Sample } from "@drover/proto/service";
 
@@ -16,15 +16,28 @@ function readCpuTimes(): CpuTimes[] {
   });
 }
 
-function readMemory(): { total: number; available: number } {
+function readMemory(): { total: number; available: number; swapFree: number } {
   const info = readFileSync("/proc/meminfo", "utf8");
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(info)?.[1] ?? 0) * 1024;
-  return { total: kb("MemTotal"), available: kb("MemAvailable") };
+  return { total: kb("MemTotal"), available: kb("MemAvailable"), swapFree: kb("SwapFree") };
+}
+
+/** Free bytes of the file system holding `dir`, as an unprivileged user may use them. */
+function diskFree(dir: string): number {
+  try {
+    const s = statfsSync(dir);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return 0;
+  }
 }
 
 /** Produces CPU (total and per core, as busy fractions since the previous sample) and memory samples. */
 export class Sampler {
   private previous = readCpuTimes();
+
+  /** dir: where the node's jobs' directories are (its free disk is sampled) */
+  constructor(private readonly dir = "/") {}
 
   sample(at = Date.now()): Sample {
     const current = readCpuTimes();
@@ -49,6 +62,8 @@ export class Sampler {
       load1: l1,
       load5: l5,
       load15: l15,
+      diskFreeBytes: BigInt(diskFree(this.dir)),
+      swapFreeBytes: BigInt(mem.swapFree),
     });
   }
 }

@@ -90,6 +90,35 @@ if (!canRun) {
       for (const f of [dir, join(dir, "stdout"), join(dir, "stderr")]) expect({ f, uid: statSync(f).uid }).toEqual({ f, uid: uidOf(ann) });
     }, 60_000);
 
+    test("environmentRequested: the job starts from its account's login environment, then its own variables", async () => {
+      const profile = `/home/${ann}/.profile`;
+      await Bun.write(profile, "export DT_PROFILE=from-profile\nexport DT_BOTH=profile\n");
+      chownSync(profile, uidOf(ann), uidOf(ann));
+      const id = await submitAs(ann, {
+        commandFile: "/bin/sh",
+        commandLineArguments: `-c "echo $DT_PROFILE $DT_BOTH $USER"`,
+        environmentRequested: true,
+        environmentVariables: { DT_BOTH: "job" },
+      });
+      const job = await ended(id);
+      expect({ state: job.state, out: job.stdout.trim() }).toEqual({ state: "completed", out: `from-profile job ${ann}` });
+      // without it, the profile is not read
+      const plain = await ended(await submitAs(ann, { commandFile: "/bin/sh", commandLineArguments: `-c "echo [$DT_PROFILE]"` }));
+      expect(plain.stdout.trim()).toBe("[]");
+    }, 60_000);
+
+    test("output paths are made and written by the job's account: where it may write, and nowhere else", async () => {
+      const out = join(shared, `out-${ann}`, "job.out");
+      const done = await ended(await submitAs(ann, { commandFile: "/usr/bin/id", commandLineArguments: "-un", standardOutputFilePath: out }));
+      expect(done.state).toBe("completed");
+      expect(readFileSync(out, "utf8").trim()).toBe(ann);
+      expect(statSync(out).uid).toBe(uidOf(ann));
+      const refused = await ended(await submitAs(ann, { commandFile: "/bin/true", standardOutputFilePath: `/root/dt-${tag}/job.out` }));
+      expect(refused.state).toBe("failed");
+      expect(refused.reason).toContain(`cannot write its output file as ${ann}`);
+      expect(existsSync(`/root/dt-${tag}`)).toBe(false);
+    }, 60_000);
+
     test("another user's job cannot read the first one's directory", async () => {
       const first = await submitAs(ann, { commandFile: "/bin/sh", commandLineArguments: `-c "echo secret > private"` });
       expect((await ended(first)).state).toBe("completed");

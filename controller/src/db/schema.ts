@@ -64,6 +64,9 @@ export const nodes = pgTable("nodes", {
   /** percent of all cores busy in the latest sample */
   cpuUtilization: doublePrecision("cpu_utilization"),
   availableMemoryBytes: big("available_memory_bytes"),
+  /** free disk in the file system of its jobs' directories, and free swap, in the latest sample */
+  availableDiskBytes: big("available_disk_bytes"),
+  availableSwapBytes: big("available_swap_bytes"),
   lastHeartbeatAt: tz("last_heartbeat_at"),
   registeredAt: tz("registered_at").notNull().defaultNow(),
   /** the controller process holding this node's stream (several controllers may share one database) */
@@ -117,7 +120,22 @@ export const jobs = pgTable(
     environment: jsonb("environment").$type<Record<string, string>>().notNull().default({}),
     cpus: integer("cpus").notNull().default(1),
     memoryBytes: big("memory_bytes").notNull().default(0),
+    /** free disk per processor it needs on its nodes, in their jobs' file system (MWS requiredDiskPerTask; wr disk / cpus) */
     diskBytes: big("disk_bytes").notNull().default(0),
+    /** free swap per processor it needs on its nodes (MWS requiredSwapPerTask) */
+    swapBytes: big("swap_bytes").notNull().default(0),
+    /** the processor architecture and operating system its nodes must have (MWS requiredArchitecture, os) */
+    arch: text("arch"),
+    os: text("os"),
+    /** who else may use its nodes while it runs: null (anyone: Moab's SHARED), "SINGLEJOB" (no other job), "SINGLEUSER" (its owner's jobs only) */
+    nodeAccess: text("node_access"),
+    /** where its stdout and stderr go on its master node (MWS standardOutputFilePath, standardErrorFilePath); else its own directory */
+    stdoutFile: text("stdout_file"),
+    stderrFile: text("stderr_file"),
+    /** how many times a job behind it in the queue started ahead of it while it waited (backfill; Moab's bypass) */
+    bypass: integer("bypass").notNull().default(0),
+    /** it starts with the environment of a login shell of its user on the node, then its own (MWS environmentRequested) */
+    loginEnvironment: boolean("login_environment").notNull().default(false),
     gpus: integer("gpus").notNull().default(0),
     walltimeMs: big("walltime_ms"),
     hosts: jsonb("hosts").$type<string[]>().notNull().default([]),

@@ -1,6 +1,9 @@
 import { invalid } from "@drover/shared/errors";
 import type { JobBehaviours, JobContainer, JobInputFile } from "../db/schema.ts";
 
+/** SINGLEJOB: the job has its nodes to itself; SINGLEUSER: only its owner's jobs share them (Moab's node access policies). */
+export type NodeAccess = "SINGLEJOB" | "SINGLEUSER";
+
 /** What a client asks for when it submits a job; dialects translate their payloads into this. */
 export interface JobSpec {
   name?: string;
@@ -15,7 +18,20 @@ export interface JobSpec {
   tasksPerNode?: number;
   /** memory per processor */
   memoryBytes?: number;
+  /** free disk per processor, in its nodes' jobs' file system */
   diskBytes?: number;
+  /** free swap per processor */
+  swapBytes?: number;
+  /** the architecture (x86_64, aarch64…) and operating system (linux, or a distribution) of its nodes */
+  arch?: string;
+  os?: string;
+  /** who else may use its nodes while it runs (see schema.ts); undefined: anyone */
+  nodeAccess?: NodeAccess;
+  /** absolute paths on its master node for its stdout and stderr */
+  stdoutFile?: string;
+  stderrFile?: string;
+  /** start from the environment of a login shell of its user on the node */
+  loginEnvironment?: boolean;
   gpus?: number;
   walltimeMs?: number;
   hosts?: string[];
@@ -94,6 +110,11 @@ export function checkJobSpec(spec: JobSpec): void {
   }
   if (spec.hosts?.length && new Set(spec.hosts).size !== spec.hosts.length) throw invalid("hosts lists a node twice");
   positive("disk", spec.diskBytes, 0);
+  positive("swap", spec.swapBytes, 0);
+  for (const [name, path] of [["standard output file", spec.stdoutFile], ["standard error file", spec.stderrFile]] as const) {
+    if (path !== undefined && (!path.startsWith("/") || path.includes("\0") || path.endsWith("/"))) throw invalid(`The ${name} must be an absolute path of a file, not "${path}"`);
+  }
+  if (spec.nodeAccess !== undefined && spec.nodeAccess !== "SINGLEJOB" && spec.nodeAccess !== "SINGLEUSER") throw invalid(`Node access "${spec.nodeAccess}" is not SINGLEJOB or SINGLEUSER`);
   positive("gpus", spec.gpus, 0);
   positive("walltime", spec.walltimeMs, 1);
   positive("retries", spec.retries, 0);

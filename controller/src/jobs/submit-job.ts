@@ -13,6 +13,8 @@ import { recordJobEvent, type Tx } from "./job-events.ts";
 import { planWithTemplates, type PlannedJob } from "./job-templates.ts";
 import { applyLearning, learnedUsage } from "./learning.ts";
 import { addCallbacks } from "./callbacks.ts";
+import { readNodes } from "../scheduler/queue-reads.ts";
+import { NEVER_RUNNABLE, neverRunnable } from "../scheduler/queue-plan.ts";
 
 /**
  * Whose jobs a submission makes: the caller's, unless an administrator submits for another
@@ -63,6 +65,7 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
       const missing = deps.filter((d) => !visible.has(d));
       if (missing.length) throw invalid(`Dependency job(s) ${missing.join(", ")} do not exist`);
     }
+    await refuseNeverRunnable(tx, specs);
     if (withTemplates) {
       const rows: SubmittedJob[] = [];
       for (const spec of specs) rows.push(await insertPlanned(tx, principal, await planWithTemplates(tx, spec, spec.templates ?? [])));
@@ -82,6 +85,29 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
   core.kick();
   core.metrics?.submissions.inc(created.filter((c) => !c.existing && !c.skipped).length);
   return created;
+}
+
+/**
+ * Refuses a submission with a job that no registered node could ever run, even idle (too many
+ * processors, a feature, partition, architecture or OS no node has, more memory, disk or swap
+ * than any has), saying why; with no node registered yet, jobs wait for nodes to join.
+ */
+async function refuseNeverRunnable(tx: Tx, specs: JobSpec[]): Promise<void> {
+  const registered = await readNodes(tx);
+  if (!registered.length) return;
+  const checked = new Map<string, string | undefined>();
+  for (const [i, s] of specs.entries()) {
+    if (s.templates?.length) continue; // (the templates complete it: checked as it waits)
+    const request = {
+      cpus: s.cpus ?? 1, memoryBytes: s.memoryBytes ?? 0, hosts: s.hosts ?? [], features: s.features ?? [], partition: s.partition ?? null,
+      tasksPerNode: s.tasksPerNode ?? null, arch: s.arch ?? null, os: s.os ?? null, diskBytes: s.diskBytes ?? 0, swapBytes: s.swapBytes ?? 0,
+    };
+    // (a large submission's jobs mostly ask for the same: each distinct request is checked once)
+    const key = JSON.stringify(request);
+    if (!checked.has(key)) checked.set(key, neverRunnable(request, registered));
+    const why = checked.get(key);
+    if (why) throw invalid(`${specs.length > 1 ? `Job ${i + 1} of the submission` : "The job"} cannot run here: ${why.replace(`${NEVER_RUNNABLE}: `, "no registered node can ever run it: ")}; nothing was stored`);
+  }
 }
 
 /**
@@ -137,7 +163,8 @@ const INSERTED: [name: string, type: string, otherwise: string | null][] = [
   ["dep_groups", "jsonb", "'[]'::jsonb"], ["after_groups", "jsonb", "'[]'::jsonb"], ["behaviours", "jsonb", "'{}'::jsonb"],
   ["scratch_base", "text", null], ["scratch_home", "boolean", "false"], ["container", "jsonb", null], ["app", "text", null],
   ["app_inputs", "jsonb", null], ["input_files", "jsonb", "'[]'::jsonb"], ["retry_failures", "boolean", "false"],
-  ["workflow", "text", null], ["partition", "text", null],
+  ["workflow", "text", null], ["partition", "text", null], ["swap_bytes", "bigint", "0"], ["arch", "text", null], ["os", "text", null],
+  ["node_access", "text", null], ["stdout_file", "text", null], ["stderr_file", "text", null], ["login_environment", "boolean", "false"],
 ];
 const INSERT_NAMES = INSERTED.map(([n]) => n).join(", ");
 const RECORD_TYPES = INSERTED.map(([n, t]) => `${n} ${t}`).join(", ");
@@ -178,6 +205,8 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       walltime_given_ms: r.walltimeGivenMs, walltime_enforced: r.walltimeEnforced, dep_groups: r.depGroups, after_groups: r.afterGroups,
       behaviours: r.behaviours, scratch_base: r.scratchBase, scratch_home: r.scratchHome, container: r.container,
       app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles, retry_failures: r.retryFailures, workflow: r.workflow, partition: r.partition,
+      swap_bytes: r.swapBytes, arch: r.arch, os: r.os, node_access: r.nodeAccess, stdout_file: r.stdoutFile, stderr_file: r.stderrFile,
+      login_environment: r.loginEnvironment,
     });
   });
   const inserted = rowsOf<{ id: number | string }>(
@@ -250,5 +279,12 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     retryFailures: s.retryFailures ?? false,
     workflow: s.workflow ?? null,
     partition: s.partition ?? null,
+    swapBytes: s.swapBytes ?? 0,
+    arch: s.arch ?? null,
+    os: s.os ?? null,
+    nodeAccess: s.nodeAccess ?? null,
+    stdoutFile: s.stdoutFile ?? null,
+    stderrFile: s.stderrFile ?? null,
+    loginEnvironment: s.loginEnvironment ?? false,
   };
 }

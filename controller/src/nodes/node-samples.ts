@@ -6,7 +6,7 @@ import type { Tx } from "../jobs/job-events.ts";
 import { feedNodeReport } from "../reports/node-reports.ts";
 
 /**
- * Takes an agent's CPU and memory samples: the node's load and free memory are read from the
+ * Takes an agent's CPU and memory samples: the node's load, free memory, disk and swap are read from the
  * latest one, and they feed the node's report (reports/node-reports.ts).
  */
 export async function recordNodeSamples(tx: Tx, nodeId: string, samples: Sample[]): Promise<void> {
@@ -17,6 +17,9 @@ export async function recordNodeSamples(tx: Tx, nodeId: string, samples: Sample[
       cpuLoad: latest.load1,
       cpuUtilization: Number((latest.cpuTotal * 100).toFixed(2)),
       availableMemoryBytes: Number(latest.memoryTotalBytes - latest.memoryUsedBytes),
+      // (an agent older than these fields sends 0: nothing is known then)
+      availableDiskBytes: latest.diskFreeBytes ? Number(latest.diskFreeBytes) : null,
+      availableSwapBytes: latest.diskFreeBytes ? Number(latest.swapFreeBytes) : null,
       lastHeartbeatAt: new Date(now()),
     })
     .where(eq(nodes.id, nodeId));

@@ -11,6 +11,12 @@ export interface NodeCapacity {
   memoryBytes?: number;
   /** how many times its processors (and memory) the node's backlog may hold beyond what is free */
   backlogFactor?: number;
+  /** its processor architecture and operating system, as the agent registered them */
+  arch?: string;
+  os?: string;
+  /** free disk (its jobs' file system) and swap, as last sampled; undefined: not known */
+  freeDiskBytes?: number;
+  freeSwapBytes?: number;
 }
 
 export interface PlacementRequest {
@@ -25,6 +31,12 @@ export interface PlacementRequest {
   partition?: string | null;
   /** processors per node (MWS tasksPerNode, PBS ppn): cpus / tasksPerNode nodes exactly */
   tasksPerNode: number | null;
+  /** the architecture and operating system its nodes must have (see archMatches, osMatches) */
+  arch?: string | null;
+  os?: string | null;
+  /** free disk and swap it needs per processor (a job of 0 processors: once) */
+  diskBytes?: number;
+  swapBytes?: number;
 }
 
 /** One node's share of a job; the first is the master, where the command runs. */
@@ -45,14 +57,46 @@ const mb = (bytes: number) => `${Math.round(bytes / MB)} MB`;
  * - otherwise one node if any has room (the one with most free processors, spreading load),
  *   else the job spans nodes, taking the freest first, as Moab does with a processor count.
  */
-/** Whether a node has every feature the job asks for, and is in its partition if it names one. */
-export function suits(job: Pick<PlacementRequest, "features" | "partition">, node: Pick<NodeCapacity, "features" | "partition">): boolean {
-  return job.features.every((f) => node.features.includes(f)) && (!job.partition || node.partition === job.partition);
+/** Whether a node has every feature the job asks for, is in its partition if it names one, and has its architecture and OS. */
+export function suits(job: Pick<PlacementRequest, "features" | "partition" | "arch" | "os">, node: Pick<NodeCapacity, "features" | "partition" | "arch" | "os">): boolean {
+  return (
+    job.features.every((f) => node.features.includes(f)) &&
+    (!job.partition || node.partition === job.partition) &&
+    (!job.arch || archMatches(job.arch, node.arch)) &&
+    (!job.os || osMatches(job.os, node.os))
+  );
 }
 
-/** The features and partition a job asks for, in words. */
-export const wanted = (job: Pick<PlacementRequest, "features" | "partition">) =>
-  [job.partition ? `in partition ${job.partition}` : "", job.features.length ? `with the features ${job.features.join(", ")}` : ""].filter(Boolean).join(" ");
+// The names an architecture goes by (uname's, Debian's, Node's).
+const ARCH_NAMES: Record<string, string> = { x64: "x86_64", amd64: "x86_64", "x86-64": "x86_64", arm64: "aarch64", armv8: "aarch64", ia32: "i686", x86: "i686", i386: "i686" };
+const archName = (a: string) => ARCH_NAMES[a.toLowerCase()] ?? a.toLowerCase();
+
+/** x86_64 matches a node registered as x64 or amd64, aarch64 one registered as arm64, and so on. */
+export function archMatches(wantedArch: string, nodeArch: string | undefined): boolean {
+  return nodeArch !== undefined && archName(wantedArch) === archName(nodeArch);
+}
+
+/**
+ * "linux" matches every node (drover's agents run on Linux); any other name must be a word of
+ * the node's operating system as registered ("ubuntu" matches "Ubuntu 24.04", "debian" matches
+ * "Debian GNU/Linux 12"), case aside.
+ */
+export function osMatches(wantedOs: string, nodeOs: string | undefined): boolean {
+  const want = wantedOs.trim().toLowerCase();
+  if (want === "linux") return true;
+  return nodeOs !== undefined && (nodeOs.toLowerCase() === want || nodeOs.toLowerCase().split(/[\s/()_-]+/).includes(want) || nodeOs.toLowerCase().startsWith(`${want} `));
+}
+
+/** The features, partition, architecture and OS a job asks for, in words. */
+export const wanted = (job: Pick<PlacementRequest, "features" | "partition" | "arch" | "os">) =>
+  [
+    job.partition ? `in partition ${job.partition}` : "",
+    job.features.length ? `with the features ${job.features.join(", ")}` : "",
+    job.arch ? `of architecture ${job.arch}` : "",
+    job.os ? `running ${job.os}` : "",
+  ]
+    .filter(Boolean)
+    .join(" ");
 
 export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocation: Allocation[] } | { reason: string } {
   const eligible = nodes.filter((n) => suits(job, n));
@@ -61,15 +105,22 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
     return { reason: "no node is connected" };
   }
   const memory = (cpus: number) => Math.max(cpus, 1) * job.memoryBytes;
-  const fits = (n: NodeCapacity, cpus: number) => n.freeCpus >= cpus && n.freeMemoryBytes >= memory(cpus);
+  const disk = (cpus: number) => Math.max(cpus, 1) * (job.diskBytes ?? 0);
+  const swap = (cpus: number) => Math.max(cpus, 1) * (job.swapBytes ?? 0);
+  // disk and swap are not held by jobs: a node must have them free when the job starts
+  const fits = (n: NodeCapacity, cpus: number) =>
+    n.freeCpus >= cpus && n.freeMemoryBytes >= memory(cpus) && (n.freeDiskBytes === undefined || n.freeDiskBytes >= disk(cpus)) && (n.freeSwapBytes === undefined || n.freeSwapBytes >= swap(cpus));
   const take = (picked: { n: NodeCapacity; cpus: number }[]) => {
     for (const { n, cpus } of picked) {
       n.freeCpus -= cpus;
       n.freeMemoryBytes -= memory(cpus);
+      if (n.freeDiskBytes !== undefined) n.freeDiskBytes -= disk(cpus);
+      if (n.freeSwapBytes !== undefined) n.freeSwapBytes -= swap(cpus);
     }
     return { allocation: picked.map(({ n, cpus }) => ({ node: n.id, cpus, memoryBytes: memory(cpus) })) };
   };
-  const need = (cpus: number) => `${cpus} free processors and ${mb(memory(cpus))} of free memory`;
+  const need = (cpus: number) =>
+    `${cpus} free processors and ${mb(memory(cpus))} of free memory${job.diskBytes ? `, ${mb(disk(cpus))} of free disk` : ""}${job.swapBytes ? `, ${mb(swap(cpus))} of free swap` : ""}`;
 
   if (job.hosts.length) {
     const perHost = job.tasksPerNode ?? Math.max(1, Math.ceil(job.cpus / job.hosts.length));
@@ -100,8 +151,9 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
   const picked: { n: NodeCapacity; cpus: number }[] = [];
   let remaining = job.cpus;
   for (const n of byFreest) {
+    const per = (free: number | undefined, each: number | undefined) => (free !== undefined && each ? Math.floor(free / each) : Infinity);
     const byMemory = job.memoryBytes > 0 ? Math.floor(n.freeMemoryBytes / job.memoryBytes) : Infinity;
-    const cpus = Math.min(remaining, n.freeCpus, byMemory);
+    const cpus = Math.min(remaining, n.freeCpus, byMemory, per(n.freeDiskBytes, job.diskBytes), per(n.freeSwapBytes, job.swapBytes));
     if (cpus > 0) {
       picked.push({ n, cpus });
       remaining -= cpus;
@@ -133,6 +185,9 @@ export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[]): { 
     const room = n.freeCpus + Math.floor(n.cores * factor);
     const memoryRoom = n.freeMemoryBytes + Math.floor(n.memoryBytes * factor);
     if (room < job.cpus || memoryRoom < memory) continue;
+    // (the disk and swap it needs must be free now: they are not held by the jobs it waits for)
+    const each = Math.max(job.cpus, 1);
+    if ((n.freeDiskBytes ?? Infinity) < each * (job.diskBytes ?? 0) || (n.freeSwapBytes ?? Infinity) < each * (job.swapBytes ?? 0)) continue;
     if (!best || room > bestRoom) {
       best = n;
       bestRoom = room;

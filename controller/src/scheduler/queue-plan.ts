@@ -31,11 +31,16 @@ export interface RegisteredNode {
   memoryBytes: number;
   features: string[];
   partition?: string;
+  arch?: string;
+  os?: string;
+  /** its jobs' file system's size and its swap (what an idle node could offer at most) */
+  diskBytes?: number;
+  swapBytes?: number;
 }
 
 export type Decision =
   | { job: PlanJob; placed: Allocation[]; backlog: boolean }
-  | { job: PlanJob; reason: string; plannedStart: number | null };
+  | { job: PlanJob; reason: string; plannedStart: number | null; bypassed?: number };
 
 interface Reservation {
   job: PlanJob;
@@ -59,12 +64,15 @@ const copy = (nodes: NodeCapacity[]) => nodes.map((n) => ({ ...n }));
  */
 export function neverRunnable(job: PlacementRequest, registered: RegisteredNode[]): string | undefined {
   if (!registered.length) return undefined; // nothing registered yet: it waits for nodes to join
-  const idle = registered.map((n) => ({ id: n.id, freeCpus: n.cores, freeMemoryBytes: n.memoryBytes, features: n.features, partition: n.partition }));
+  const idle = registered.map((n) => ({
+    id: n.id, freeCpus: n.cores, freeMemoryBytes: n.memoryBytes, features: n.features, partition: n.partition, arch: n.arch, os: n.os,
+    freeDiskBytes: n.diskBytes || undefined, freeSwapBytes: n.swapBytes ?? undefined,
+  }));
   const result = place(job, idle);
   if ("allocation" in result) return undefined;
   const featured = registered.filter((n) => suits(job, n));
   if (!featured.length) {
-    if (!job.partition) return `${NEVER_RUNNABLE}: no node has the features ${job.features.join(", ")}`;
+    if (!job.partition && !job.arch && !job.os) return `${NEVER_RUNNABLE}: no node has the features ${job.features.join(", ")}`;
     return `${NEVER_RUNNABLE}: no node ${wanted(job)}`;
   }
   const unknown = job.hosts.filter((h) => !registered.some((n) => n.id === h));
@@ -73,6 +81,9 @@ export function neverRunnable(job: PlacementRequest, registered: RegisteredNode[
   if (job.cpus > cores) return `${NEVER_RUNNABLE}: it needs ${job.cpus} processors and the nodes${job.features.length ? " with its features" : ""} have ${cores} in all`;
   const mostMemory = Math.max(...featured.map((n) => n.memoryBytes));
   if (job.memoryBytes > mostMemory) return `${NEVER_RUNNABLE}: it needs ${Math.round(job.memoryBytes / MB)} MB per processor and the largest node has ${Math.round(mostMemory / MB)} MB`;
+  const most = (f: (n: RegisteredNode) => number | undefined) => Math.max(...featured.map((n) => f(n) ?? Infinity));
+  if ((job.diskBytes ?? 0) > most((n) => n.diskBytes || undefined)) return `${NEVER_RUNNABLE}: it needs ${Math.round(job.diskBytes! / MB)} MB of disk per processor and the largest node has ${Math.round(most((n) => n.diskBytes) / MB)} MB`;
+  if ((job.swapBytes ?? 0) > most((n) => n.swapBytes)) return `${NEVER_RUNNABLE}: it needs ${Math.round(job.swapBytes! / MB)} MB of swap per processor and the largest node has ${Math.round(most((n) => n.swapBytes) / MB)} MB`;
   if (job.tasksPerNode) return `${NEVER_RUNNABLE}: it needs ${Math.ceil(job.cpus / job.tasksPerNode)} nodes with ${job.tasksPerNode} processors and ${Math.round((job.tasksPerNode * job.memoryBytes) / MB)} MB each`;
   return `${NEVER_RUNNABLE}: no set of nodes has ${job.cpus} processors with ${Math.round(job.memoryBytes / MB)} MB each`;
 }
@@ -156,8 +167,11 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
       s.memoryBytes -= a.memoryBytes;
     }
   };
+  // the first job that waits, which later jobs that start now overtake (its bypass count)
+  let overtaken: Extract<Decision, { reason: string }> | undefined;
   const started = (job: PlanJob, allocation: Allocation[], backlog: boolean) => {
     decisions.push({ job, placed: allocation, backlog });
+    if (overtaken) overtaken.bypassed = (overtaken.bypassed ?? 0) + 1;
     // a job started now (or soon) holds its share until its walltime runs out
     const endsAt = job.walltimeMs !== null && !backlog ? now + job.walltimeMs : null;
     for (const a of allocation) ends.push({ node: a.node, cpus: a.cpus, memoryBytes: a.memoryBytes, endsAt, jobIds: [job.id] });
@@ -197,7 +211,9 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
       const when = planned.at === Infinity
         ? "it starts when they end (they have no walltime, so no start can be planned)"
         : `planned to start ${new Date(planned.at).toISOString()}`;
-      decisions.push({ job, reason: `${here.reason}${held ? `; ${held}` : ""}; first in the queue: ${when}`, plannedStart: planned.at === Infinity ? null : planned.at });
+      const decision: Extract<Decision, { reason: string }> = { job, reason: `${here.reason}${held ? `; ${held}` : ""}; first in the queue: ${when}`, plannedStart: planned.at === Infinity ? null : planned.at };
+      decisions.push(decision);
+      overtaken = decision;
       continue;
     }
 

@@ -12,9 +12,14 @@ import type { Release } from "./queue-plan.ts";
 // for every queue length and limit walked far more of the queue than one made for the case.
 
 /** What a pass needs of a queued job to place it (its command and environment are read as it is dispatched). */
-export type Candidate = Pick<Job, "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "partition" | "tasksPerNode" | "dependsOn" | "afterGroups" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt">;
+export type Candidate = Pick<
+  Job,
+  "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "partition" | "tasksPerNode" | "dependsOn" | "afterGroups" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt" | "diskBytes" | "swapBytes" | "arch" | "os"
+>;
 
-const CANDIDATE_COLUMNS = sql.raw("id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at");
+const CANDIDATE_COLUMNS = sql.raw(
+  "id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at, disk_bytes, swap_bytes, arch, os",
+);
 // a job it depends on has not completed; or a job of a dependency group it waits for has not
 // (jobs added to such a group later count too: the check is made on every pass)
 export const UNMET_DEPENDENCY = sql.raw(`(
@@ -37,6 +42,10 @@ type CandidateRow = {
   backlog_returned_at: string | Date | null;
   walltime_ms: number | string | null;
   planned_start_at: string | Date | null;
+  disk_bytes: number | string;
+  swap_bytes: number | string;
+  arch: string | null;
+  os: string | null;
 };
 const toCandidate = (r: CandidateRow): Candidate => ({
   id: Number(r.id),
@@ -52,6 +61,10 @@ const toCandidate = (r: CandidateRow): Candidate => ({
   backlogReturnedAt: r.backlog_returned_at === null ? null : new Date(r.backlog_returned_at),
   walltimeMs: r.walltime_ms === null ? null : Number(r.walltime_ms),
   plannedStartAt: r.planned_start_at === null ? null : new Date(r.planned_start_at),
+  diskBytes: Number(r.disk_bytes),
+  swapBytes: Number(r.swap_bytes),
+  arch: r.arch,
+  os: r.os,
 });
 
 /**
@@ -84,12 +97,23 @@ export function readWaitingOnDependencies(tx: Tx, limit: number): Promise<Candid
     .then((r) => rowsOf<CandidateRow>(r).map(toCandidate));
 }
 
+export type PlacedNode = Pick<Node, "id" | "cores" | "memoryBytes" | "features" | "partition" | "state" | "arch" | "os" | "diskBytes" | "swapBytes" | "availableDiskBytes" | "availableSwapBytes">;
+
 /** Every registered node (connected or not, up or not), with what placement needs of it. */
-export function readNodes(tx: Tx): Promise<(Pick<Node, "id" | "cores" | "memoryBytes" | "features" | "partition" | "state">)[]> {
-  type Row = { id: string; cores: number; memory_bytes: number | string; features: unknown; partition: string; state: string };
+export function readNodes(tx: Tx): Promise<PlacedNode[]> {
+  type Row = {
+    id: string; cores: number; memory_bytes: number | string; features: unknown; partition: string; state: string; arch: string; os: string;
+    disk_bytes: number | string; swap_bytes: number | string; available_disk_bytes: number | string | null; available_swap_bytes: number | string | null;
+  };
+  const num = (v: number | string | null) => (v === null ? null : Number(v));
   return tx
-    .execute(prepared(sql`select id, cores, memory_bytes, features, partition, state from nodes`))
-    .then((r) => rowsOf<Row>(r).map((n) => ({ id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: jsonValue<string[]>(n.features), partition: n.partition, state: n.state })));
+    .execute(prepared(sql`select id, cores, memory_bytes, features, partition, state, arch, os, disk_bytes, swap_bytes, available_disk_bytes, available_swap_bytes from nodes`))
+    .then((r) =>
+      rowsOf<Row>(r).map((n) => ({
+        id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: jsonValue<string[]>(n.features), partition: n.partition, state: n.state, arch: n.arch, os: n.os,
+        diskBytes: Number(n.disk_bytes), swapBytes: Number(n.swap_bytes), availableDiskBytes: num(n.available_disk_bytes), availableSwapBytes: num(n.available_swap_bytes),
+      })),
+    );
 }
 
 /**

@@ -40,6 +40,7 @@ async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boo
 export type DispatchedJob = Pick<
   Job,
   "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority" | "queuePosition" | "walltimeEnforced" | "behaviours" | "scratchDir" | "scratchBase" | "scratchHome" | "container" | "inputFiles" | "app" | "workflow"
+  | "stdoutFile" | "stderrFile" | "loginEnvironment"
 > & {
   /** the Unix account it runs as on a root agent: its owner's mapped account, else the owner's name */
   unixUser: string;
@@ -88,6 +89,9 @@ export function runMessage(job: DispatchedJob, allocation: Allocation[]): Contro
         listOutputs: job.app !== null || job.workflow !== null,
         unixUser: job.unixUser,
         rootAllowed: job.rootAllowed,
+        stdoutFile: job.stdoutFile ?? "",
+        stderrFile: job.stderrFile ?? "",
+        loginEnvironment: job.loginEnvironment,
       },
     },
   });
@@ -128,6 +132,10 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
         freeMemoryBytes: n.memoryBytes - (usage.get(n.id)?.memoryBytes ?? 0),
         features: n.features,
         partition: n.partition,
+        arch: n.arch,
+        os: n.os,
+        freeDiskBytes: n.availableDiskBytes ?? undefined,
+        freeSwapBytes: n.availableSwapBytes ?? undefined,
         cores: n.cores,
         memoryBytes: n.memoryBytes,
         backlogFactor: backlogFactor(core.config.scheduler, n.cores, core.links.endsPerSecond(n.id)),
@@ -181,6 +189,10 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           partition: j.partition,
           tasksPerNode: j.tasksPerNode,
           walltimeMs: j.walltimeMs,
+          diskBytes: j.diskBytes,
+          swapBytes: j.swapBytes,
+          arch: j.arch,
+          os: j.os,
           mayWaitInBacklog: !j.backlogReturnedAt,
         })),
         nodesNow,
@@ -203,6 +215,8 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     const byId = new Map(candidates.map((j) => [j.id, j]));
     const placed: { job: Candidate; allocation: Allocation[] }[] = [];
     const unplaced: { job: Candidate; reason: string; plannedStart: number | null }[] = [];
+    // the waiting head of the queue that jobs behind it overtook in this pass (its bypass count)
+    const bypassed = decisions.find((d): d is Extract<typeof d, { reason: string }> => "reason" in d && !!d.bypassed);
     for (const d of decisions) {
       const job = byId.get(d.job.id)!;
       if ("placed" in d && d.placed.length) placed.push({ job, allocation: d.placed });
@@ -244,6 +258,9 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           update jobs j set reason = v.reason, planned_start_at = v.planned from ${recordset(reasons, "id bigint, reason text, planned timestamptz")}
           where j.id = v.id and ${anyId("j.id", reasons.map((r) => r.id))} and j.state = 'queued'`)).then(() => undefined)
       : Promise.resolve();
+    const bypassWritten = bypassed
+      ? tx.execute(sql`update jobs set bypass = bypass + ${bypassed.bypassed!}::int where id = ${bypassed.job.id} and state = 'queued'`).then(() => undefined)
+      : Promise.resolve();
 
     if (!placed.length) {
       await Promise.all([reasonsWritten, warned]);
@@ -259,6 +276,9 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
       workflow: string | null;
       owner: string;
       mapped_user: string | null;
+      stdout_file: string | null;
+      stderr_file: string | null;
+      login_environment: boolean;
     };
     // A job that asked for a directory of its own gets one per run, under its base, named
     // after its identity (or id) as wr names them: BASE/drover_cwd/a/b/c/rest.ID.ATTEMPT
@@ -275,8 +295,8 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
         returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.queue_position, j.walltime_enforced, j.behaviours,
           j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app, j.workflow,
-          j.owner, (select u.unix_user from users u where u.username = j.owner) as mapped_user`));
-    const [, , result] = await Promise.all([reasonsWritten, warned, dispatchedRows.then((r) => r)]);
+          j.owner, (select u.unix_user from users u where u.username = j.owner) as mapped_user, j.stdout_file, j.stderr_file, j.login_environment`));
+    const [, , , result] = await Promise.all([reasonsWritten, warned, bypassWritten, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
     // what the run message needs, as stored now (a modification may have come in since the select)
     const fresh = new Map(updated.map((r) => [Number(r.id), r]));
@@ -304,6 +324,9 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           workflow: r.workflow,
           unixUser: r.mapped_user ?? r.owner,
           rootAllowed: r.mapped_user === "root",
+          stdoutFile: r.stdout_file,
+          stderrFile: r.stderr_file,
+          loginEnvironment: r.login_environment,
         };
         return { job: row, allocation };
       });

@@ -151,11 +151,25 @@ const nodeCountPayload = {
   "vmUsagePolicy": "REQUIREPM"
 };
 
-const refusedFields = [
-  "account", "emailNotifyTypes", "emailNotifyUsers", "environmentRequested", "os", "qosRequested", "queue",
-  "reservationRequested", "standardErrorFilePath", "standardOutputFilePath", "virtualContainers", "vmUsagePolicy",
-  "requirements.genericResources", "requirements.requiredArchitecture", "requirements.requiredDiskPerTask",
-  "requirements.requiredPartition", "requirements.requiredProcessorsPerTask", "requirements.requiredSwapPerTask",
+// (accounts, mail, QoS, queues, reservations, virtual containers and generic resources: not yet)
+const refusedFields = ["account", "emailNotifyTypes", "emailNotifyUsers", "qosRequested", "queue", "reservationRequested", "virtualContainers", "requirements.genericResources"];
+
+// The fields of 3.4.1.4's sample job, and of its requirement
+const SAMPLE_KEYS = [
+  "account", "activeDuration", "allocatedNodes", "allocatedVMs", "blockReason", "bypass", "commandFile", "commandLineArguments", "completionCode", "completionDate",
+  "dedicatedProcessorSeconds", "destinationRmJobId", "earliestStartDate", "earliestStartDateRequested", "effectivePartitionAccessList", "effectiveQueueDuration",
+  "emailNotifyTypes", "emailNotifyUsers", "environmentVariables", "expectedState", "flags", "genericAttributes", "group", "holds", "hosts", "id",
+  "initialWorkingDirectory", "latestCompletedDateRequested", "masterHost", "memoryRequested", "messages", "name", "os", "partitionAccessList", "qos",
+  "qosRequested", "queue", "queueStatus", "durationRequested", "requirements", "reservationRequested", "reservationStartDate", "rmExtension", "rmName",
+  "rmStandardErrorFilePath", "rmStandardInputFilePath", "rmStandardOutputFilePath", "runPriority", "sourceRmJobId", "standardErrorFilePath",
+  "standardOutputFilePath", "startCount", "startDate", "startPriority", "state", "submitDate", "submitHost", "suspendDuration", "systemPriority",
+  "userPriority", "user", "variables", "virtualContainers", "vmUsagePolicy",
+];
+const SAMPLE_REQUIREMENT_KEYS = [
+  "allocatedNodes", "allocatedPartition", "genericResources", "nodeAccessPolicy", "preferredNodeFeatures", "requiredArchitecture", "requiredClass",
+  "requiredDiskPerTask", "requiredMemoryPerTask", "requiredNetwork", "requiredNodeCountMinimum", "requiredNodeDisk", "requiredNodeFeatures",
+  "requiredNodeMemory", "requiredNodeProcessors", "requiredNodeSwap", "requiredPartition", "requiredProcessorCountMinimum", "requiredProcessorsPerTask",
+  "requiredSwapPerTask", "tasksPerNode",
 ];
 
 /** The payload without what drover refuses. */
@@ -195,7 +209,9 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
       const message: string = res.body.messages[0];
       for (const f of refusedFields) expect(message).toContain(f);
       // honoured fields are not named
-      for (const f of ["commandFile", "hosts", "holds", "variables", "submitHost", "nodeAccessPolicy", "templateList"]) expect(message).not.toContain(f);
+      for (const f of ["commandFile", "hosts", "holds", "variables", "submitHost", "nodeAccessPolicy", "templateList", "os", "standardOutputFilePath", "requiredArchitecture", "requiredPartition", "requiredSwapPerTask", "vmUsagePolicy", "environmentRequested"]) {
+        expect(message).not.toMatch(new RegExp(`\\b${f}\\b`));
+      }
     }
     expect(await jobCount()).toBe(0);
   });
@@ -222,21 +238,49 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
       submitHost: "admin-node",
       templateList: ["template1", "template2"],
       state: "HOLD",
+      os: "Ubuntu",
+      vmUsagePolicy: "REQUIREPM",
+      standardOutputFilePath: "/home/jacob/out",
+      standardErrorFilePath: "/home/jacob/err",
+      partitionAccessList: ["cs"],
+      rmName: "drover",
     });
-    // two hosts, 8 processors each
-    expect(job.requirements[0]).toMatchObject({ requiredProcessorCountMinimum: 16, requiredMemoryPerTask: 1024, requiredNodeFeatures: ["bluray"], tasksPerNode: 8 });
+    // two hosts, 8 tasks each, of 3 processors: 48 processors
+    expect(job.requirements[0]).toMatchObject({
+      requiredProcessorCountMinimum: 16, requiredProcessorsPerTask: 3, requiredMemoryPerTask: 1024, requiredDiskPerTask: 500, requiredSwapPerTask: 600,
+      requiredNodeFeatures: ["bluray"], tasksPerNode: 8, requiredArchitecture: "x86_64", requiredPartition: "cs", requiredNodeCountMinimum: 2,
+    });
+    expect(job.dedicatedProcessorSeconds).toBe(0);
   });
 
-  test("the node-count payload: 4 processors cannot be spread 8 per node; with a fitting count it is stored", async () => {
-    const odd = await submit(honoured(nodeCountPayload));
-    expect(odd.status).toBe(400);
-    expect(odd.body.messages[0]).toContain("multiple of tasksPerNode");
+  test("the node-count payload: 4 tasks of 3 processors, fewer than tasksPerNode, on one node; 16 tasks on two nodes", async () => {
+    const few = await submit(honoured(nodeCountPayload));
+    expect(few.status).toBe(201);
+    const one = ((await (await c.request(`/rest/jobs/${few.body.id}`, { token: admin })).json()) as any);
+    expect(one.requirements[0]).toMatchObject({ requiredProcessorCountMinimum: 4, requiredProcessorsPerTask: 3, tasksPerNode: 8, requiredNodeCountMinimum: 1 });
     const fitting = honoured(nodeCountPayload);
     fitting.requirements[0].requiredProcessorCountMinimum = 16;
     const res = await submit(fitting);
     expect(res.status).toBe(201);
     const job = ((await (await c.request(`/rest/jobs/${res.body.id}`, { token: admin })).json()) as any);
     expect(job.requirements[0]).toMatchObject({ requiredProcessorCountMinimum: 16, tasksPerNode: 8, requiredNodeCountMinimum: 2 });
+    // and tasks that do not fill whole nodes are refused, saying how they are counted
+    fitting.requirements[0].requiredProcessorCountMinimum = 12;
+    const odd = await submit(fitting);
+    expect(odd.status).toBe(400);
+    expect(odd.body.messages[0]).toContain("multiple of tasksPerNode");
+  });
+
+  test("every field of 3.4.1.4's single-job sample is in GET, and a VM usage policy is refused by name", async () => {
+    const res = await submit({ commandFile: "/bin/true" });
+    const job = ((await (await c.request(`/rest/jobs/${res.body.id}`, { token: admin })).json()) as any);
+    expect(Object.keys(job).filter((k) => !SAMPLE_KEYS.includes(k)).every((k) => ["templateList", "dependencies"].includes(k))).toBe(true);
+    expect(SAMPLE_KEYS.filter((k) => !(k in job))).toEqual([]);
+    expect(Object.keys(job.requirements[0]).sort()).toEqual(SAMPLE_REQUIREMENT_KEYS.sort());
+    expect(job).toMatchObject({ rmName: "drover", bypass: 0, startPriority: 0, partitionAccessList: ["ALL"], allocatedVMs: [], virtualContainers: [], account: null });
+    const vm = await submit({ commandFile: "/bin/true", vmUsagePolicy: "CREATEVM" });
+    expect(vm.status).toBe(400);
+    expect(vm.body.messages[0]).toContain("vmUsagePolicy CREATEVM");
   });
 
   test("field selection on jobs: fields and exclude-fields on the list and on one job", async () => {

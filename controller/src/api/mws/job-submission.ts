@@ -15,26 +15,20 @@ const unsupportedSubmission: Record<string, (v: unknown) => boolean> = {
   account: nonEmpty,
   emailNotifyTypes: nonEmpty,
   emailNotifyUsers: nonEmpty,
-  environmentRequested: (v) => v === true,
-  os: nonEmpty,
   qosRequested: nonEmpty,
   queue: nonEmpty,
   reservationRequested: nonEmpty,
-  standardErrorFilePath: nonEmpty,
-  standardOutputFilePath: nonEmpty,
   virtualContainers: nonEmpty,
-  vmUsagePolicy: nonEmpty,
 };
 const unsupportedRequirement: Record<string, (v: unknown) => boolean> = {
   genericResources: (v) => nonEmpty(v) && !(typeof v === "object" && Object.keys(v as object).length === 0),
   // drover places jobs on nodes that others use too: SHARED is what it does
   nodeAccessPolicy: (v) => nonEmpty(v) && String(v).toUpperCase() !== "SHARED",
-  requiredArchitecture: nonEmpty,
-  requiredDiskPerTask: (v) => nonEmpty(v) && v !== 0,
-  requiredPartition: nonEmpty,
-  requiredProcessorsPerTask: (v) => nonEmpty(v) && Number(v) !== 1,
-  requiredSwapPerTask: (v) => nonEmpty(v) && v !== 0,
 };
+
+/** Moab's VM usage policies: drover's nodes are physical (or plain) machines, so the PM ones hold and the VM ones cannot. */
+const PM_POLICIES = ["REQUIREPM", "PREFERPM"];
+const VM_POLICIES = ["REQUIREVM", "PREFERVM", "CREATEVM", "CREATEPERSISTENTVM"];
 function nonEmpty(v: unknown): boolean {
   return !(v === undefined || v === null || v === "" || v === false || (Array.isArray(v) && v.length === 0));
 }
@@ -45,8 +39,13 @@ const Requirement = t.Object(
     ...anyOf(unsupportedRequirement),
     // the examples of MWS 3.4.2.3 send it as a string ("20")
     requiredProcessorCountMinimum: t.Optional(t.Union([t.Integer({ minimum: 1 }), t.String({ pattern: "^[1-9][0-9]{0,5}$" })])),
-    tasksPerNode: t.Optional(t.Integer({ minimum: 1, description: "processors per node (PBS ppn)" })),
+    tasksPerNode: t.Optional(t.Integer({ minimum: 1, description: "tasks per node (PBS ppn)" })),
+    requiredProcessorsPerTask: t.Optional(t.Integer({ minimum: 1, maximum: 100_000, description: "processors of each task: the job has tasks × this many" })),
     requiredMemoryPerTask: t.Optional(t.Integer({ minimum: 0, description: "MB" })),
+    requiredDiskPerTask: t.Optional(t.Integer({ minimum: 0, description: "MB of free disk per task in its nodes' jobs' file system" })),
+    requiredSwapPerTask: t.Optional(t.Integer({ minimum: 0, description: "MB of free swap per task" })),
+    requiredArchitecture: t.Optional(t.String({ maxLength: 64, description: "x86_64, aarch64… (x64, amd64, arm64 are the same)" })),
+    requiredPartition: t.Optional(t.String({ maxLength: 256, description: "the partition of the nodes (agent --partition)" })),
     requiredNodeFeatures: t.Optional(t.Array(t.String())),
   },
   { additionalProperties: false },
@@ -73,6 +72,11 @@ export const MwsJobSubmission = t.Object(
     flags: t.Optional(t.Array(t.String())),
     retries: t.Optional(t.Integer({ minimum: 0, maximum: 100, description: "drover: times a lost job is requeued" })),
     submitHost: t.Optional(t.String({ maxLength: 256, description: "where the job was submitted from; kept with the job" })),
+    os: t.Optional(t.String({ maxLength: 128, description: '"linux" (any node), or a word of the nodes\' operating system ("ubuntu", "debian")' })),
+    standardOutputFilePath: t.Optional(t.String({ maxLength: 4096, description: "where its stdout goes on its master node (absolute)" })),
+    standardErrorFilePath: t.Optional(t.String({ maxLength: 4096, description: "where its stderr goes on its master node (absolute)" })),
+    environmentRequested: t.Optional(t.Boolean({ description: "true: the environment of a login shell of its user on the node, then environmentVariables" })),
+    vmUsagePolicy: t.Optional(t.String({ description: "REQUIREPM or PREFERPM (drover's nodes are physical or plain machines); VM policies are refused" })),
     ...anyOf(unsupportedSubmission),
     templateList: t.Optional(t.Array(t.String({ minLength: 1 }), { maxItems: 16, description: "job templates (GET /rest/job-templates) whose defaults and dependencies apply" })),
   },
@@ -97,6 +101,10 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     ...Object.keys(unsupportedRequirement).filter((k) => unsupportedRequirement[k]!(requirement[k])).map((k) => `requirements.${k}`),
   ];
   if (refused.length) throw invalid(`drover does not support ${refused.join(", ")}; leave them out and submit again (nothing was stored)`);
+  const vm = body.vmUsagePolicy?.toUpperCase();
+  if (vm !== undefined && !PM_POLICIES.includes(vm)) {
+    throw invalid(VM_POLICIES.includes(vm) ? `vmUsagePolicy ${body.vmUsagePolicy}: drover runs jobs on physical machines, not in virtual machines; use REQUIREPM or PREFERPM, or leave it out` : `vmUsagePolicy "${body.vmUsagePolicy}" is not one of ${[...PM_POLICIES, ...VM_POLICIES].join(", ")}`);
+  }
   let argv: string[];
   if (body.commandLine !== undefined) {
     if (body.commandFile !== undefined) throw invalid("Give either commandFile (with commandLineArguments) or commandLine, not both");
@@ -121,6 +129,15 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     earliestStartAt = new Date(ms);
   }
   const req = body.requirements?.[0] ?? {};
+  // Tasks of requiredProcessorsPerTask processors each: requiredProcessorCountMinimum counts the
+  // tasks, tasksPerNode the tasks on each node (fewer tasks than that: one node has them all).
+  const perTask = req.requiredProcessorsPerTask ?? 1;
+  const tasks = req.requiredProcessorCountMinimum === undefined ? (req.tasksPerNode !== undefined && body.hosts?.length ? body.hosts.length * req.tasksPerNode : undefined) : Number(req.requiredProcessorCountMinimum);
+  const oneNode = tasks !== undefined && req.tasksPerNode !== undefined && tasks < req.tasksPerNode && !body.hosts?.length;
+  const cpus = tasks === undefined ? (perTask > 1 ? perTask : undefined) : tasks * perTask;
+  const tasksPerNode = req.tasksPerNode === undefined ? undefined : oneNode ? cpus : req.tasksPerNode * perTask;
+  // per task in MWS, per processor in drover
+  const perProcessor = (mbPerTask: number | undefined) => (mbPerTask === undefined ? undefined : Math.ceil((mbPerTask * MB) / perTask));
   return {
     argv,
     name: body.name,
@@ -133,15 +150,26 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     walltimeMs: body.durationRequested === undefined ? undefined : body.durationRequested * 1000,
     earliestStartAt,
     priority: body.userPriority,
-    cpus: req.requiredProcessorCountMinimum === undefined ? undefined : Number(req.requiredProcessorCountMinimum),
-    tasksPerNode: req.tasksPerNode,
-    memoryBytes: req.requiredMemoryPerTask === undefined ? undefined : req.requiredMemoryPerTask * MB,
+    cpus,
+    tasksPerNode,
+    memoryBytes: perProcessor(req.requiredMemoryPerTask),
+    diskBytes: perProcessor(req.requiredDiskPerTask),
+    swapBytes: perProcessor(req.requiredSwapPerTask),
+    arch: req.requiredArchitecture || undefined,
+    os: body.os || undefined,
+    partition: req.requiredPartition || undefined,
     features: req.requiredNodeFeatures,
+    stdoutFile: body.standardOutputFilePath || undefined,
+    stderrFile: body.standardErrorFilePath || undefined,
+    loginEnvironment: body.environmentRequested === true ? true : undefined,
     flags: body.flags,
     // Moab's RESTARTABLE flag: the job may be requeued; drover requeues it up to 3 times when lost.
     retries: body.retries ?? (body.flags?.includes("RESTARTABLE") ? 3 : undefined),
     templates: body.templateList,
-    extra: { commandFile: body.commandFile, commandLineArguments: body.commandLineArguments, submitHost: body.submitHost },
+    extra: {
+      commandFile: body.commandFile, commandLineArguments: body.commandLineArguments, submitHost: body.submitHost,
+      ...(vm ? { vmUsagePolicy: vm } : {}), ...(perTask > 1 ? { processorsPerTask: perTask } : {}), ...(req.tasksPerNode !== undefined ? { tasksPerNodeRequested: req.tasksPerNode } : {}),
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import { now } from "@drover/shared/clock";
-import type { Job } from "../../db/schema.ts";
+import type { Job, Node } from "../../db/schema.ts";
+import { suits } from "../../scheduler/placement.ts";
 import { formatMwsDate } from "../conventions/dates.ts";
 import { mwsJobState } from "./job-states.ts";
 
@@ -19,13 +20,28 @@ export function parseMwsJobId(text: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** Renders a job as MWS 3.4.1.4 shows it. */
-export function mwsJobView(job: Job) {
+/** What the job view needs of the cluster's nodes: the partitions a job may use. */
+export type NodePartitions = Pick<Node, "id" | "partition" | "features" | "arch" | "os">[];
+
+/**
+ * Renders a job as MWS 3.4.1.4 shows it: every field of the seed's sample (README: "MWS job
+ * fields"), null or empty where drover has nothing to say. `nodes` give its partition lists.
+ */
+export function mwsJobView(job: Job, nodes: NodePartitions = []) {
   const at = now();
   const state = mwsJobState(job, at);
   const activeMs = job.startedAt ? (job.endedAt?.getTime() ?? at) - job.startedAt.getTime() - job.suspendedMs : 0;
-  const extra = job.extra as { commandFile?: string; commandLineArguments?: string; templateList?: string[]; submitHost?: string };
+  const extra = job.extra as {
+    commandFile?: string; commandLineArguments?: string; templateList?: string[]; submitHost?: string; vmUsagePolicy?: string; processorsPerTask?: number; tasksPerNodeRequested?: number;
+  };
   const hosts = job.allocatedNodes.map((a) => ({ id: a.node }));
+  // MWS counts tasks of processorsPerTask processors each (see job-submission.ts)
+  const perTask = extra.processorsPerTask ?? 1;
+  const tasks = Math.round(job.cpus / perTask);
+  const mbPerTask = (bytesPerProcessor: number) => Math.round((bytesPerProcessor * perTask) / MB);
+  const usable = nodes.filter((n) => suits({ features: job.features, partition: job.partition, arch: job.arch, os: job.os }, n) && (!job.hosts.length || job.hosts.includes(n.id)));
+  const partitions = [...new Set(usable.map((n) => n.partition))].sort();
+  const masterPartition = nodes.find((n) => n.id === job.allocatedNodes[0]?.node)?.partition ?? "";
   return {
     id: mwsJobId(job.id),
     name: job.name,
@@ -65,19 +81,66 @@ export function mwsJobView(job: Job) {
     memoryRequested: Math.round((job.memoryBytes * job.cpus) / MB),
     requirements: [
       {
-        requiredProcessorCountMinimum: job.cpus,
-        tasksPerNode: job.tasksPerNode ?? 0,
-        requiredNodeCountMinimum: job.tasksPerNode ? job.cpus / job.tasksPerNode : job.hosts.length || 1,
-        requiredMemoryPerTask: Math.round(job.memoryBytes / MB),
-        requiredNodeFeatures: job.features,
         allocatedNodes: hosts,
+        allocatedPartition: masterPartition,
+        genericResources: {},
+        nodeAccessPolicy: job.nodeAccess ?? "SHARED",
+        preferredNodeFeatures: [],
+        requiredArchitecture: job.arch ?? "",
+        requiredClass: "",
+        requiredDiskPerTask: mbPerTask(job.diskBytes),
+        requiredMemoryPerTask: mbPerTask(job.memoryBytes),
+        requiredNetwork: "",
+        requiredNodeCountMinimum: job.tasksPerNode ? Math.ceil(job.cpus / job.tasksPerNode) : job.hosts.length || 1,
+        requiredNodeDisk: 0,
+        requiredNodeFeatures: job.features,
+        requiredNodeMemory: 0,
+        requiredNodeProcessors: 0,
+        requiredNodeSwap: 0,
+        requiredPartition: job.partition ?? "",
+        requiredProcessorCountMinimum: tasks,
+        requiredProcessorsPerTask: perTask,
+        requiredSwapPerTask: mbPerTask(job.swapBytes),
+        tasksPerNode: extra.tasksPerNodeRequested ?? (job.tasksPerNode ? Math.round(job.tasksPerNode / perTask) : 0),
       },
     ],
-    standardOutputFilePath: job.stdoutPath,
-    standardErrorFilePath: job.stderrPath,
+    // where its output goes: the paths it asked for, else its directory's files on its master node
+    standardOutputFilePath: job.stdoutFile ?? job.stdoutPath,
+    standardErrorFilePath: job.stderrFile ?? job.stderrPath,
+    rmStandardOutputFilePath: job.stdoutPath,
+    rmStandardErrorFilePath: job.stderrPath,
+    // a job reads nothing: its standard input is /dev/null
+    rmStandardInputFilePath: job.startCount ? "/dev/null" : null,
     messages: job.messages.map((message, index) => ({ index, message })),
     templateList: extra.templateList ?? [],
     submitHost: extra.submitHost ?? null,
+    os: job.os,
+    vmUsagePolicy: extra.vmUsagePolicy ?? null,
+    // the partitions it may run in: asked for, and of the nodes that suit it
+    partitionAccessList: job.partition ? [job.partition] : ["ALL"],
+    effectivePartitionAccessList: partitions,
+    // the queue order: priority, then submission (drover has no system or run-time priorities of its own)
+    startPriority: job.priority,
+    systemPriority: 0,
+    runPriority: ["STARTING", "RUNNING", "SUSPENDED"].includes(state) ? job.priority : 0,
+    bypass: job.bypass,
+    rmName: "drover",
+    rmExtension: null,
+    sourceRmJobId: null,
+    destinationRmJobId: null,
+    allocatedVMs: [],
+    virtualContainers: [],
+    genericAttributes: [],
+    latestCompletedDateRequested: null,
+    // (accounts, QoS, queues, reservations and mail: not in drover yet, see README)
+    account: null,
+    qos: null,
+    qosRequested: null,
+    queue: null,
+    reservationRequested: null,
+    reservationStartDate: null,
+    emailNotifyTypes: [],
+    emailNotifyUsers: [],
     // drover: jobs that must complete successfully first (from templates or drover's own API)
     dependencies: job.dependsOn.map(mwsJobId),
   };

@@ -9,10 +9,11 @@ import type { Principal } from "../../auth/principal.ts";
 import type { JobState } from "../../jobs/states.ts";
 import { authPlugin } from "../auth-plugin.ts";
 import type { ApiContext } from "../context.ts";
+import { nodes } from "../../db/schema.ts";
 import { jsonResponse, listEnvelope, pageable, parseListParams, shapeObject } from "../conventions/listing.ts";
 import { activeStates, completeStates } from "./job-states.ts";
 import { fromMwsModification, fromMwsSubmission, MwsJobModification, MwsJobSubmission } from "./job-submission.ts";
-import { mwsJobId, mwsJobView, parseMwsJobId } from "./job-view.ts";
+import { mwsJobId, mwsJobView, parseMwsJobId, type NodePartitions } from "./job-view.ts";
 
 /** The optional body of hold/unhold: {"holds": ["USER", …]}. */
 function checkHoldsBody(body: unknown): string[] {
@@ -30,6 +31,8 @@ function checkHoldsBody(body: unknown): string[] {
 export function jobRoutes(ctx: ApiContext, prefix: string) {
   const { db } = ctx;
 
+  const nodePartitions = (): Promise<NodePartitions> => db.select({ id: nodes.id, partition: nodes.partition, features: nodes.features, arch: nodes.arch, os: nodes.os }).from(nodes);
+
   const jobIdOf = (text: string) => {
     const id = parseMwsJobId(text);
     if (Number.isNaN(id)) throw notFound(`The resource with id '${text}' was not found`);
@@ -41,18 +44,18 @@ export function jobRoutes(ctx: ApiContext, prefix: string) {
     const total = await countJobs(db, principal, filter);
     if (pageable(params)) {
       // page in the database: 100,000 stored jobs must not be rendered to show 100
-      const rows = await listJobs(db, principal, filter, { offset: params.offset, limit: params.max });
-      return jsonResponse(listEnvelope(rows.map(mwsJobView), { ...params, offset: 0, max: undefined }, total), params);
+      const [rows, nodes] = await Promise.all([listJobs(db, principal, filter, { offset: params.offset, limit: params.max }), nodePartitions()]);
+      return jsonResponse(listEnvelope(rows.map((j) => mwsJobView(j, nodes)), { ...params, offset: 0, max: undefined }, total), params);
     }
-    const rows = await listJobs(db, principal, filter);
-    return jsonResponse(listEnvelope(rows.map(mwsJobView), params, total), params);
+    const [rows, nodes] = await Promise.all([listJobs(db, principal, filter), nodePartitions()]);
+    return jsonResponse(listEnvelope(rows.map((j) => mwsJobView(j, nodes)), params, total), params);
   };
 
   const show = (filter: JobFilter) => async ({ params: { id }, query, principal }: { params: { id: string }; query: Record<string, string | undefined>; principal: Principal }) => {
     const p = parseListParams(query);
     const job = await getJob(db, principal, jobIdOf(id));
     if (filter.states && !filter.states.includes(job.state as JobState)) throw notFound(`The resource with id '${id}' was not found`);
-    return jsonResponse(shapeObject(mwsJobView(job), p), p);
+    return jsonResponse(shapeObject(mwsJobView(job, await nodePartitions()), p), p);
   };
 
   const active = { states: [...activeStates] as JobState[] };

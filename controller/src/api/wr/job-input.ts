@@ -268,7 +268,8 @@ export function wrJobSpec(job: WrJobInput, defaults: WrJobInput): { spec: JobSpe
     reqGroup: pick("req_grp") || firstWord(cmd),
     cpus,
     memoryBytes: Math.ceil((memoryMb * MB) / Math.max(cpus, 1)),
-    diskBytes: (pick("disk") ?? 0) * 1024 * MB,
+    // (free disk in the node's jobs' file system, per processor in drover as memory is)
+    diskBytes: Math.ceil(((pick("disk") ?? 0) * 1024 * MB) / Math.max(cpus, 1)),
     walltimeMs: timeMs > 0 ? timeMs : undefined,
     walltimeEnforced: false,
     learnOverride: (pick("override") ?? 0) as 0 | 1 | 2,

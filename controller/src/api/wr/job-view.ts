@@ -72,7 +72,7 @@ export function wrJobView(job: Job, ctx: ViewContext, state: WrState = wrJobStat
     ContainerMounts: extra.containerMounts ?? "",
     ExpectedRAM: Math.round((job.memoryBytes * Math.max(job.cpus, 1)) / MB),
     ExpectedTime: (job.walltimeMs ?? 0) / 1000,
-    RequestedDisk: extra.diskGb ?? Math.round(job.diskBytes / 1024 / MB),
+    RequestedDisk: extra.diskGb ?? Math.round((job.diskBytes * Math.max(job.cpus, 1)) / 1024 / MB),
     OtherRequests: null,
     Cores: job.cpus,
     PeakRAM: reserved ? 0 : Math.round((job.peakRssBytes ?? 0) / MB),
