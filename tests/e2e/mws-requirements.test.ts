@@ -87,6 +87,29 @@ await forEachDatabaseUrl("MWS job requirements on real nodes", (url) => {
     expect(done.masterHost).toBe("node-a");
   }, 60_000);
 
+  test("nodeAccessPolicy SINGLEJOB: the job waits for its node to be empty, then has it to itself", async () => {
+    const sleeper = await post({ commandFile: "/bin/sleep", commandLineArguments: "4", requirements: [{ requiredPartition: "cs" }] });
+    await c.waitForState(sleeper.body.id!, ["RUNNING"]);
+    const alone = await post({ commandFile: "/bin/sleep", commandLineArguments: "4", requirements: [{ requiredPartition: "cs", nodeAccessPolicy: "SINGLEJOB" }] });
+    expect(alone.status).toBe(201);
+    const reasonOf = (id: string, text: string) =>
+      until(async () => {
+        const j = await c.job(id);
+        return j.state === "IDLE" && j.blockReason?.message?.includes(text) ? j : undefined;
+      }, 20_000, `job ${id} to wait saying "${text}"`);
+    await reasonOf(alone.body.id!, "a node to itself (SINGLEJOB)");
+    await c.waitForState(alone.body.id!, ["RUNNING"], 30_000);
+    // a 1-processor job beside it waits, though 3 processors are free there
+    const beside = await post({ ...echoCpus, requirements: [{ requiredPartition: "cs" }] });
+    await reasonOf(beside.body.id!, "do not share them");
+    expect((await c.job(alone.body.id!)).requirements[0].nodeAccessPolicy).toBe("SINGLEJOB");
+    const done = await c.waitForState(beside.body.id!, ["COMPLETED"], 30_000);
+    expect(Date.parse(done.startDate.replace(" UTC", "Z").replace(" ", "T"))).toBeGreaterThanOrEqual(Date.parse((await c.job(alone.body.id!)).completionDate.replace(" UTC", "Z").replace(" ", "T")) - 1000);
+    const bad = await post({ commandFile: "/bin/true", requirements: [{ nodeAccessPolicy: "UNIQUEUSER" }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.messages![0]).toContain("nodeAccessPolicy");
+  }, 90_000);
+
   test("standardOutputFilePath and standardErrorFilePath: the output lands there, directories made; a path that cannot be written fails the job saying so", async () => {
     const out = join(work, "out", "deep", "job.out");
     const err = join(work, "err", "job.err");

@@ -17,6 +17,19 @@ export interface NodeCapacity {
   /** free disk (its jobs' file system) and swap, as last sampled; undefined: not known */
   freeDiskBytes?: number;
   freeSwapBytes?: number;
+  /** who is on it (see NodeUse): what node access policies need */
+  use?: NodeUse;
+}
+
+/** The jobs on a node, as its access policies see them. */
+export interface NodeUse {
+  jobs: number;
+  /** the owners of those jobs */
+  owners: string[];
+  /** a SINGLEJOB job is there: nothing else may be */
+  exclusive: boolean;
+  /** the owner of a SINGLEUSER job there: only that owner's jobs may be */
+  singleUser: string | null;
 }
 
 export interface PlacementRequest {
@@ -37,6 +50,30 @@ export interface PlacementRequest {
   /** free disk and swap it needs per processor (a job of 0 processors: once) */
   diskBytes?: number;
   swapBytes?: number;
+  /** whose it is, and who else may use its nodes while it runs (Moab's node access policy; null: SHARED) */
+  owner?: string;
+  nodeAccess?: "SINGLEJOB" | "SINGLEUSER" | null;
+}
+
+/**
+ * Whether the job may join the jobs on a node: not beside a SINGLEJOB job, nor beside another
+ * user's SINGLEUSER job; a SINGLEJOB job only on a node without jobs, a SINGLEUSER job only where
+ * every job is its owner's.
+ */
+export function mayShare(job: Pick<PlacementRequest, "owner" | "nodeAccess">, use: NodeUse | undefined): boolean {
+  if (!use || use.jobs === 0) return true;
+  if (use.exclusive || job.nodeAccess === "SINGLEJOB") return false;
+  if (use.singleUser !== null && use.singleUser !== job.owner) return false;
+  return job.nodeAccess !== "SINGLEUSER" || use.owners.every((o) => o === job.owner);
+}
+
+/** A job placed on a node: counted in its use. */
+export function addUse(n: Pick<NodeCapacity, "use">, job: Pick<PlacementRequest, "owner" | "nodeAccess">): void {
+  const use = (n.use ??= { jobs: 0, owners: [], exclusive: false, singleUser: null });
+  use.jobs++;
+  if (job.owner !== undefined && !use.owners.includes(job.owner)) use.owners.push(job.owner);
+  if (job.nodeAccess === "SINGLEJOB") use.exclusive = true;
+  if (job.nodeAccess === "SINGLEUSER") use.singleUser = job.owner ?? null;
 }
 
 /** One node's share of a job; the first is the master, where the command runs. */
@@ -49,14 +86,6 @@ export interface Allocation {
 const MB = 1024 * 1024;
 const mb = (bytes: number) => `${Math.round(bytes / MB)} MB`;
 
-/**
- * Picks the nodes for a job, or says in words why none fit. Capacities are reduced in place
- * when placed.
- * - hosts given: each listed node gets tasksPerNode processors (or an even share of cpus);
- * - tasksPerNode given: cpus / tasksPerNode distinct nodes, each with tasksPerNode free;
- * - otherwise one node if any has room (the one with most free processors, spreading load),
- *   else the job spans nodes, taking the freest first, as Moab does with a processor count.
- */
 /** Whether a node has every feature the job asks for, is in its partition if it names one, and has its architecture and OS. */
 export function suits(job: Pick<PlacementRequest, "features" | "partition" | "arch" | "os">, node: Pick<NodeCapacity, "features" | "partition" | "arch" | "os">): boolean {
   return (
@@ -98,11 +127,25 @@ export const wanted = (job: Pick<PlacementRequest, "features" | "partition" | "a
     .filter(Boolean)
     .join(" ");
 
+/**
+ * Picks the nodes for a job, or says in words why none fit. Capacities are reduced in place
+ * when placed.
+ * - hosts given: each listed node gets tasksPerNode processors (or an even share of cpus);
+ * - tasksPerNode given: cpus / tasksPerNode distinct nodes, each with tasksPerNode free;
+ * - otherwise one node if any has room (the one with most free processors, spreading load),
+ *   else the job spans nodes, taking the freest first, as Moab does with a processor count.
+ */
 export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocation: Allocation[] } | { reason: string } {
-  const eligible = nodes.filter((n) => suits(job, n));
-  if (eligible.length === 0) {
-    if (job.features.length || job.partition) return { reason: `no connected node ${wanted(job)}` };
+  const suited = nodes.filter((n) => suits(job, n));
+  if (suited.length === 0) {
+    if (job.features.length || job.partition || job.arch || job.os) return { reason: `no connected node ${wanted(job)}` };
     return { reason: "no node is connected" };
+  }
+  const eligible = suited.filter((n) => mayShare(job, n.use));
+  if (eligible.length === 0) {
+    if (job.nodeAccess === "SINGLEJOB") return { reason: "waiting for a node to itself (SINGLEJOB): every node that suits it runs other jobs" };
+    if (job.nodeAccess === "SINGLEUSER") return { reason: "waiting for nodes without other users' jobs (SINGLEUSER)" };
+    return { reason: "waiting for resources: the nodes that suit it are taken by jobs that do not share them (SINGLEJOB, or another user's SINGLEUSER)" };
   }
   const memory = (cpus: number) => Math.max(cpus, 1) * job.memoryBytes;
   const disk = (cpus: number) => Math.max(cpus, 1) * (job.diskBytes ?? 0);
@@ -116,6 +159,7 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
       n.freeMemoryBytes -= memory(cpus);
       if (n.freeDiskBytes !== undefined) n.freeDiskBytes -= disk(cpus);
       if (n.freeSwapBytes !== undefined) n.freeSwapBytes -= swap(cpus);
+      addUse(n, job);
     }
     return { allocation: picked.map(({ n, cpus }) => ({ node: n.id, cpus, memoryBytes: memory(cpus) })) };
   };
@@ -170,15 +214,16 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
  * may be promised beyond what it has; the node with the most room left is chosen.
  */
 export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[]): { allocation: Allocation[] } | undefined {
-  // spanning jobs (tasksPerNode below the count, or several hosts) never wait in a backlog
-  if ((job.tasksPerNode !== null && job.tasksPerNode < job.cpus) || job.hosts.length > 1) return undefined;
+  // spanning jobs (tasksPerNode below the count, or several hosts) never wait in a backlog, nor
+  // jobs that do not share their nodes (the node's running jobs would have to end first)
+  if ((job.tasksPerNode !== null && job.tasksPerNode < job.cpus) || job.hosts.length > 1 || job.nodeAccess) return undefined;
   let best: NodeCapacity | undefined;
   let bestRoom = 0;
   for (const n of nodes) {
     const factor = n.backlogFactor ?? 0;
     if (n.cores === undefined || n.memoryBytes === undefined || factor <= 0) continue;
     if (job.hosts.length && job.hosts[0] !== n.id) continue;
-    if (!suits(job, n)) continue;
+    if (!suits(job, n) || !mayShare(job, n.use)) continue;
     // the job alone must fit the node, and the promise must stay within the backlog allowance
     const memory = Math.max(job.cpus, 1) * job.memoryBytes;
     if (job.cpus > n.cores || memory > n.memoryBytes) continue;
@@ -197,5 +242,6 @@ export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[]): { 
   const memory = Math.max(job.cpus, 1) * job.memoryBytes;
   best.freeCpus -= job.cpus;
   best.freeMemoryBytes -= memory;
+  addUse(best, job);
   return { allocation: [{ node: best.id, cpus: job.cpus, memoryBytes: memory }] };
 }

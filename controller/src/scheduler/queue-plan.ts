@@ -1,4 +1,4 @@
-import { place, placeInBacklog, suits, wanted, type Allocation, type NodeCapacity, type PlacementRequest } from "./placement.ts";
+import { addUse, place, placeInBacklog, suits, wanted, type Allocation, type NodeCapacity, type NodeUse, type PlacementRequest } from "./placement.ts";
 
 // EASY backfill over one pass of the queue (what Slurm's sched/backfill and Moab do with one
 // reservation): jobs start in queue order; the first that cannot start gets a planned start
@@ -22,6 +22,8 @@ export interface Release {
   endsAt: number | null;
   /** some of the jobs holding them, for the reasons */
   jobIds: number[];
+  /** those jobs as the nodes' access policies see them (see NodeUse); absent: shared, owners unknown */
+  use?: NodeUse;
 }
 
 /** A registered node (connected or not), as a job could use it when idle. */
@@ -56,7 +58,22 @@ export const NEVER_RUNNABLE = "no node can ever run it";
 const list = (ids: number[], more: boolean) => `${ids.join(", ")}${more ? ", …" : ""}`;
 
 /** What place() would need, with every capacity copied (place() takes from what it is given). */
-const copy = (nodes: NodeCapacity[]) => nodes.map((n) => ({ ...n }));
+const copy = (nodes: NodeCapacity[]) => nodes.map((n) => ({ ...n, use: n.use && { ...n.use, owners: [...n.use.owners] } }));
+
+/** Who is on each node at `at`: the jobs of the releases that have not ended by then. */
+export function useAt(releases: Release[], at: number): Map<string, NodeUse> {
+  const byNode = new Map<string, NodeUse>();
+  for (const r of releases) {
+    if (!r.use || (r.endsAt !== null && r.endsAt <= at)) continue;
+    const u = byNode.get(r.node) ?? { jobs: 0, owners: [], exclusive: false, singleUser: null };
+    u.jobs += r.use.jobs;
+    for (const o of r.use.owners) if (!u.owners.includes(o)) u.owners.push(o);
+    u.exclusive ||= r.use.exclusive;
+    u.singleUser ??= r.use.singleUser;
+    byNode.set(r.node, u);
+  }
+  return byNode;
+}
 
 /**
  * Why no node can ever run the job (even with all registered nodes idle), or undefined when
@@ -98,6 +115,9 @@ function capacityAt(nodes: NodeCapacity[], releases: Release[], at: number): Nod
     n.freeCpus += r.cpus;
     n.freeMemoryBytes += r.memoryBytes;
   }
+  // who is left on each node then (what access policies allow follows from it)
+  const use = useAt(releases, at);
+  for (const n of byId.values()) n.use = use.get(n.id);
   return [...byId.values()];
 }
 
@@ -150,6 +170,9 @@ function eligibleIds(job: PlacementRequest, nodes: NodeCapacity[]): Set<string> 
  */
 export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Release[], registered: RegisteredNode[], now: number, opts: { reasons?: number } = {}): Decision[] {
   const decisions: Decision[] = [];
+  // who is on each node now, from what the running jobs hold (node access policies)
+  const current = useAt(releases, -Infinity);
+  for (const n of nodes) n.use ??= current.get(n.id);
   // once nothing can start any more, only the head of the rest needs a reason
   const reasonsWanted = opts.reasons ?? Infinity;
   let waitingSinceFull = 0;
@@ -174,7 +197,8 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
     if (overtaken) overtaken.bypassed = (overtaken.bypassed ?? 0) + 1;
     // a job started now (or soon) holds its share until its walltime runs out
     const endsAt = job.walltimeMs !== null && !backlog ? now + job.walltimeMs : null;
-    for (const a of allocation) ends.push({ node: a.node, cpus: a.cpus, memoryBytes: a.memoryBytes, endsAt, jobIds: [job.id] });
+    const use = { jobs: 1, owners: job.owner === undefined ? [] : [job.owner], exclusive: job.nodeAccess === "SINGLEJOB", singleUser: job.nodeAccess === "SINGLEUSER" ? (job.owner ?? null) : null };
+    for (const a of allocation) ends.push({ node: a.node, cpus: a.cpus, memoryBytes: a.memoryBytes, endsAt, jobIds: [job.id], use });
   };
 
   for (const job of jobs) {
@@ -228,7 +252,7 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
         continue;
       }
     } else {
-      const view = nodes.map((n) => {
+      const view = copy(nodes).map((n) => {
         const s = reservation!.spare.get(n.id) ?? { cpus: n.freeCpus, memoryBytes: n.freeMemoryBytes };
         return { ...n, freeCpus: Math.min(n.freeCpus, s.cpus), freeMemoryBytes: Math.min(n.freeMemoryBytes, s.memoryBytes) };
       });
@@ -238,6 +262,7 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
           const n = nodes.find((x) => x.id === a.node)!;
           n.freeCpus -= a.cpus;
           n.freeMemoryBytes -= a.memoryBytes;
+          addUse(n, job);
         }
         takeFromSpare(result.allocation);
         started(job, result.allocation, false);

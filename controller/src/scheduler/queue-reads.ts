@@ -15,10 +15,11 @@ import type { Release } from "./queue-plan.ts";
 export type Candidate = Pick<
   Job,
   "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "partition" | "tasksPerNode" | "dependsOn" | "afterGroups" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt" | "diskBytes" | "swapBytes" | "arch" | "os"
+  | "owner" | "nodeAccess"
 >;
 
 const CANDIDATE_COLUMNS = sql.raw(
-  "id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at, disk_bytes, swap_bytes, arch, os",
+  "id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at, disk_bytes, swap_bytes, arch, os, owner, node_access",
 );
 // a job it depends on has not completed; or a job of a dependency group it waits for has not
 // (jobs added to such a group later count too: the check is made on every pass)
@@ -46,6 +47,8 @@ type CandidateRow = {
   swap_bytes: number | string;
   arch: string | null;
   os: string | null;
+  owner: string;
+  node_access: string | null;
 };
 const toCandidate = (r: CandidateRow): Candidate => ({
   id: Number(r.id),
@@ -65,6 +68,8 @@ const toCandidate = (r: CandidateRow): Candidate => ({
   swapBytes: Number(r.swap_bytes),
   arch: r.arch,
   os: r.os,
+  owner: r.owner,
+  nodeAccess: r.node_access,
 });
 
 /**
@@ -123,12 +128,17 @@ export function readNodes(tx: Tx): Promise<PlacedNode[]> {
  * jobs' ids come along for the reasons.
  */
 export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
-  type Row = { node: string; ends_at: number | string | null; cpus: number | string; memory: number | string; ids: unknown };
+  type Row = {
+    node: string; ends_at: number | string | null; cpus: number | string; memory: number | string; ids: unknown;
+    jobs: number | string; owners: unknown; exclusive: boolean; single_user: string | null;
+  };
   return tx
     .execute(prepared(sql`
       select a->>'node' as node, e.ends_at, sum((a->>'cpus')::int) as cpus,
              sum(coalesce((a->>'memoryBytes')::bigint, j.memory_bytes)) as memory,
-             jsonb_path_query_array(jsonb_agg(j.id order by j.id), '$[0 to 5]') as ids
+             jsonb_path_query_array(jsonb_agg(j.id order by j.id), '$[0 to 5]') as ids,
+             count(*) as jobs, jsonb_agg(distinct j.owner) as owners, bool_or(j.node_access = 'SINGLEJOB') as exclusive,
+             max(j.owner) filter (where j.node_access = 'SINGLEUSER') as single_user
       from jobs j
       cross join jsonb_array_elements(j.allocated_nodes) a
       cross join lateral (select case when j.walltime_ms is null or j.state = 'suspended' then null
@@ -142,6 +152,7 @@ export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
         cpus: Number(x.cpus),
         memoryBytes: Number(x.memory),
         jobIds: jsonValue<(number | string)[]>(x.ids).map(Number),
+        use: { jobs: Number(x.jobs), owners: jsonValue<string[]>(x.owners), exclusive: !!x.exclusive, singleUser: x.single_user },
       })),
     );
 }

@@ -8,7 +8,7 @@ import { anyId, prepared, recordset } from "../db/recordset.ts";
 import { recordJobEvents } from "../jobs/job-events.ts";
 import { jsonValue, rowsOf } from "../db/migrate.ts";
 import type { Allocation, NodeCapacity } from "./placement.ts";
-import { NEVER_RUNNABLE, planQueue } from "./queue-plan.ts";
+import { NEVER_RUNNABLE, planQueue, type PlanJob } from "./queue-plan.ts";
 import { isDraining } from "./drain.ts";
 import { recordWarnings } from "./warnings.ts";
 import { readAllocations, readNodes, readRunnable, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
@@ -193,6 +193,8 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           swapBytes: j.swapBytes,
           arch: j.arch,
           os: j.os,
+          owner: j.owner,
+          nodeAccess: j.nodeAccess as PlanJob["nodeAccess"],
           mayWaitInBacklog: !j.backlogReturnedAt,
         })),
         nodesNow,

@@ -93,7 +93,7 @@ await forEachDatabase("confinement, from the route list", (database) => {
         .replace(/\{[^}]+\}/, encodeURIComponent(ids[entry.kind]));
       for (const method of Object.keys(doc.paths[path] ?? {}).map((m) => m.toUpperCase())) {
         // a body the route would take from its owner: only confinement decides
-        const body = method === "PUT" && path.includes("{action}") ? undefined : method === "PUT" || method === "POST" ? (entry.body ?? {}) : undefined;
+        const body = method === "PUT" && path.includes("{action}") ? undefined : method === "PUT" || method === "POST" || method === "PATCH" ? (entry.body ?? {}) : undefined;
         const res = await as(bob, method, concrete, body);
         if (entry.other === "empty") {
           // wr: the jobs found (none), whatever the method (DELETE with the state wr asks for)

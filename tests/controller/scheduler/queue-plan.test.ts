@@ -149,3 +149,41 @@ test("a job of no processors (wr's cpus 0) takes one node's memory, never an emp
   const placed = planQueue([job({ cpus: 0, memoryBytes: GB })], roomy, [], registered(roomy), NOW)[0] as { placed: { node: string; cpus: number; memoryBytes: number }[] };
   expect(placed.placed).toEqual([{ node: "n2", cpus: 0, memoryBytes: GB }]);
 });
+
+test("node access: a SINGLEJOB job waits for a node without jobs, and then nothing joins it", () => {
+  const nodes = [node("n1", 4, 1), node("n2", 4, 1)];
+  const running: Release[] = [
+    { node: "n1", cpus: 1, memoryBytes: 0, endsAt: NOW + 1000, jobIds: [5], use: { jobs: 1, owners: ["bob"], exclusive: false, singleUser: null } },
+    { node: "n2", cpus: 1, memoryBytes: 0, endsAt: NOW + 2000, jobIds: [6], use: { jobs: 1, owners: ["bob"], exclusive: false, singleUser: null } },
+  ];
+  const alone = job({ cpus: 2, owner: "alice", nodeAccess: "SINGLEJOB", walltimeMs: 10_000 });
+  const d = planQueue([alone], nodes, running, registered(nodes), NOW);
+  expect(startedIds(d)).toEqual([]);
+  expect((d[0] as { reason: string; plannedStart: number }).reason).toContain("a node to itself (SINGLEJOB)");
+  // planned for when n1's job ends
+  expect((d[0] as { plannedStart: number }).plannedStart).toBe(NOW + 1000);
+  // on an empty node it starts, and a later job of the same owner goes to the other node
+  const empty = [node("n1", 4), node("n2", 4)];
+  const after = job({ owner: "alice" });
+  const placed = planQueue([job({ cpus: 2, owner: "alice", nodeAccess: "SINGLEJOB" }), after], empty, [], registered(empty), NOW);
+  const nodesOf = placed.map((x) => ("placed" in x ? x.placed.map((a) => a.node) : []));
+  expect(nodesOf[0]!.length).toBe(1);
+  expect(nodesOf[1]).toEqual([nodesOf[0]![0] === "n1" ? "n2" : "n1"]);
+});
+
+test("node access: beside a SINGLEUSER job only its owner's jobs run; a SINGLEUSER job avoids nodes with others' jobs", () => {
+  const nodes = [node("n1", 4, 1), node("n2", 4, 1)];
+  const running: Release[] = [
+    { node: "n1", cpus: 1, memoryBytes: 0, endsAt: null, jobIds: [5], use: { jobs: 1, owners: ["alice"], exclusive: false, singleUser: "alice" } },
+    { node: "n2", cpus: 1, memoryBytes: 0, endsAt: null, jobIds: [6], use: { jobs: 1, owners: ["bob"], exclusive: false, singleUser: null } },
+  ];
+  const bobs = job({ owner: "bob", cpus: 3 });
+  const alices = job({ owner: "alice", cpus: 3, nodeAccess: "SINGLEUSER" });
+  const d = planQueue([bobs, alices], nodes, running, registered(nodes), NOW);
+  const on = (x: (typeof d)[number]) => ("placed" in x ? x.placed.map((a) => a.node) : ["waits"]);
+  expect(on(d[0]!)).toEqual(["n2"]);
+  expect(on(d[1]!)).toEqual(["n1"]);
+  // and carol's job finds no node: n1 is alice's, n2 is full
+  const carol = planQueue([job({ owner: "carol", cpus: 1 })], [node("n1", 4, 1)], [running[0]!], registered(nodes), NOW);
+  expect(startedIds(carol)).toEqual([]);
+});

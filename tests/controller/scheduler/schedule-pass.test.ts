@@ -50,9 +50,14 @@ await forEachDatabase("the scheduling pass", (database) => {
     expect((await stateOf(b)).state).toBe("dispatching");
   });
 
-  test("a job no node can ever run says so and holds nobody back", async () => {
+  test("a job no node can ever run is refused at submission; one that became so (its node left) says so and holds nobody back", async () => {
+    await expect(submit({ cpus: 64 })).rejects.toThrow("The job cannot run here: no registered node can ever run it: it needs 64 processors and the nodes have 4 in all; nothing was stored");
+    await expect(submit({ memoryBytes: 100 * 2 ** 40 })).rejects.toThrow("it needs 104857600 MB per processor and the largest node has 4096 MB");
+    // accepted while a node that could run them was registered
+    await registerNode(core.db, create(RegisterSchema, { nodeName: "n9", hostname: "n9", cores: 64, memoryBytes: 200n << 40n }), "t");
     const big = await submit({ cpus: 64 });
     const huge = await submit({ memoryBytes: 100 * 2 ** 40 });
+    await core.db.execute(sql`delete from nodes where id = 'n9'`);
     const small = await submit();
     await schedulePass(core);
     expect((await stateOf(big)).reason).toBe("no node can ever run it: it needs 64 processors and the nodes have 4 in all");
@@ -174,7 +179,10 @@ await forEachDatabase("the scheduling pass", (database) => {
   });
 
   test("a job for a host no node is named can never run; one for a registered host that is not connected waits for it", async () => {
+    await expect(submit({ hosts: ["elsewhere"] })).rejects.toThrow("no registered node can ever run it: no node is named elsewhere");
+    await registerNode(core.db, create(RegisterSchema, { nodeName: "elsewhere", hostname: "elsewhere", cores: 2, memoryBytes: 4n << 30n }), "t");
     const id = await submit({ hosts: ["elsewhere"] });
+    await core.db.execute(sql`delete from nodes where id = 'elsewhere'`);
     await registerNode(core.db, create(RegisterSchema, { nodeName: "n3", hostname: "n3", cores: 2, memoryBytes: 4n << 30n }), "t");
     const later = await submit({ hosts: ["n3"] });
     const free = await submit();

@@ -22,9 +22,10 @@ const unsupportedSubmission: Record<string, (v: unknown) => boolean> = {
 };
 const unsupportedRequirement: Record<string, (v: unknown) => boolean> = {
   genericResources: (v) => nonEmpty(v) && !(typeof v === "object" && Object.keys(v as object).length === 0),
-  // drover places jobs on nodes that others use too: SHARED is what it does
-  nodeAccessPolicy: (v) => nonEmpty(v) && String(v).toUpperCase() !== "SHARED",
 };
+
+/** Moab's node access policies drover honours: SHARED (the default), SINGLEJOB, SINGLEUSER. */
+const NODE_ACCESS = ["SHARED", "SINGLEJOB", "SINGLEUSER"];
 
 /** Moab's VM usage policies: drover's nodes are physical (or plain) machines, so the PM ones hold and the VM ones cannot. */
 const PM_POLICIES = ["REQUIREPM", "PREFERPM"];
@@ -47,6 +48,7 @@ const Requirement = t.Object(
     requiredArchitecture: t.Optional(t.String({ maxLength: 64, description: "x86_64, aarch64… (x64, amd64, arm64 are the same)" })),
     requiredPartition: t.Optional(t.String({ maxLength: 256, description: "the partition of the nodes (agent --partition)" })),
     requiredNodeFeatures: t.Optional(t.Array(t.String())),
+    nodeAccessPolicy: t.Optional(t.Union([t.String(), t.Null()], { description: "SHARED (default), SINGLEJOB (its nodes to itself), SINGLEUSER (only its owner's jobs beside it)" })),
   },
   { additionalProperties: false },
 );
@@ -101,6 +103,8 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     ...Object.keys(unsupportedRequirement).filter((k) => unsupportedRequirement[k]!(requirement[k])).map((k) => `requirements.${k}`),
   ];
   if (refused.length) throw invalid(`drover does not support ${refused.join(", ")}; leave them out and submit again (nothing was stored)`);
+  const access = typeof requirement.nodeAccessPolicy === "string" ? requirement.nodeAccessPolicy.toUpperCase() : undefined;
+  if (access !== undefined && access !== "" && !NODE_ACCESS.includes(access)) throw invalid(`requirements.nodeAccessPolicy "${requirement.nodeAccessPolicy}" is not one drover honours: ${NODE_ACCESS.join(", ")}`);
   const vm = body.vmUsagePolicy?.toUpperCase();
   if (vm !== undefined && !PM_POLICIES.includes(vm)) {
     throw invalid(VM_POLICIES.includes(vm) ? `vmUsagePolicy ${body.vmUsagePolicy}: drover runs jobs on physical machines, not in virtual machines; use REQUIREPM or PREFERPM, or leave it out` : `vmUsagePolicy "${body.vmUsagePolicy}" is not one of ${[...PM_POLICIES, ...VM_POLICIES].join(", ")}`);
@@ -162,6 +166,7 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     stdoutFile: body.standardOutputFilePath || undefined,
     stderrFile: body.standardErrorFilePath || undefined,
     loginEnvironment: body.environmentRequested === true ? true : undefined,
+    nodeAccess: access === "SINGLEJOB" || access === "SINGLEUSER" ? access : undefined,
     flags: body.flags,
     // Moab's RESTARTABLE flag: the job may be requeued; drover requeues it up to 3 times when lost.
     retries: body.retries ?? (body.flags?.includes("RESTARTABLE") ? 3 : undefined),
