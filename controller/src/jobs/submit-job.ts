@@ -44,6 +44,11 @@ export interface SubmitOptions {
   readBack?: boolean;
   /** records what goes with the jobs in the submission's transaction: all is stored or none */
   alsoRecord?: (tx: Tx, submitted: SubmittedJob[]) => Promise<void>;
+  /**
+   * a job no registered node could ever run is stored all the same, to wait (with the reason and
+   * a scheduler warning) for nodes that can: wr's way; otherwise it is refused, as Moab does
+   */
+  acceptUnrunnable?: boolean;
 }
 
 /** Queues one job for the principal and asks the scheduler to look at it. */
@@ -65,7 +70,7 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
       const missing = deps.filter((d) => !visible.has(d));
       if (missing.length) throw invalid(`Dependency job(s) ${missing.join(", ")} do not exist`);
     }
-    await refuseNeverRunnable(tx, specs);
+    if (!opts.acceptUnrunnable) await refuseNeverRunnable(tx, specs);
     if (withTemplates) {
       const rows: SubmittedJob[] = [];
       for (const spec of specs) rows.push(await insertPlanned(tx, principal, await planWithTemplates(tx, spec, spec.templates ?? [])));

@@ -148,7 +148,7 @@ export function wrApi(ctx: ApiContext) {
         const jobs = body.map((raw, i) => wrJobSpec(checkWrJob(raw, `job ${i + 1}`), defaults));
         // rerun applies to the whole submission in wr (a URL parameter; drover also reads it per job)
         const rerun = jobs.some((j) => j.rerun);
-        const added = await submitJobs(core, principal, jobs.map((j) => j.spec), { dedupeByIdentity: true, rerun, readBack: true });
+        const added = await submitJobs(core, principal, jobs.map((j) => j.spec), { dedupeByIdentity: true, rerun, readBack: true, acceptUnrunnable: true });
         // each job once, as the submission left it (identical ones answer with the job already there)
         const seen = new Set<number>();
         const rows = added.filter((a) => !a.skipped && a.row && !seen.has(a.id) && seen.add(a.id)).map((a) => a.row!);
