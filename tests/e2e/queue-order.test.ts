@@ -106,8 +106,15 @@ for (const backlog of ["default", "on", "off"] as const) {
         expectBefore(order, [["short", "wide"], ["wide", "too-long"], ["wide", "no-walltime"]]);
       }, 60_000);
 
-      test("a job no node can ever run says why and holds nobody back", async () => {
-        const huge = await c.submit({ commandLine: "true", requirements: [{ requiredProcessorCountMinimum: 64 }] });
+      test("a job no node can ever run: MWS refuses it; wr's waits, says why and holds nobody back", async () => {
+        const refused = await c.api("/rest/jobs", { method: "POST", json: { commandLine: "true", requirements: [{ requiredProcessorCountMinimum: 64 }] } });
+        expect(refused.status).toBe(400);
+        expect(((await refused.json()) as { messages: string[] }).messages[0]).toContain("no registered node can ever run it: it needs 64 processors and the nodes have 2 in all");
+        // wr stores such a job, as wr does, to wait for nodes that can run it
+        const added = await c.api("/rest/v1/jobs/?rep_grp=huge", { method: "POST", json: [{ cmd: "true", cpus: 64 }] });
+        expect(added.status).toBe(201);
+        const queued = (await c.json("/jobs?state=queued&group=huge")) as { jobs: { id: number }[] };
+        const huge = `drover.${queued.jobs[0]!.id}`;
         const after = await c.submit({ commandLine: "true" });
         await c.waitForState(after, ["COMPLETED"]);
         const j = await until(async () => {
@@ -117,7 +124,7 @@ for (const backlog of ["default", "on", "off"] as const) {
         expect(j.state).toBe("IDLE");
         expect(j.blockReason.message).toBe("no node can ever run it: it needs 64 processors and the nodes have 2 in all");
         expect(j.earliestStartDate).toBeNull();
-        await c.api(`/rest/jobs/${huge}`, { method: "DELETE" });
+        await c.api(`/jobs/${queued.jobs[0]!.id}/cancel`, { method: "POST" });
       }, 60_000);
     }
   });
