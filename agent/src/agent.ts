@@ -53,6 +53,8 @@ export interface AgentOptions {
   readFacts?: (dataDir: string) => Promise<NodeFacts>;
   /** whom jobs run as when the agent is root (default: their users' accounts; see run-as.ts) */
   runJobsAs?: RunJobsAs;
+  /** countable resources offered besides the GPUs found (which count as "gpu" unless given here) */
+  gres?: Record<string, number>;
 }
 
 const AgentClient = makeGenericClientConstructor(agentServiceDefinition, "AgentService");
@@ -117,6 +119,25 @@ export class Agent {
       this.sendLive({ case: "fetchFile", value: { sha256, offset: BigInt(offset), length: BigInt(length) } });
       return true;
     });
+  }
+
+  /** GPU indices held by running jobs, by job key */
+  private readonly gpusHeld = new Map<string, number[]>();
+
+  /** Gives a job `count` GPU indices no running job holds (the controller counted them: they are free). */
+  private takeGpus(key: string, count: number): number[] | undefined {
+    if (!count) return undefined;
+    const held = new Set([...this.gpusHeld.values()].flat());
+    const free = Array.from({ length: this.gres().gpu ?? 0 }, (_, i) => i).filter((i) => !held.has(i));
+    const given = free.slice(0, count);
+    this.gpusHeld.set(key, given);
+    return given;
+  }
+
+  /** The generic resources the node offers: its GPUs as "gpu" (unless --gres names gpu), and --gres. */
+  private gres(): Record<string, number> {
+    const gpus = this.facts?.gpus.length ?? 0;
+    return { ...(gpus ? { gpu: gpus } : {}), ...this.opts.gres };
   }
 
   /** True while the stream is open and the controller has accepted our registration. */
@@ -231,6 +252,7 @@ export class Agent {
           arch: f.arch,
           gpus: f.gpus.map((g) => ({ model: g.model, memoryBytes: BigInt(g.memoryBytes) })),
           features: this.opts.features ?? [],
+          gres: this.gres(),
           partition: this.opts.partition ?? "",
           agentVersion: buildInfo().version,
           running,
@@ -445,6 +467,11 @@ export class Agent {
   private runJob(spec: RunJob): void {
     const key = `${spec.jobId}.${spec.attempt}`;
     if (this.jobs.has(key)) return;
+    // the GPUs it holds, by index (CUDA_VISIBLE_DEVICES), and its generic resources in its environment
+    const gpus = this.takeGpus(key, spec.gres.gpu ?? 0);
+    if (Object.keys(spec.gres).length) {
+      spec.environment = { ...spec.environment, DROVER_GRES: Object.entries(spec.gres).map(([k, v]) => `${k}=${v}`).join(","), ...(gpus ? { CUDA_VISIBLE_DEVICES: gpus.join(",") } : {}) };
+    }
     const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000, this.cgroups, this.guard, this.fetcher, this.runAs);
     this.jobs.set(key, job);
     void job
@@ -458,6 +485,7 @@ export class Agent {
       })
       .then((end) => {
         this.jobs.delete(key);
+        this.gpusHeld.delete(key);
         this.saveStateSoon();
         this.sweepSoon();
         this.reportProgress(job);

@@ -10,14 +10,16 @@ import { readNodeFacts, readNodeFactsInChild } from "./facts.ts";
 
 export const agentUsage = `Usage: drover agent --controller HOST:PORT --token-file FILE [--ca-file CA.pem] [--name NAME]
                     [--data-dir DIR] [--partition P] [--features a,b] [--cpus N] [--grace 10s] [--max-backoff 5s]
-                    [--run-jobs-as user|agent]
+                    [--run-jobs-as user|agent] [--gres name=N,…]
   --cpus:    processors this node offers to jobs (default: all its cores), e.g. to keep some for
              other work
   --ca-file: the controller's CA (DROVER_HOME/keys/ca.pem there): the stream then uses TLS, as a
              controller listening beyond loopback requires
   --run-jobs-as: an agent running as root starts each job as the Unix account of its drover
              user ("user", the default: the same name unless an administrator maps it); "agent"
-             runs every job as the agent's own account (a node given to one person)`;
+             runs every job as the agent's own account (a node given to one person)
+  --gres:    countable resources the node offers jobs besides its GPUs (found as "gpu"), e.g.
+             licence=4,scratch=2`;
 
 /**
  * Parses the agent's command line and starts it. `standalone` agents (their own process)
@@ -38,6 +40,7 @@ export async function runAgent(args: string[], standalone?: { subcommand: string
       grace: { type: "string" },
       "max-backoff": { type: "string" },
       "run-jobs-as": { type: "string" },
+      gres: { type: "string" },
     },
     strict: true,
   });
@@ -66,8 +69,15 @@ export async function runAgent(args: string[], standalone?: { subcommand: string
   if (cpus !== undefined && !(Number.isInteger(cpus) && cpus >= 1)) throw new Error(`--cpus must be a whole number of processors, at least 1, not "${values.cpus}"`);
   const runJobsAs = values["run-jobs-as"] ?? process.env.DROVER_AGENT_RUN_JOBS_AS ?? "user";
   if (runJobsAs !== "user" && runJobsAs !== "agent") throw new Error(`--run-jobs-as must be "user" or "agent", not "${runJobsAs}"`);
+  const gres: Record<string, number> = {};
+  for (const item of (values.gres ?? "").split(",").map((g) => g.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z][A-Za-z0-9_.-]{0,63})=(\d{1,9})$/.exec(item);
+    if (!m) throw new Error(`--gres takes name=count pairs separated by commas (e.g. licence=4), not "${item}"`);
+    gres[m[1]!] = Number(m[2]);
+  }
   const agent = new Agent({
     runJobsAs,
+    gres,
     controller,
     token,
     ca,

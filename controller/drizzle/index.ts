@@ -19,6 +19,7 @@ import m16 from "./0016_workflows.sql" with { type: "text" };
 import m17 from "./0017_job_partition.sql" with { type: "text" };
 import m18 from "./0018_unix_user.sql" with { type: "text" };
 import m19 from "./0019_mws_job_fields.sql" with { type: "text" };
+import m20 from "./0020_generic_resources.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -41,4 +42,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0017_job_partition", sql: m17 },
   { tag: "0018_unix_user", sql: m18 },
   { tag: "0019_mws_job_fields", sql: m19 },
+  { tag: "0020_generic_resources", sql: m20 },
 ];

@@ -22,7 +22,7 @@ await forEachDatabaseUrl("MWS job requirements on real nodes", (url) => {
     // (no node backlogs: a job that must wait waits in the queue, where it says why)
     c = new Cluster({ databaseUrl: url(), env: { DROVER_NODE_BACKLOG: "0" } });
     await c.startController();
-    await Promise.all([c.startAgent("node-a", { args: ["--partition", "cs", "--features", "bluray", "--cpus", "4"] }), c.startAgent("node-b", { args: ["--cpus", "2"] })]);
+    await Promise.all([c.startAgent("node-a", { args: ["--partition", "cs", "--features", "bluray", "--cpus", "4"] }), c.startAgent("node-b", { args: ["--cpus", "2", "--gres", "licence=1,gpu=2"] })]);
     work = mkdtempSync(join(tmpdir(), "drover-mws-req-"));
   }, 90_000);
   afterAll(async () => {
@@ -108,6 +108,35 @@ await forEachDatabaseUrl("MWS job requirements on real nodes", (url) => {
     const bad = await post({ commandFile: "/bin/true", requirements: [{ nodeAccessPolicy: "UNIQUEUSER" }] });
     expect(bad.status).toBe(400);
     expect(bad.body.messages![0]).toContain("nodeAccessPolicy");
+  }, 90_000);
+
+  test("genericResources: held on a node like processors; GPUs are given by index in CUDA_VISIBLE_DEVICES", async () => {
+    const gpuJob = { commandFile: "/bin/sh", commandLineArguments: `-c "echo gpus=$CUDA_VISIBLE_DEVICES gres=$DROVER_GRES; sleep 3"`, requirements: [{ genericResources: { gpu: 1 } }] };
+    const [g1, g2] = await Promise.all([post(gpuJob), post(gpuJob)]);
+    const outs = [];
+    for (const g of [g1, g2]) {
+      const done = await c.waitForState(g.body.id!, ["COMPLETED"]);
+      expect(done.masterHost).toBe("node-b");
+      expect(done.requirements[0].genericResources).toEqual({ gpu: 1 });
+      outs.push(((await c.json(`/jobs/${g.body.id!.replace("drover.", "")}`)) as { stdout: string }).stdout.trim());
+    }
+    // side by side on node-b, each with a GPU of its own
+    expect(outs.sort()).toEqual(["gpus=0 gres=gpu=1", "gpus=1 gres=gpu=1"]);
+
+    const holder = await post({ commandFile: "/bin/sleep", commandLineArguments: "6", requirements: [{ genericResources: { licence: 1 } }] });
+    await c.waitForState(holder.body.id!, ["RUNNING"]);
+    const second = await post({ ...echoCpus, requirements: [{ genericResources: { licence: 1 } }] });
+    const waiting = await until(async () => {
+      const j = await c.job(second.body.id!);
+      return j.state === "IDLE" && j.blockReason?.message ? j : undefined;
+    }, 20_000, "the second licence job to wait");
+    expect(waiting.blockReason.message).toContain("licence=1 free");
+    const done = await c.waitForState(second.body.id!, ["COMPLETED"], 30_000);
+    expect(done.masterHost).toBe("node-b");
+    // more than any node offers: refused at submission
+    const never = await post({ commandFile: "/bin/true", requirements: [{ genericResources: { licence: 2 } }] });
+    expect(never.status).toBe(400);
+    expect(never.body.messages![0]).toContain("no node has licence=2");
   }, 90_000);
 
   test("standardOutputFilePath and standardErrorFilePath: the output lands there, directories made; a path that cannot be written fails the job saying so", async () => {

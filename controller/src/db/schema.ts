@@ -52,6 +52,8 @@ export const nodes = pgTable("nodes", {
   swapBytes: big("swap_bytes").notNull().default(0),
   diskBytes: big("disk_bytes").notNull().default(0),
   gpus: jsonb("gpus").$type<{ model: string; memoryBytes: number }[]>().notNull().default([]),
+  /** countable resources it offers jobs: "gpu" for its GPUs, and any an administrator gave its agent (--gres) */
+  gres: jsonb("gres").$type<Record<string, number>>().notNull().default({}),
   os: text("os").notNull().default(""),
   arch: text("arch").notNull().default(""),
   features: jsonb("features").$type<string[]>().notNull().default([]),
@@ -132,6 +134,8 @@ export const jobs = pgTable(
     /** where its stdout and stderr go on its master node (MWS standardOutputFilePath, standardErrorFilePath); else its own directory */
     stdoutFile: text("stdout_file"),
     stderrFile: text("stderr_file"),
+    /** generic resources it holds on each of its nodes, e.g. {"gpu": 2} (MWS genericResources, as Slurm's --gres: per node) */
+    gres: jsonb("gres").$type<Record<string, number>>().notNull().default({}),
     /** how many times a job behind it in the queue started ahead of it while it waited (backfill; Moab's bypass) */
     bypass: integer("bypass").notNull().default(0),
     /** it starts with the environment of a login shell of its user on the node, then its own (MWS environmentRequested) */

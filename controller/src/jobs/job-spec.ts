@@ -32,6 +32,8 @@ export interface JobSpec {
   stderrFile?: string;
   /** start from the environment of a login shell of its user on the node */
   loginEnvironment?: boolean;
+  /** generic resources it holds on each of its nodes ({"gpu": 2, "licence": 1}) */
+  gres?: Record<string, number>;
   gpus?: number;
   walltimeMs?: number;
   hosts?: string[];
@@ -111,6 +113,10 @@ export function checkJobSpec(spec: JobSpec): void {
   if (spec.hosts?.length && new Set(spec.hosts).size !== spec.hosts.length) throw invalid("hosts lists a node twice");
   positive("disk", spec.diskBytes, 0);
   positive("swap", spec.swapBytes, 0);
+  for (const [name, count] of Object.entries(spec.gres ?? {})) {
+    if (!/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(name)) throw invalid(`Generic resource name "${name}" must be letters, digits, _ . - (starting with a letter)`);
+    if (!Number.isInteger(count) || count < 0) throw invalid(`Generic resource ${name} must be a whole count, not ${JSON.stringify(count)}`);
+  }
   for (const [name, path] of [["standard output file", spec.stdoutFile], ["standard error file", spec.stderrFile]] as const) {
     if (path !== undefined && (!path.startsWith("/") || path.includes("\0") || path.endsWith("/"))) throw invalid(`The ${name} must be an absolute path of a file, not "${path}"`);
   }

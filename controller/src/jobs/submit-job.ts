@@ -106,6 +106,7 @@ async function refuseNeverRunnable(tx: Tx, specs: JobSpec[]): Promise<void> {
     const request = {
       cpus: s.cpus ?? 1, memoryBytes: s.memoryBytes ?? 0, hosts: s.hosts ?? [], features: s.features ?? [], partition: s.partition ?? null,
       tasksPerNode: s.tasksPerNode ?? null, arch: s.arch ?? null, os: s.os ?? null, diskBytes: s.diskBytes ?? 0, swapBytes: s.swapBytes ?? 0,
+      gres: Object.fromEntries(Object.entries(s.gres ?? {}).filter(([, n]) => n > 0)),
     };
     // (a large submission's jobs mostly ask for the same: each distinct request is checked once)
     const key = JSON.stringify(request);
@@ -170,6 +171,7 @@ const INSERTED: [name: string, type: string, otherwise: string | null][] = [
   ["app_inputs", "jsonb", null], ["input_files", "jsonb", "'[]'::jsonb"], ["retry_failures", "boolean", "false"],
   ["workflow", "text", null], ["partition", "text", null], ["swap_bytes", "bigint", "0"], ["arch", "text", null], ["os", "text", null],
   ["node_access", "text", null], ["stdout_file", "text", null], ["stderr_file", "text", null], ["login_environment", "boolean", "false"],
+  ["gres", "jsonb", "'{}'::jsonb"],
 ];
 const INSERT_NAMES = INSERTED.map(([n]) => n).join(", ");
 const RECORD_TYPES = INSERTED.map(([n, t]) => `${n} ${t}`).join(", ");
@@ -211,7 +213,7 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       behaviours: r.behaviours, scratch_base: r.scratchBase, scratch_home: r.scratchHome, container: r.container,
       app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles, retry_failures: r.retryFailures, workflow: r.workflow, partition: r.partition,
       swap_bytes: r.swapBytes, arch: r.arch, os: r.os, node_access: r.nodeAccess, stdout_file: r.stdoutFile, stderr_file: r.stderrFile,
-      login_environment: r.loginEnvironment,
+      login_environment: r.loginEnvironment, gres: r.gres,
     });
   });
   const inserted = rowsOf<{ id: number | string }>(
@@ -291,5 +293,7 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     stdoutFile: s.stdoutFile ?? null,
     stderrFile: s.stderrFile ?? null,
     loginEnvironment: s.loginEnvironment ?? false,
+    // (a count of 0 asks for nothing)
+    gres: Object.fromEntries(Object.entries(s.gres ?? {}).filter(([, n]) => n > 0)),
   };
 }

@@ -25,6 +25,7 @@ export async function registerNode(db: Db, reg: Register, controllerId: string):
     os: reg.os,
     arch: reg.arch,
     features: reg.features,
+    gres: Object.fromEntries(Object.entries(reg.gres).filter(([k, v]) => /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(k) && v > 0)),
     partition: reg.partition || "default",
     agentVersion: reg.agentVersion,
     lastHeartbeatAt: new Date(now()),

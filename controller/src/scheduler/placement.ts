@@ -19,6 +19,8 @@ export interface NodeCapacity {
   freeSwapBytes?: number;
   /** who is on it (see NodeUse): what node access policies need */
   use?: NodeUse;
+  /** generic resources free on it ({"gpu": 1}) */
+  freeGres?: Record<string, number>;
 }
 
 /** The jobs on a node, as its access policies see them. */
@@ -53,7 +55,21 @@ export interface PlacementRequest {
   /** whose it is, and who else may use its nodes while it runs (Moab's node access policy; null: SHARED) */
   owner?: string;
   nodeAccess?: "SINGLEJOB" | "SINGLEUSER" | null;
+  /** generic resources it holds on each of its nodes */
+  gres?: Record<string, number>;
 }
+
+/** Whether a node has the generic resources free that the job holds on each node. */
+export function hasGres(job: Pick<PlacementRequest, "gres">, free: Record<string, number> | undefined): boolean {
+  for (const [name, count] of Object.entries(job.gres ?? {})) if ((free?.[name] ?? 0) < count) return false;
+  return true;
+}
+
+/** The generic resources a job asks for, in words ("gpu=2, licence=1"). */
+export const gresText = (gres: Record<string, number> | undefined) =>
+  Object.entries(gres ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
 
 /**
  * Whether the job may join the jobs on a node: not beside a SINGLEJOB job, nor beside another
@@ -65,6 +81,13 @@ export function mayShare(job: Pick<PlacementRequest, "owner" | "nodeAccess">, us
   if (use.exclusive || job.nodeAccess === "SINGLEJOB") return false;
   if (use.singleUser !== null && use.singleUser !== job.owner) return false;
   return job.nodeAccess !== "SINGLEUSER" || use.owners.every((o) => o === job.owner);
+}
+
+/** Takes a job's generic resources from what a node has free. */
+export function takeGres(n: Pick<NodeCapacity, "freeGres">, gres: Record<string, number> | undefined): void {
+  for (const [name, count] of Object.entries(gres ?? {})) {
+    n.freeGres = { ...n.freeGres, [name]: (n.freeGres?.[name] ?? 0) - count };
+  }
 }
 
 /** A job placed on a node: counted in its use. */
@@ -152,7 +175,8 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
   const swap = (cpus: number) => Math.max(cpus, 1) * (job.swapBytes ?? 0);
   // disk and swap are not held by jobs: a node must have them free when the job starts
   const fits = (n: NodeCapacity, cpus: number) =>
-    n.freeCpus >= cpus && n.freeMemoryBytes >= memory(cpus) && (n.freeDiskBytes === undefined || n.freeDiskBytes >= disk(cpus)) && (n.freeSwapBytes === undefined || n.freeSwapBytes >= swap(cpus));
+    n.freeCpus >= cpus && n.freeMemoryBytes >= memory(cpus) && (n.freeDiskBytes === undefined || n.freeDiskBytes >= disk(cpus)) && (n.freeSwapBytes === undefined || n.freeSwapBytes >= swap(cpus)) &&
+    hasGres(job, n.freeGres);
   const take = (picked: { n: NodeCapacity; cpus: number }[]) => {
     for (const { n, cpus } of picked) {
       n.freeCpus -= cpus;
@@ -160,11 +184,14 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
       if (n.freeDiskBytes !== undefined) n.freeDiskBytes -= disk(cpus);
       if (n.freeSwapBytes !== undefined) n.freeSwapBytes -= swap(cpus);
       addUse(n, job);
+      takeGres(n, job.gres);
     }
     return { allocation: picked.map(({ n, cpus }) => ({ node: n.id, cpus, memoryBytes: memory(cpus) })) };
   };
   const need = (cpus: number) =>
-    `${cpus} free processors and ${mb(memory(cpus))} of free memory${job.diskBytes ? `, ${mb(disk(cpus))} of free disk` : ""}${job.swapBytes ? `, ${mb(swap(cpus))} of free swap` : ""}`;
+    `${cpus} free processors and ${mb(memory(cpus))} of free memory${job.diskBytes ? `, ${mb(disk(cpus))} of free disk` : ""}${job.swapBytes ? `, ${mb(swap(cpus))} of free swap` : ""}${
+      Object.keys(job.gres ?? {}).length ? `, and ${gresText(job.gres)} free` : ""
+    }`;
 
   if (job.hosts.length) {
     const perHost = job.tasksPerNode ?? Math.max(1, Math.ceil(job.cpus / job.hosts.length));
@@ -197,7 +224,7 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
   for (const n of byFreest) {
     const per = (free: number | undefined, each: number | undefined) => (free !== undefined && each ? Math.floor(free / each) : Infinity);
     const byMemory = job.memoryBytes > 0 ? Math.floor(n.freeMemoryBytes / job.memoryBytes) : Infinity;
-    const cpus = Math.min(remaining, n.freeCpus, byMemory, per(n.freeDiskBytes, job.diskBytes), per(n.freeSwapBytes, job.swapBytes));
+    const cpus = hasGres(job, n.freeGres) ? Math.min(remaining, n.freeCpus, byMemory, per(n.freeDiskBytes, job.diskBytes), per(n.freeSwapBytes, job.swapBytes)) : 0;
     if (cpus > 0) {
       picked.push({ n, cpus });
       remaining -= cpus;
@@ -216,7 +243,8 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
 export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[]): { allocation: Allocation[] } | undefined {
   // spanning jobs (tasksPerNode below the count, or several hosts) never wait in a backlog, nor
   // jobs that do not share their nodes (the node's running jobs would have to end first)
-  if ((job.tasksPerNode !== null && job.tasksPerNode < job.cpus) || job.hosts.length > 1 || job.nodeAccess) return undefined;
+  // (nor, for now, jobs of generic resources: the agent gives those out as jobs start)
+  if ((job.tasksPerNode !== null && job.tasksPerNode < job.cpus) || job.hosts.length > 1 || job.nodeAccess || Object.keys(job.gres ?? {}).length) return undefined;
   let best: NodeCapacity | undefined;
   let bestRoom = 0;
   for (const n of nodes) {

@@ -1,4 +1,4 @@
-import { addUse, place, placeInBacklog, suits, wanted, type Allocation, type NodeCapacity, type NodeUse, type PlacementRequest } from "./placement.ts";
+import { addUse, gresText, hasGres, place, placeInBacklog, suits, takeGres, wanted, type Allocation, type NodeCapacity, type NodeUse, type PlacementRequest } from "./placement.ts";
 
 // EASY backfill over one pass of the queue (what Slurm's sched/backfill and Moab do with one
 // reservation): jobs start in queue order; the first that cannot start gets a planned start
@@ -24,6 +24,8 @@ export interface Release {
   jobIds: number[];
   /** those jobs as the nodes' access policies see them (see NodeUse); absent: shared, owners unknown */
   use?: NodeUse;
+  /** the generic resources they hold there */
+  gres?: Record<string, number>;
 }
 
 /** A registered node (connected or not), as a job could use it when idle. */
@@ -38,6 +40,8 @@ export interface RegisteredNode {
   /** its jobs' file system's size and its swap (what an idle node could offer at most) */
   diskBytes?: number;
   swapBytes?: number;
+  /** the generic resources it offers */
+  gres?: Record<string, number>;
 }
 
 export type Decision =
@@ -83,7 +87,7 @@ export function neverRunnable(job: PlacementRequest, registered: RegisteredNode[
   if (!registered.length) return undefined; // nothing registered yet: it waits for nodes to join
   const idle = registered.map((n) => ({
     id: n.id, freeCpus: n.cores, freeMemoryBytes: n.memoryBytes, features: n.features, partition: n.partition, arch: n.arch, os: n.os,
-    freeDiskBytes: n.diskBytes || undefined, freeSwapBytes: n.swapBytes ?? undefined,
+    freeDiskBytes: n.diskBytes || undefined, freeSwapBytes: n.swapBytes ?? undefined, freeGres: n.gres,
   }));
   const result = place(job, idle);
   if ("allocation" in result) return undefined;
@@ -92,6 +96,7 @@ export function neverRunnable(job: PlacementRequest, registered: RegisteredNode[
     if (!job.partition && !job.arch && !job.os) return `${NEVER_RUNNABLE}: no node has the features ${job.features.join(", ")}`;
     return `${NEVER_RUNNABLE}: no node ${wanted(job)}`;
   }
+  if (!featured.some((n) => hasGres(job, n.gres))) return `${NEVER_RUNNABLE}: no node${job.features.length || job.partition ? ` ${wanted(job)}` : ""} has ${gresText(job.gres)}`;
   const unknown = job.hosts.filter((h) => !registered.some((n) => n.id === h));
   if (unknown.length) return `${NEVER_RUNNABLE}: no node is named ${unknown.join(", ")}`;
   const cores = featured.reduce((s, n) => s + n.cores, 0);
@@ -114,6 +119,7 @@ function capacityAt(nodes: NodeCapacity[], releases: Release[], at: number): Nod
     if (!n) continue;
     n.freeCpus += r.cpus;
     n.freeMemoryBytes += r.memoryBytes;
+    for (const [name, count] of Object.entries(r.gres ?? {})) n.freeGres = { ...n.freeGres, [name]: (n.freeGres?.[name] ?? 0) + count };
   }
   // who is left on each node then (what access policies allow follows from it)
   const use = useAt(releases, at);
@@ -198,7 +204,7 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
     // a job started now (or soon) holds its share until its walltime runs out
     const endsAt = job.walltimeMs !== null && !backlog ? now + job.walltimeMs : null;
     const use = { jobs: 1, owners: job.owner === undefined ? [] : [job.owner], exclusive: job.nodeAccess === "SINGLEJOB", singleUser: job.nodeAccess === "SINGLEUSER" ? (job.owner ?? null) : null };
-    for (const a of allocation) ends.push({ node: a.node, cpus: a.cpus, memoryBytes: a.memoryBytes, endsAt, jobIds: [job.id], use });
+    for (const a of allocation) ends.push({ node: a.node, cpus: a.cpus, memoryBytes: a.memoryBytes, endsAt, jobIds: [job.id], use, gres: job.gres });
   };
 
   for (const job of jobs) {
@@ -263,6 +269,7 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
           n.freeCpus -= a.cpus;
           n.freeMemoryBytes -= a.memoryBytes;
           addUse(n, job);
+          takeGres(n, job.gres);
         }
         takeFromSpare(result.allocation);
         started(job, result.allocation, false);

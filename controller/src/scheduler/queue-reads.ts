@@ -15,11 +15,11 @@ import type { Release } from "./queue-plan.ts";
 export type Candidate = Pick<
   Job,
   "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "partition" | "tasksPerNode" | "dependsOn" | "afterGroups" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt" | "diskBytes" | "swapBytes" | "arch" | "os"
-  | "owner" | "nodeAccess"
+  | "owner" | "nodeAccess" | "gres"
 >;
 
 const CANDIDATE_COLUMNS = sql.raw(
-  "id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at, disk_bytes, swap_bytes, arch, os, owner, node_access",
+  "id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at, disk_bytes, swap_bytes, arch, os, owner, node_access, gres",
 );
 // a job it depends on has not completed; or a job of a dependency group it waits for has not
 // (jobs added to such a group later count too: the check is made on every pass)
@@ -49,6 +49,7 @@ type CandidateRow = {
   os: string | null;
   owner: string;
   node_access: string | null;
+  gres: unknown;
 };
 const toCandidate = (r: CandidateRow): Candidate => ({
   id: Number(r.id),
@@ -70,6 +71,7 @@ const toCandidate = (r: CandidateRow): Candidate => ({
   os: r.os,
   owner: r.owner,
   nodeAccess: r.node_access,
+  gres: jsonValue<Record<string, number>>(r.gres),
 });
 
 /**
@@ -102,21 +104,25 @@ export function readWaitingOnDependencies(tx: Tx, limit: number): Promise<Candid
     .then((r) => rowsOf<CandidateRow>(r).map(toCandidate));
 }
 
-export type PlacedNode = Pick<Node, "id" | "cores" | "memoryBytes" | "features" | "partition" | "state" | "arch" | "os" | "diskBytes" | "swapBytes" | "availableDiskBytes" | "availableSwapBytes">;
+export type PlacedNode = Pick<
+  Node,
+  "id" | "cores" | "memoryBytes" | "features" | "partition" | "state" | "arch" | "os" | "diskBytes" | "swapBytes" | "availableDiskBytes" | "availableSwapBytes" | "gres"
+>;
 
 /** Every registered node (connected or not, up or not), with what placement needs of it. */
 export function readNodes(tx: Tx): Promise<PlacedNode[]> {
   type Row = {
     id: string; cores: number; memory_bytes: number | string; features: unknown; partition: string; state: string; arch: string; os: string;
-    disk_bytes: number | string; swap_bytes: number | string; available_disk_bytes: number | string | null; available_swap_bytes: number | string | null;
+    disk_bytes: number | string; swap_bytes: number | string; available_disk_bytes: number | string | null; available_swap_bytes: number | string | null; gres: unknown;
   };
   const num = (v: number | string | null) => (v === null ? null : Number(v));
   return tx
-    .execute(prepared(sql`select id, cores, memory_bytes, features, partition, state, arch, os, disk_bytes, swap_bytes, available_disk_bytes, available_swap_bytes from nodes`))
+    .execute(prepared(sql`select id, cores, memory_bytes, features, partition, state, arch, os, disk_bytes, swap_bytes, available_disk_bytes, available_swap_bytes, gres from nodes`))
     .then((r) =>
       rowsOf<Row>(r).map((n) => ({
         id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: jsonValue<string[]>(n.features), partition: n.partition, state: n.state, arch: n.arch, os: n.os,
         diskBytes: Number(n.disk_bytes), swapBytes: Number(n.swap_bytes), availableDiskBytes: num(n.available_disk_bytes), availableSwapBytes: num(n.available_swap_bytes),
+        gres: jsonValue<Record<string, number>>(n.gres),
       })),
     );
 }
@@ -130,7 +136,7 @@ export function readNodes(tx: Tx): Promise<PlacedNode[]> {
 export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
   type Row = {
     node: string; ends_at: number | string | null; cpus: number | string; memory: number | string; ids: unknown;
-    jobs: number | string; owners: unknown; exclusive: boolean; single_user: string | null;
+    jobs: number | string; owners: unknown; exclusive: boolean; single_user: string | null; gres: unknown;
   };
   return tx
     .execute(prepared(sql`
@@ -138,7 +144,8 @@ export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
              sum(coalesce((a->>'memoryBytes')::bigint, j.memory_bytes)) as memory,
              jsonb_path_query_array(jsonb_agg(j.id order by j.id), '$[0 to 5]') as ids,
              count(*) as jobs, jsonb_agg(distinct j.owner) as owners, bool_or(j.node_access = 'SINGLEJOB') as exclusive,
-             max(j.owner) filter (where j.node_access = 'SINGLEUSER') as single_user
+             max(j.owner) filter (where j.node_access = 'SINGLEUSER') as single_user,
+             coalesce(jsonb_agg(j.gres) filter (where j.gres <> '{}'::jsonb), '[]'::jsonb) as gres
       from jobs j
       cross join jsonb_array_elements(j.allocated_nodes) a
       cross join lateral (select case when j.walltime_ms is null or j.state = 'suspended' then null
@@ -153,8 +160,17 @@ export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
         memoryBytes: Number(x.memory),
         jobIds: jsonValue<(number | string)[]>(x.ids).map(Number),
         use: { jobs: Number(x.jobs), owners: jsonValue<string[]>(x.owners), exclusive: !!x.exclusive, singleUser: x.single_user },
+        gres: sumGres(jsonValue<Record<string, number>[]>(x.gres)),
       })),
     );
+}
+
+/** The generic resources of several jobs added up (undefined when none holds any). */
+function sumGres(list: Record<string, number>[]): Record<string, number> | undefined {
+  if (!list.length) return undefined;
+  const sum: Record<string, number> = {};
+  for (const g of list) for (const [k, v] of Object.entries(g)) sum[k] = (sum[k] ?? 0) + v;
+  return sum;
 }
 
 /** Of the given queued jobs, those still waiting for a dependency (a job, or a job of a dependency group). */

@@ -40,7 +40,7 @@ async function anyQueuedNeedsReason(tx: Pick<Core["db"], "select">): Promise<boo
 export type DispatchedJob = Pick<
   Job,
   "id" | "attempt" | "argv" | "workingDirectory" | "environment" | "walltimeMs" | "priority" | "queuePosition" | "walltimeEnforced" | "behaviours" | "scratchDir" | "scratchBase" | "scratchHome" | "container" | "inputFiles" | "app" | "workflow"
-  | "stdoutFile" | "stderrFile" | "loginEnvironment"
+  | "stdoutFile" | "stderrFile" | "loginEnvironment" | "gres"
 > & {
   /** the Unix account it runs as on a root agent: its owner's mapped account, else the owner's name */
   unixUser: string;
@@ -92,6 +92,7 @@ export function runMessage(job: DispatchedJob, allocation: Allocation[]): Contro
         stdoutFile: job.stdoutFile ?? "",
         stderrFile: job.stderrFile ?? "",
         loginEnvironment: job.loginEnvironment,
+        gres: job.gres,
       },
     },
   });
@@ -117,11 +118,12 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     const [, draining, registered, releases] = await Promise.all([locked, isDraining(tx), readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([])]);
     // draining (an administrator's switch): nothing new starts; running jobs finish
     if (draining) return [];
-    const usage = new Map<string, { cpus: number; memoryBytes: number }>();
+    const usage = new Map<string, { cpus: number; memoryBytes: number; gres: Record<string, number> }>();
     for (const r of releases) {
-      const u = usage.get(r.node) ?? { cpus: 0, memoryBytes: 0 };
+      const u = usage.get(r.node) ?? { cpus: 0, memoryBytes: 0, gres: {} };
       u.cpus += r.cpus;
       u.memoryBytes += r.memoryBytes;
+      for (const [k, v] of Object.entries(r.gres ?? {})) u.gres[k] = (u.gres[k] ?? 0) + v;
       usage.set(r.node, u);
     }
     const capacity: NodeCapacity[] = registered
@@ -136,6 +138,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
         os: n.os,
         freeDiskBytes: n.availableDiskBytes ?? undefined,
         freeSwapBytes: n.availableSwapBytes ?? undefined,
+        freeGres: Object.fromEntries(Object.entries(n.gres).map(([k, v]) => [k, v - (usage.get(n.id)?.gres[k] ?? 0)])),
         cores: n.cores,
         memoryBytes: n.memoryBytes,
         backlogFactor: backlogFactor(core.config.scheduler, n.cores, core.links.endsPerSecond(n.id)),
@@ -195,6 +198,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           os: j.os,
           owner: j.owner,
           nodeAccess: j.nodeAccess as PlanJob["nodeAccess"],
+          gres: j.gres,
           mayWaitInBacklog: !j.backlogReturnedAt,
         })),
         nodesNow,
@@ -281,6 +285,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
       stdout_file: string | null;
       stderr_file: string | null;
       login_environment: boolean;
+      gres: unknown;
     };
     // A job that asked for a directory of its own gets one per run, under its base, named
     // after its identity (or id) as wr names them: BASE/drover_cwd/a/b/c/rest.ID.ATTEMPT
@@ -297,7 +302,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
         returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.queue_position, j.walltime_enforced, j.behaviours,
           j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app, j.workflow,
-          j.owner, (select u.unix_user from users u where u.username = j.owner) as mapped_user, j.stdout_file, j.stderr_file, j.login_environment`));
+          j.owner, (select u.unix_user from users u where u.username = j.owner) as mapped_user, j.stdout_file, j.stderr_file, j.login_environment, j.gres`));
     const [, , , result] = await Promise.all([reasonsWritten, warned, bypassWritten, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
     // what the run message needs, as stored now (a modification may have come in since the select)
@@ -329,6 +334,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           stdoutFile: r.stdout_file,
           stderrFile: r.stderr_file,
           loginEnvironment: r.login_environment,
+          gres: jsonValue<Record<string, number>>(r.gres),
         };
         return { job: row, allocation };
       });

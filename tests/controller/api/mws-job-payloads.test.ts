@@ -151,8 +151,8 @@ const nodeCountPayload = {
   "vmUsagePolicy": "REQUIREPM"
 };
 
-// (accounts, mail, QoS, queues, reservations, virtual containers and generic resources: not yet)
-const refusedFields = ["account", "emailNotifyTypes", "emailNotifyUsers", "qosRequested", "queue", "reservationRequested", "virtualContainers", "requirements.genericResources"];
+// (accounts, mail, QoS, queues, reservations and virtual containers: not yet)
+const refusedFields = ["account", "emailNotifyTypes", "emailNotifyUsers", "qosRequested", "queue", "reservationRequested", "virtualContainers"];
 
 // The fields of 3.4.1.4's sample job, and of its requirement
 const SAMPLE_KEYS = [
@@ -249,6 +249,7 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
     expect(job.requirements[0]).toMatchObject({
       requiredProcessorCountMinimum: 16, requiredProcessorsPerTask: 3, requiredMemoryPerTask: 1024, requiredDiskPerTask: 500, requiredSwapPerTask: 600,
       requiredNodeFeatures: ["bluray"], tasksPerNode: 8, requiredArchitecture: "x86_64", requiredPartition: "cs", requiredNodeCountMinimum: 2,
+      genericResources: { resource1: 10, resource2: 30 },
     });
     expect(job.dedicatedProcessorSeconds).toBe(0);
   });

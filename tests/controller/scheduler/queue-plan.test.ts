@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { neverRunnable, planQueue, type PlanJob, type Release } from "../../../controller/src/scheduler/queue-plan.ts";
+import { neverRunnable, planQueue, type PlanJob, type RegisteredNode, type Release } from "../../../controller/src/scheduler/queue-plan.ts";
 import type { NodeCapacity } from "../../../controller/src/scheduler/placement.ts";
 
 const GB = 2 ** 30;
@@ -186,4 +186,20 @@ test("node access: beside a SINGLEUSER job only its owner's jobs run; a SINGLEUS
   // and carol's job finds no node: n1 is alice's, n2 is full
   const carol = planQueue([job({ owner: "carol", cpus: 1 })], [node("n1", 4, 1)], [running[0]!], registered(nodes), NOW);
   expect(startedIds(carol)).toEqual([]);
+});
+
+test("generic resources are held per node like processors: a job waits for them, and none goes where they are taken", () => {
+  const nodes = [node("n1", 4, 0, { freeGres: { gpu: 2 } }), node("n2", 4, 0, { freeGres: {} })];
+  const reg: RegisteredNode[] = nodes.map((n) => ({ id: n.id, cores: 4, memoryBytes: 8 * GB, features: [], gres: (n.id === "n1" ? { gpu: 2 } : {}) as Record<string, number> }));
+  const [a, b, c] = [job({ gres: { gpu: 1 } }), job({ gres: { gpu: 1 } }), job({ gres: { gpu: 1 }, walltimeMs: 1000 })];
+  const d = planQueue([a, b, c], nodes, [], reg, NOW);
+  const on = (x: (typeof d)[number]) => ("placed" in x ? x.placed.map((p) => p.node) : ["waits"]);
+  expect(d.map(on)).toEqual([["n1"], ["n1"], ["waits"]]);
+  expect((d[2] as { reason: string }).reason).toContain("gpu=1 free");
+  // held by a running job until it ends: then planned on n1
+  const held: Release[] = [{ node: "n1", cpus: 1, memoryBytes: 0, endsAt: NOW + 500, jobIds: [9], gres: { gpu: 2 } }];
+  const later = planQueue([job({ gres: { gpu: 2 } })], [node("n1", 4, 1, { freeGres: { gpu: 0 } }), node("n2", 4)], held, reg, NOW);
+  expect(later[0]).toMatchObject({ plannedStart: NOW + 500 });
+  // more than any node has: never
+  expect(neverRunnable({ ...job({ gres: { gpu: 3 } }) }, reg)).toBe("no node can ever run it: no node has gpu=3");
 });

@@ -20,9 +20,6 @@ const unsupportedSubmission: Record<string, (v: unknown) => boolean> = {
   reservationRequested: nonEmpty,
   virtualContainers: nonEmpty,
 };
-const unsupportedRequirement: Record<string, (v: unknown) => boolean> = {
-  genericResources: (v) => nonEmpty(v) && !(typeof v === "object" && Object.keys(v as object).length === 0),
-};
 
 /** Moab's node access policies drover honours: SHARED (the default), SINGLEJOB, SINGLEUSER. */
 const NODE_ACCESS = ["SHARED", "SINGLEJOB", "SINGLEUSER"];
@@ -37,7 +34,6 @@ const anyOf = (fields: Record<string, unknown>) => Object.fromEntries(Object.key
 
 const Requirement = t.Object(
   {
-    ...anyOf(unsupportedRequirement),
     // the examples of MWS 3.4.2.3 send it as a string ("20")
     requiredProcessorCountMinimum: t.Optional(t.Union([t.Integer({ minimum: 1 }), t.String({ pattern: "^[1-9][0-9]{0,5}$" })])),
     tasksPerNode: t.Optional(t.Integer({ minimum: 1, description: "tasks per node (PBS ppn)" })),
@@ -48,6 +44,11 @@ const Requirement = t.Object(
     requiredArchitecture: t.Optional(t.String({ maxLength: 64, description: "x86_64, aarch64… (x64, amd64, arm64 are the same)" })),
     requiredPartition: t.Optional(t.String({ maxLength: 256, description: "the partition of the nodes (agent --partition)" })),
     requiredNodeFeatures: t.Optional(t.Array(t.String())),
+    genericResources: t.Optional(
+      t.Record(t.String({ pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$" }), t.Integer({ minimum: 0, maximum: 1_000_000 }), {
+        description: 'countable resources it holds on each of its nodes, as agents offer them (--gres; GPUs are "gpu")',
+      }),
+    ),
     nodeAccessPolicy: t.Optional(t.Union([t.String(), t.Null()], { description: "SHARED (default), SINGLEJOB (its nodes to itself), SINGLEUSER (only its owner's jobs beside it)" })),
   },
   { additionalProperties: false },
@@ -100,7 +101,6 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
   const requirement = (body.requirements?.[0] ?? {}) as Record<string, unknown>;
   const refused = [
     ...Object.keys(unsupportedSubmission).filter((k) => unsupportedSubmission[k]!(fields[k])),
-    ...Object.keys(unsupportedRequirement).filter((k) => unsupportedRequirement[k]!(requirement[k])).map((k) => `requirements.${k}`),
   ];
   if (refused.length) throw invalid(`drover does not support ${refused.join(", ")}; leave them out and submit again (nothing was stored)`);
   const access = typeof requirement.nodeAccessPolicy === "string" ? requirement.nodeAccessPolicy.toUpperCase() : undefined;
@@ -167,6 +167,7 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     stderrFile: body.standardErrorFilePath || undefined,
     loginEnvironment: body.environmentRequested === true ? true : undefined,
     nodeAccess: access === "SINGLEJOB" || access === "SINGLEUSER" ? access : undefined,
+    gres: req.genericResources,
     flags: body.flags,
     // Moab's RESTARTABLE flag: the job may be requeued; drover requeues it up to 3 times when lost.
     retries: body.retries ?? (body.flags?.includes("RESTARTABLE") ? 3 : undefined),

@@ -83,7 +83,7 @@ export function mwsJobView(job: Job, nodes: NodePartitions = []) {
       {
         allocatedNodes: hosts,
         allocatedPartition: masterPartition,
-        genericResources: {},
+        genericResources: job.gres,
         nodeAccessPolicy: job.nodeAccess ?? "SHARED",
         preferredNodeFeatures: [],
         requiredArchitecture: job.arch ?? "",
