@@ -20,6 +20,8 @@ import m17 from "./0017_job_partition.sql" with { type: "text" };
 import m18 from "./0018_unix_user.sql" with { type: "text" };
 import m19 from "./0019_mws_job_fields.sql" with { type: "text" };
 import m20 from "./0020_generic_resources.sql" with { type: "text" };
+import m21 from "./0021_job_mail.sql" with { type: "text" };
+import m22 from "./0022_job_mail_trigger.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -43,4 +45,6 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0018_unix_user", sql: m18 },
   { tag: "0019_mws_job_fields", sql: m19 },
   { tag: "0020_generic_resources", sql: m20 },
+  { tag: "0021_job_mail", sql: m21 },
+  { tag: "0022_job_mail_trigger", sql: m22 },
 ];

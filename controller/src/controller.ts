@@ -13,6 +13,7 @@ import { Metrics } from "./metrics/metrics.ts";
 import { EventFeed } from "./events/event-feed.ts";
 import { startAccounting } from "./accounting/accounting.ts";
 import { startCallbackNotifier } from "./jobs/callbacks.ts";
+import { startMailer } from "./jobs/mailer.ts";
 import { launchCallbackRenderer } from "./api/mdworkbench/index.ts";
 import { loadTemplateFiles } from "./api/mws/template-files.ts";
 import type { ApiContext } from "./api/context.ts";
@@ -117,6 +118,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const url = `${httpTls ? "https" : "http"}://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
     log.info("REST API listening", { url });
     const stopCallbacks = startCallbackNotifier(database.db, launchCallbackRenderer(context, url));
+    const stopMailer = config.mail.smtpUrl ? startMailer(database.db, config.mail) : async () => {};
     const running: RunningController = {
       config,
       database,
@@ -137,6 +139,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
           ["the workflow engine", () => workflows.stop()],
           ["the event feed", () => events.stop()],
           ["the callback notifier", () => stopCallbacks()],
+          ["the mailer", () => stopMailer()],
           ["the report consolidator", () => stopConsolidator()],
           ["the scheduler", () => scheduler.stop()],
           ["the REST API", () => app.stop(true)],

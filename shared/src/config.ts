@@ -44,6 +44,8 @@ export interface Config {
   metrics: { token: string };
   /** user: the drover user OpenMOLE's server password (POST /openmole/token with password alone) stands for */
   openmole: { user: string };
+  /** smtpUrl: the SMTP server jobs' mail goes through (smtp://host:port, smtps://user:pass@host); "" = no mail; from: its sender */
+  mail: { smtpUrl: string; from: string };
   /** consolidationPollMs = 0: this controller never consolidates (another one does, or a test drives it) */
   reports: { nodeDatapointDurationMs: number; nodeReportSize: number; consolidationPollMs: number };
 }
@@ -69,6 +71,11 @@ const text = (raw: unknown) => {
 const host = (raw: unknown) => {
   const s = text(raw);
   if (!/^[A-Za-z0-9.:\-\[\]]+$/.test(s)) throw new Error("must be a host name or IP address");
+  return s;
+};
+const smtpUrl = (raw: unknown) => {
+  const s = text(raw);
+  if (s && !/^smtps?:\/\/[^\s/]+(:\d+)?\/?(\?.*)?$/.test(s)) throw new Error("must be an smtp:// or smtps:// URL (smtp://host:port), or empty");
   return s;
 };
 const duration = (min: number) => (raw: unknown) => {
@@ -146,6 +153,8 @@ const settings: Setting[] = [
   { key: "accounting.intervalMs", env: ["DROVER_ACCOUNTING_INTERVAL"], default: "1m", parse: duration(100) },
   { key: "callbacks.hosts", env: ["DROVER_CALLBACK_HOSTS"], default: [], parse: nameList },
   { key: "openmole.user", env: ["DROVER_OPENMOLE_USER"], default: "admin", parse: text },
+  { key: "mail.smtpUrl", env: ["DROVER_SMTP_URL"], default: "", parse: smtpUrl },
+  { key: "mail.from", env: ["DROVER_MAIL_FROM"], default: "drover@localhost", parse: text },
   { key: "metrics.token", env: ["DROVER_METRICS_TOKEN"], default: "", parse: text },
   { key: "reports.nodeDatapointDurationMs", env: ["DROVER_NODE_REPORT_DATAPOINT"], default: "1m", parse: duration(1000) },
   { key: "reports.nodeReportSize", env: ["DROVER_NODE_REPORT_SIZE"], default: 1440, parse: positiveInt },

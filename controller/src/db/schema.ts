@@ -134,6 +134,9 @@ export const jobs = pgTable(
     /** where its stdout and stderr go on its master node (MWS standardOutputFilePath, standardErrorFilePath); else its own directory */
     stdoutFile: text("stdout_file"),
     stderrFile: text("stderr_file"),
+    /** when mail about it is sent (BEGIN, END, FAIL) and to whom (MWS emailNotifyTypes, emailNotifyUsers) */
+    mailEvents: jsonb("mail_events").$type<string[]>().notNull().default([]),
+    mailTo: jsonb("mail_to").$type<string[]>().notNull().default([]),
     /** generic resources it holds on each of its nodes, e.g. {"gpu": 2} (MWS genericResources, as Slurm's --gres: per node) */
     gres: jsonb("gres").$type<Record<string, number>>().notNull().default({}),
     /** how many times a job behind it in the queue started ahead of it while it waited (backfill; Moab's bypass) */
@@ -448,6 +451,28 @@ export interface AccountingRecord {
   /** processors × hours of the completed jobs */
   cpuHours: number;
 }
+
+/**
+ * Mail about a job (MWS emailNotifyTypes): a row is added when the job starts (BEGIN), ends
+ * (END) or fails (FAIL) by a trigger on jobs (migration 0021), then sent by the mailer.
+ */
+export const jobMail = pgTable(
+  "job_mail",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    jobId: big("job_id").notNull(),
+    /** BEGIN | END | FAIL */
+    event: text("event").notNull(),
+    recipients: jsonb("recipients").$type<string[]>().notNull(),
+    createdAt: tz("created_at").notNull().defaultNow(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAt: tz("next_at").notNull().defaultNow(),
+    sentAt: tz("sent_at"),
+    givenUpAt: tz("given_up_at"),
+    lastError: text("last_error"),
+  },
+  (t) => [index("job_mail_due").on(t.nextAt).where(sql`${t.sentAt} is null and ${t.givenUpAt} is null`)],
+);
 
 /** Notifications of a job's end sent to a URL its submitter gave (MDWorkbench's Status-Location). */
 export const jobCallbacks = pgTable("job_callbacks", {

@@ -34,6 +34,9 @@ export interface JobSpec {
   loginEnvironment?: boolean;
   /** generic resources it holds on each of its nodes ({"gpu": 2, "licence": 1}) */
   gres?: Record<string, number>;
+  /** mail about it: when (BEGIN, END, FAIL; ALL) and to whom (addresses); checked by submitJobs (mailer.ts) */
+  mailEvents?: string[];
+  mailTo?: string[];
   gpus?: number;
   walltimeMs?: number;
   hosts?: string[];

@@ -13,6 +13,7 @@ import { recordJobEvent, type Tx } from "./job-events.ts";
 import { planWithTemplates, type PlannedJob } from "./job-templates.ts";
 import { applyLearning, learnedUsage } from "./learning.ts";
 import { addCallbacks } from "./callbacks.ts";
+import { checkMailRequest } from "./mailer.ts";
 import { readNodes } from "../scheduler/queue-reads.ts";
 import { NEVER_RUNNABLE, neverRunnable } from "../scheduler/queue-plan.ts";
 
@@ -58,7 +59,11 @@ export async function submitJob(core: Core, principal: Principal, spec: JobSpec)
 
 /** Queues several jobs in one transaction: all are stored or none. Returns them in the order given. */
 export async function submitJobs(core: Core, principal: Principal, requested: JobSpec[], opts: SubmitOptions = {}): Promise<SubmittedJob[]> {
-  const specs = requested.map(deriveJobSpec);
+  const specs = requested.map(deriveJobSpec).map((s) => {
+    // mail: known events, addresses, and a mail server (ALL becomes each event)
+    const mail = checkMailRequest(core.config, s.mailEvents, s.mailTo);
+    return mail ? { ...s, mailEvents: mail.events, mailTo: mail.to } : { ...s, mailEvents: undefined, mailTo: undefined };
+  });
   const withTemplates = specs.some((s) => s.templates?.length);
   // without templates every spec is complete now; with them, once the templates are applied
   if (!withTemplates) specs.forEach(checkJobSpec);
@@ -171,7 +176,7 @@ const INSERTED: [name: string, type: string, otherwise: string | null][] = [
   ["app_inputs", "jsonb", null], ["input_files", "jsonb", "'[]'::jsonb"], ["retry_failures", "boolean", "false"],
   ["workflow", "text", null], ["partition", "text", null], ["swap_bytes", "bigint", "0"], ["arch", "text", null], ["os", "text", null],
   ["node_access", "text", null], ["stdout_file", "text", null], ["stderr_file", "text", null], ["login_environment", "boolean", "false"],
-  ["gres", "jsonb", "'{}'::jsonb"],
+  ["gres", "jsonb", "'{}'::jsonb"], ["mail_events", "jsonb", "'[]'::jsonb"], ["mail_to", "jsonb", "'[]'::jsonb"],
 ];
 const INSERT_NAMES = INSERTED.map(([n]) => n).join(", ");
 const RECORD_TYPES = INSERTED.map(([n, t]) => `${n} ${t}`).join(", ");
@@ -213,7 +218,7 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       behaviours: r.behaviours, scratch_base: r.scratchBase, scratch_home: r.scratchHome, container: r.container,
       app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles, retry_failures: r.retryFailures, workflow: r.workflow, partition: r.partition,
       swap_bytes: r.swapBytes, arch: r.arch, os: r.os, node_access: r.nodeAccess, stdout_file: r.stdoutFile, stderr_file: r.stderrFile,
-      login_environment: r.loginEnvironment, gres: r.gres,
+      login_environment: r.loginEnvironment, gres: r.gres, mail_events: r.mailEvents, mail_to: r.mailTo,
     });
   });
   const inserted = rowsOf<{ id: number | string }>(
@@ -295,5 +300,7 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     loginEnvironment: s.loginEnvironment ?? false,
     // (a count of 0 asks for nothing)
     gres: Object.fromEntries(Object.entries(s.gres ?? {}).filter(([, n]) => n > 0)),
+    mailEvents: s.mailEvents ?? [],
+    mailTo: s.mailTo ?? [],
   };
 }

@@ -151,8 +151,8 @@ const nodeCountPayload = {
   "vmUsagePolicy": "REQUIREPM"
 };
 
-// (accounts, mail, QoS, queues, reservations and virtual containers: not yet)
-const refusedFields = ["account", "emailNotifyTypes", "emailNotifyUsers", "qosRequested", "queue", "reservationRequested", "virtualContainers"];
+// (accounts, QoS, queues, reservations and virtual containers: not yet)
+const refusedFields = ["account", "qosRequested", "queue", "reservationRequested", "virtualContainers"];
 
 // The fields of 3.4.1.4's sample job, and of its requirement
 const SAMPLE_KEYS = [
@@ -186,7 +186,8 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
   let c: TestController;
   let admin: string;
   beforeAll(async () => {
-    c = await startTestController(db());
+    // (a mail server is configured, so that emailNotifyTypes is taken; no job starts here to be mailed about)
+    c = await startTestController(db(), { DROVER_SMTP_URL: "smtp://127.0.0.1:9" });
     admin = await c.adminToken();
     await c.userToken("jacob");
     for (const id of ["template1", "template2"]) {
@@ -242,6 +243,8 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
       vmUsagePolicy: "REQUIREPM",
       standardOutputFilePath: "/home/jacob/out",
       standardErrorFilePath: "/home/jacob/err",
+      emailNotifyTypes: ["END"],
+      emailNotifyUsers: ["user@example.com"],
       partitionAccessList: ["cs"],
       rmName: "drover",
     });

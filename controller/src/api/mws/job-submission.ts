@@ -13,8 +13,6 @@ const MB = 1024 * 1024;
  */
 const unsupportedSubmission: Record<string, (v: unknown) => boolean> = {
   account: nonEmpty,
-  emailNotifyTypes: nonEmpty,
-  emailNotifyUsers: nonEmpty,
   qosRequested: nonEmpty,
   queue: nonEmpty,
   reservationRequested: nonEmpty,
@@ -75,6 +73,8 @@ export const MwsJobSubmission = t.Object(
     flags: t.Optional(t.Array(t.String())),
     retries: t.Optional(t.Integer({ minimum: 0, maximum: 100, description: "drover: times a lost job is requeued" })),
     submitHost: t.Optional(t.String({ maxLength: 256, description: "where the job was submitted from; kept with the job" })),
+    emailNotifyTypes: t.Optional(t.Array(t.String({ maxLength: 32 }), { maxItems: 8, description: "mail when the job starts (BEGIN), ends (END) or fails (FAIL); ALL: each" })),
+    emailNotifyUsers: t.Optional(t.Array(t.String({ maxLength: 256 }), { maxItems: 32, description: "the addresses to mail" })),
     os: t.Optional(t.String({ maxLength: 128, description: '"linux" (any node), or a word of the nodes\' operating system ("ubuntu", "debian")' })),
     standardOutputFilePath: t.Optional(t.String({ maxLength: 4096, description: "where its stdout goes on its master node (absolute)" })),
     standardErrorFilePath: t.Optional(t.String({ maxLength: 4096, description: "where its stderr goes on its master node (absolute)" })),
@@ -168,6 +168,8 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     loginEnvironment: body.environmentRequested === true ? true : undefined,
     nodeAccess: access === "SINGLEJOB" || access === "SINGLEUSER" ? access : undefined,
     gres: req.genericResources,
+    mailEvents: body.emailNotifyTypes,
+    mailTo: body.emailNotifyUsers,
     flags: body.flags,
     // Moab's RESTARTABLE flag: the job may be requeued; drover requeues it up to 3 times when lost.
     retries: body.retries ?? (body.flags?.includes("RESTARTABLE") ? 3 : undefined),

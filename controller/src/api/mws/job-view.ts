@@ -139,8 +139,8 @@ export function mwsJobView(job: Job, nodes: NodePartitions = []) {
     queue: null,
     reservationRequested: null,
     reservationStartDate: null,
-    emailNotifyTypes: [],
-    emailNotifyUsers: [],
+    emailNotifyTypes: job.mailEvents,
+    emailNotifyUsers: job.mailTo,
     // drover: jobs that must complete successfully first (from templates or drover's own API)
     dependencies: job.dependsOn.map(mwsJobId),
   };
