@@ -136,14 +136,14 @@ export function readNodes(tx: Tx): Promise<PlacedNode[]> {
 export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
   type Row = {
     node: string; ends_at: number | string | null; cpus: number | string; memory: number | string; ids: unknown;
-    jobs: number | string; owners: unknown; exclusive: boolean; single_user: string | null; gres: unknown;
+    jobs: number | string; first_owner: string; last_owner: string; exclusive: boolean; single_user: string | null; gres: unknown;
   };
   return tx
     .execute(prepared(sql`
       select a->>'node' as node, e.ends_at, sum((a->>'cpus')::int) as cpus,
              sum(coalesce((a->>'memoryBytes')::bigint, j.memory_bytes)) as memory,
              jsonb_path_query_array(jsonb_agg(j.id order by j.id), '$[0 to 5]') as ids,
-             count(*) as jobs, jsonb_agg(distinct j.owner) as owners, bool_or(j.node_access = 'SINGLEJOB') as exclusive,
+             count(*) as jobs, min(j.owner) as first_owner, max(j.owner) as last_owner, bool_or(j.node_access = 'SINGLEJOB') as exclusive,
              max(j.owner) filter (where j.node_access = 'SINGLEUSER') as single_user,
              coalesce(jsonb_agg(j.gres) filter (where j.gres <> '{}'::jsonb), '[]'::jsonb) as gres
       from jobs j
@@ -159,10 +159,18 @@ export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
         cpus: Number(x.cpus),
         memoryBytes: Number(x.memory),
         jobIds: jsonValue<(number | string)[]>(x.ids).map(Number),
-        use: { jobs: Number(x.jobs), owners: jsonValue<string[]>(x.owners), exclusive: !!x.exclusive, singleUser: x.single_user },
+        // (two owners stand for all when they differ: access policies only ask whether the jobs there are all one owner's)
+        use: { jobs: Number(x.jobs), owners: x.first_owner === x.last_owner ? [x.first_owner] : [x.first_owner, x.last_owner], exclusive: !!x.exclusive, singleUser: x.single_user },
         gres: sumGres(jsonValue<Record<string, number>[]>(x.gres)),
       })),
     );
+}
+
+/** The Unix accounts administrators mapped users to (users.unix_user), by user: usually none or few. */
+export function readUnixUsers(tx: Tx): Promise<Map<string, string>> {
+  return tx
+    .execute(prepared(sql`select username, unix_user from users where unix_user is not null`))
+    .then((r) => new Map(rowsOf<{ username: string; unix_user: string }>(r).map((u) => [u.username, u.unix_user])));
 }
 
 /** The generic resources of several jobs added up (undefined when none holds any). */

@@ -11,7 +11,7 @@ import type { Allocation, NodeCapacity } from "./placement.ts";
 import { NEVER_RUNNABLE, planQueue, type PlanJob } from "./queue-plan.ts";
 import { isDraining } from "./drain.ts";
 import { recordWarnings } from "./warnings.ts";
-import { readAllocations, readNodes, readRunnable, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
+import { readAllocations, readNodes, readRunnable, readUnixUsers, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
 import { backlogFactor } from "./backlog.ts";
 
 const log = logger("scheduler");
@@ -115,7 +115,9 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     // (A drizzle query starts when .then is called on it, the reads of queue-reads.ts when
     // called: each is started here, in this order.)
     const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
-    const [, draining, registered, releases] = await Promise.all([locked, isDraining(tx), readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([])]);
+    const [, draining, registered, releases, unixUsers] = await Promise.all([
+      locked, isDraining(tx), readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([]), connected.size ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
+    ]);
     // draining (an administrator's switch): nothing new starts; running jobs finish
     if (draining) return [];
     const usage = new Map<string, { cpus: number; memoryBytes: number; gres: Record<string, number> }>();
@@ -281,7 +283,6 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
       app: string | null;
       workflow: string | null;
       owner: string;
-      mapped_user: string | null;
       stdout_file: string | null;
       stderr_file: string | null;
       login_environment: boolean;
@@ -302,7 +303,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
         returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.queue_position, j.walltime_enforced, j.behaviours,
           j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app, j.workflow,
-          j.owner, (select u.unix_user from users u where u.username = j.owner) as mapped_user, j.stdout_file, j.stderr_file, j.login_environment, j.gres`));
+          j.owner, j.stdout_file, j.stderr_file, j.login_environment, j.gres`));
     const [, , , result] = await Promise.all([reasonsWritten, warned, bypassWritten, dispatchedRows.then((r) => r)]);
     const updated = rowsOf<Dispatched>(result);
     // what the run message needs, as stored now (a modification may have come in since the select)
@@ -329,8 +330,8 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           inputFiles: jsonValue<JobInputFile[]>(r.input_files),
           app: r.app,
           workflow: r.workflow,
-          unixUser: r.mapped_user ?? r.owner,
-          rootAllowed: r.mapped_user === "root",
+          unixUser: unixUsers.get(r.owner) ?? r.owner,
+          rootAllowed: unixUsers.get(r.owner) === "root",
           stdoutFile: r.stdout_file,
           stderrFile: r.stderr_file,
           loginEnvironment: r.login_environment,
