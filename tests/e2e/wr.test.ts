@@ -215,13 +215,15 @@ await forEachDatabaseUrl("wr's REST API", (url) => {
 
   test("limit groups similar jobs and counts the rest in Similar; state filters", async () => {
     const held = Array.from({ length: 5 }, (_, i) => ({ cmd: `echo similar ${i}`, deps: ["never-completes"], dep_grps: [] }));
-    await wr.post("/rest/v1/jobs/?rep_grp=similar", [{ cmd: "sleep 120", dep_grps: ["never-completes"] }]);
+    const [sleeper] = (await wr.post("/rest/v1/jobs/?rep_grp=similar", [{ cmd: "sleep 120", dep_grps: ["never-completes"] }])).json();
     await wr.post("/rest/v1/jobs/?rep_grp=similar", held);
     const limited = await wr.get("/rest/v1/jobs/similar?limit=2&state=dependent");
     expect(limited.length).toBe(2);
     expect(limited.map((j) => j.Similar)).toEqual([0, 3]);
     const dependent = await wr.get("/rest/v1/jobs/similar?state=dependent");
     expect(dependent.length).toBe(5);
+    // (the sleeper must be running for state=running to find it)
+    await wr.waitFor(sleeper.Key, (j) => j.State === "running");
     const [runner] = (await wr.call("DELETE", "/rest/v1/jobs/similar?state=running")).json();
     await wr.waitFor(runner.Key, (j) => j.State === "buried");
     const gone = await wr.call("DELETE", "/rest/v1/jobs/similar?state=deletable");
