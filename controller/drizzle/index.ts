@@ -22,6 +22,7 @@ import m19 from "./0019_mws_job_fields.sql" with { type: "text" };
 import m20 from "./0020_generic_resources.sql" with { type: "text" };
 import m21 from "./0021_job_mail.sql" with { type: "text" };
 import m22 from "./0022_job_mail_trigger.sql" with { type: "text" };
+import m23 from "./0023_job_queue_qos_account.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -47,4 +48,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0020_generic_resources", sql: m20 },
   { tag: "0021_job_mail", sql: m21 },
   { tag: "0022_job_mail_trigger", sql: m22 },
+  { tag: "0023_job_queue_qos_account", sql: m23 },
 ];

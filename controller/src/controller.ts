@@ -14,6 +14,7 @@ import { EventFeed } from "./events/event-feed.ts";
 import { startAccounting } from "./accounting/accounting.ts";
 import { startCallbackNotifier } from "./jobs/callbacks.ts";
 import { startMailer } from "./jobs/mailer.ts";
+import { QueueCatalogue } from "./jobs/queues.ts";
 import { launchCallbackRenderer } from "./api/mdworkbench/index.ts";
 import { loadTemplateFiles } from "./api/mws/template-files.ts";
 import type { ApiContext } from "./api/context.ts";
@@ -93,6 +94,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       kick: () => scheduler.kick(),
       controllerId: `${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
       startedAt: now(),
+      queues: new QueueCatalogue(join(config.home, "etc", "queues.yaml")),
     };
     const httpTls = needsTls(config.http.host, config.http.tls);
     const grpcTls = needsTls(config.grpc.host, config.grpc.tls);

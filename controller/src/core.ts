@@ -1,3 +1,4 @@
+import type { QueueCatalogue } from "./jobs/queues.ts";
 import type { Config } from "@drover/shared/config";
 import type { Db } from "./db/connect.ts";
 import type { AgentLinks } from "./nodes/agent-links.ts";
@@ -18,4 +19,6 @@ export interface Core {
   controllerId: string;
   /** when this controller started: heartbeat deadlines never reach back before it */
   startedAt: number;
+  /** the queues and QoS levels an administrator defined (DROVER_HOME/etc/queues.yaml) */
+  queues?: QueueCatalogue;
 }

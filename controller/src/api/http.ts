@@ -11,6 +11,7 @@ import { appRoutes } from "./drover/app-routes.ts";
 import { mdworkbenchApi } from "./mdworkbench/index.ts";
 import { openmoleApi } from "./openmole/index.ts";
 import { drainRoutes } from "./drover/drain-routes.ts";
+import { queueRoutes } from "./drover/queue-routes.ts";
 import { tokenRoutes, userRoutes } from "./drover/auth-routes.ts";
 import { mwsApi } from "./mws/index.ts";
 import { agentTokenRoutes } from "./drover/agent-token-routes.ts";
@@ -77,6 +78,7 @@ export function buildHttpApi(ctx: ApiContext) {
     .use(userRoutes(ctx))
     .use(agentTokenRoutes(ctx))
     .use(drainRoutes(ctx))
+    .use(queueRoutes(ctx))
     .use(appRoutes(ctx))
     .use(jobRoutes(ctx))
     .use(eventRoutes(ctx, ctx.events))

@@ -134,6 +134,10 @@ export const jobs = pgTable(
     /** where its stdout and stderr go on its master node (MWS standardOutputFilePath, standardErrorFilePath); else its own directory */
     stdoutFile: text("stdout_file"),
     stderrFile: text("stderr_file"),
+    /** its queue (Moab's class) and quality of service (queues.yaml), and the account it is charged to */
+    queue: text("queue"),
+    qos: text("qos"),
+    account: text("account"),
     /** when mail about it is sent (BEGIN, END, FAIL) and to whom (MWS emailNotifyTypes, emailNotifyUsers) */
     mailEvents: jsonb("mail_events").$type<string[]>().notNull().default([]),
     mailTo: jsonb("mail_to").$type<string[]>().notNull().default([]),

@@ -34,6 +34,10 @@ export interface JobSpec {
   loginEnvironment?: boolean;
   /** generic resources it holds on each of its nodes ({"gpu": 2, "licence": 1}) */
   gres?: Record<string, number>;
+  /** its queue and QoS (queues.ts: checked and applied by submitJobs), and the account it is charged to */
+  queue?: string;
+  qos?: string;
+  account?: string;
   /** mail about it: when (BEGIN, END, FAIL; ALL) and to whom (addresses); checked by submitJobs (mailer.ts) */
   mailEvents?: string[];
   mailTo?: string[];
@@ -116,6 +120,7 @@ export function checkJobSpec(spec: JobSpec): void {
   if (spec.hosts?.length && new Set(spec.hosts).size !== spec.hosts.length) throw invalid("hosts lists a node twice");
   positive("disk", spec.diskBytes, 0);
   positive("swap", spec.swapBytes, 0);
+  if (spec.account !== undefined && (spec.account === "" || spec.account.length > 256 || spec.account.includes("\0"))) throw invalid("account must be a name of at most 256 characters");
   for (const [name, count] of Object.entries(spec.gres ?? {})) {
     if (!/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(name)) throw invalid(`Generic resource name "${name}" must be letters, digits, _ . - (starting with a letter)`);
     if (!Number.isInteger(count) || count < 0) throw invalid(`Generic resource ${name} must be a whole count, not ${JSON.stringify(count)}`);

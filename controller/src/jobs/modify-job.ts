@@ -39,7 +39,9 @@ export async function modifyJob(core: Core, principal: Principal, id: number, ch
   if (changes.name !== undefined) (set.name = changes.name), done.push("Name modified successfully");
   if (changes.walltimeMs !== undefined) (set.walltimeMs = changes.walltimeMs), done.push("Duration modified successfully");
   if (changes.earliestStartAt !== undefined) (set.earliestStartAt = changes.earliestStartAt), done.push("Earliest start date modified successfully");
-  if (changes.priority !== undefined) (set.priority = changes.priority), done.push("User priority modified successfully");
+  // (the user's priority: the queue's and QoS's boost stays added to it)
+  const boost = Number((job.extra as { priorityBoost?: number }).priorityBoost ?? 0);
+  if (changes.priority !== undefined) (set.priority = changes.priority + boost), (set.extra = { ...job.extra, ...(boost ? { userPriority: changes.priority } : {}) }), done.push("User priority modified successfully");
   if (changes.variables !== undefined) (set.variables = { ...job.variables, ...changes.variables }), done.push("Variables modified successfully");
   if (changes.flags !== undefined) (set.flags = [...new Set(changes.flags)]), done.push("Flags modified successfully");
   if (changes.messages?.length) done.push("Messages modified successfully");

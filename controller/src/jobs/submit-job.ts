@@ -14,6 +14,7 @@ import { planWithTemplates, type PlannedJob } from "./job-templates.ts";
 import { applyLearning, learnedUsage } from "./learning.ts";
 import { addCallbacks } from "./callbacks.ts";
 import { checkMailRequest } from "./mailer.ts";
+import { applyQueue } from "./queues.ts";
 import { readNodes } from "../scheduler/queue-reads.ts";
 import { NEVER_RUNNABLE, neverRunnable } from "../scheduler/queue-plan.ts";
 
@@ -59,7 +60,8 @@ export async function submitJob(core: Core, principal: Principal, spec: JobSpec)
 
 /** Queues several jobs in one transaction: all are stored or none. Returns them in the order given. */
 export async function submitJobs(core: Core, principal: Principal, requested: JobSpec[], opts: SubmitOptions = {}): Promise<SubmittedJob[]> {
-  const specs = requested.map(deriveJobSpec).map((s) => {
+  const queues = core.queues?.current();
+  const specs = requested.map(deriveJobSpec).map((s) => (queues ? applyQueue(queues, principal.username, s) : s)).map((s) => {
     // mail: known events, addresses, and a mail server (ALL becomes each event)
     const mail = checkMailRequest(core.config, s.mailEvents, s.mailTo);
     return mail ? { ...s, mailEvents: mail.events, mailTo: mail.to } : { ...s, mailEvents: undefined, mailTo: undefined };
@@ -177,6 +179,7 @@ const INSERTED: [name: string, type: string, otherwise: string | null][] = [
   ["workflow", "text", null], ["partition", "text", null], ["swap_bytes", "bigint", "0"], ["arch", "text", null], ["os", "text", null],
   ["node_access", "text", null], ["stdout_file", "text", null], ["stderr_file", "text", null], ["login_environment", "boolean", "false"],
   ["gres", "jsonb", "'{}'::jsonb"], ["mail_events", "jsonb", "'[]'::jsonb"], ["mail_to", "jsonb", "'[]'::jsonb"],
+  ["queue", "text", null], ["qos", "text", null], ["account", "text", null],
 ];
 const INSERT_NAMES = INSERTED.map(([n]) => n).join(", ");
 const RECORD_TYPES = INSERTED.map(([n, t]) => `${n} ${t}`).join(", ");
@@ -219,6 +222,7 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles, retry_failures: r.retryFailures, workflow: r.workflow, partition: r.partition,
       swap_bytes: r.swapBytes, arch: r.arch, os: r.os, node_access: r.nodeAccess, stdout_file: r.stdoutFile, stderr_file: r.stderrFile,
       login_environment: r.loginEnvironment, gres: r.gres, mail_events: r.mailEvents, mail_to: r.mailTo,
+      queue: r.queue, qos: r.qos, account: r.account,
     });
   });
   const inserted = rowsOf<{ id: number | string }>(
@@ -302,5 +306,8 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     gres: Object.fromEntries(Object.entries(s.gres ?? {}).filter(([, n]) => n > 0)),
     mailEvents: s.mailEvents ?? [],
     mailTo: s.mailTo ?? [],
+    queue: s.queue ?? null,
+    qos: s.qos ?? null,
+    account: s.account ?? null,
   };
 }

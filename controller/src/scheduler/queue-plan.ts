@@ -8,6 +8,8 @@ import { addUse, gresText, hasGres, place, placeInBacklog, suits, takeGres, want
 /** A queued job as the plan sees it, in queue order. */
 export interface PlanJob extends PlacementRequest {
   id: number;
+  /** a limit on how many such jobs may be on nodes at once (a QoS's per user): counted under key */
+  runLimit?: { key: string; max: number; what: string };
   walltimeMs: number | null;
   /** false: not sent to a node's backlog (a spanning job, or one a backlog handed back) */
   mayWaitInBacklog: boolean;
@@ -174,8 +176,13 @@ function eligibleIds(job: PlacementRequest, nodes: NodeCapacity[]): Set<string> 
  * the others wait. `nodes` are the connected nodes that are up, with what is free on them now
  * (taken from as jobs are placed); `releases` what running jobs hold and when they end.
  */
-export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Release[], registered: RegisteredNode[], now: number, opts: { reasons?: number } = {}): Decision[] {
+export function planQueue(
+  jobs: PlanJob[], nodes: NodeCapacity[], releases: Release[], registered: RegisteredNode[], now: number,
+  opts: { reasons?: number; running?: Map<string, number> } = {},
+): Decision[] {
   const decisions: Decision[] = [];
+  // jobs on nodes now under each run limit (PlanJob.runLimit), counted on as jobs are placed
+  const running = new Map(opts.running ?? []);
   // who is on each node now, from what the running jobs hold (node access policies)
   const current = useAt(releases, -Infinity);
   for (const n of nodes) n.use ??= current.get(n.id);
@@ -201,6 +208,7 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
   const started = (job: PlanJob, allocation: Allocation[], backlog: boolean) => {
     decisions.push({ job, placed: allocation, backlog });
     if (overtaken) overtaken.bypassed = (overtaken.bypassed ?? 0) + 1;
+    if (job.runLimit) running.set(job.runLimit.key, (running.get(job.runLimit.key) ?? 0) + 1);
     // a job started now (or soon) holds its share until its walltime runs out
     const endsAt = job.walltimeMs !== null && !backlog ? now + job.walltimeMs : null;
     const use = { jobs: 1, owners: job.owner === undefined ? [] : [job.owner], exclusive: job.nodeAccess === "SINGLEJOB", singleUser: job.nodeAccess === "SINGLEUSER" ? (job.owner ?? null) : null };
@@ -209,6 +217,11 @@ export function planQueue(jobs: PlanJob[], nodes: NodeCapacity[], releases: Rele
 
   for (const job of jobs) {
     if (reservation && nothingCanStart() && ++waitingSinceFull > reasonsWanted) break;
+    // over its limit it waits, holding nobody back (a limit is the user's, not the cluster's)
+    if (job.runLimit && (running.get(job.runLimit.key) ?? 0) >= job.runLimit.max) {
+      decisions.push({ job, reason: `waiting: ${job.runLimit.what} allows ${job.runLimit.max} of its user's jobs on nodes at once`, plannedStart: null });
+      continue;
+    }
     if (!reservation) {
       const here = place(job, nodes);
       if ("allocation" in here) {

@@ -15,11 +15,11 @@ import type { Release } from "./queue-plan.ts";
 export type Candidate = Pick<
   Job,
   "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "partition" | "tasksPerNode" | "dependsOn" | "afterGroups" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt" | "diskBytes" | "swapBytes" | "arch" | "os"
-  | "owner" | "nodeAccess" | "gres"
+  | "owner" | "nodeAccess" | "gres" | "qos"
 >;
 
 const CANDIDATE_COLUMNS = sql.raw(
-  "id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at, disk_bytes, swap_bytes, arch, os, owner, node_access, gres",
+  "id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at, disk_bytes, swap_bytes, arch, os, owner, node_access, gres, qos",
 );
 // a job it depends on has not completed; or a job of a dependency group it waits for has not
 // (jobs added to such a group later count too: the check is made on every pass)
@@ -50,6 +50,7 @@ type CandidateRow = {
   owner: string;
   node_access: string | null;
   gres: unknown;
+  qos: string | null;
 };
 const toCandidate = (r: CandidateRow): Candidate => ({
   id: Number(r.id),
@@ -72,6 +73,7 @@ const toCandidate = (r: CandidateRow): Candidate => ({
   owner: r.owner,
   nodeAccess: r.node_access,
   gres: jsonValue<Record<string, number>>(r.gres),
+  qos: r.qos,
 });
 
 /**
@@ -164,6 +166,13 @@ export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
         gres: sumGres(jsonValue<Record<string, number>[]>(x.gres)),
       })),
     );
+}
+
+/** How many jobs of each user and QoS are on nodes (dispatched, running, suspended), by "owner\0qos". */
+export function readRunningByQos(tx: Tx): Promise<Map<string, number>> {
+  return tx
+    .execute(prepared(sql`select owner, qos, count(*) as n from jobs where state in ('dispatching', 'running', 'suspended') and qos is not null group by owner, qos`))
+    .then((r) => new Map(rowsOf<{ owner: string; qos: string; n: number | string }>(r).map((x) => [`${x.owner}\0${x.qos}`, Number(x.n)])));
 }
 
 /** The Unix accounts administrators mapped users to (users.unix_user), by user: usually none or few. */

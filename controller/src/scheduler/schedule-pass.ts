@@ -11,7 +11,7 @@ import type { Allocation, NodeCapacity } from "./placement.ts";
 import { NEVER_RUNNABLE, planQueue, type PlanJob } from "./queue-plan.ts";
 import { isDraining } from "./drain.ts";
 import { recordWarnings } from "./warnings.ts";
-import { readAllocations, readNodes, readRunnable, readUnixUsers, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
+import { readAllocations, readNodes, readRunnable, readRunningByQos, readUnixUsers, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
 import { backlogFactor } from "./backlog.ts";
 
 const log = logger("scheduler");
@@ -115,8 +115,11 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     // (A drizzle query starts when .then is called on it, the reads of queue-reads.ts when
     // called: each is started here, in this order.)
     const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
-    const [, draining, registered, releases, unixUsers] = await Promise.all([
+    // QoS levels that limit their users' running jobs (only then are those counted)
+    const qosLimits = new Map([...(core.queues?.current().qos.values() ?? [])].filter((q) => q.maxRunningPerUser !== null).map((q) => [q.name, q.maxRunningPerUser!]));
+    const [, draining, registered, releases, unixUsers, runningByQos] = await Promise.all([
       locked, isDraining(tx), readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([]), connected.size ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
+      connected.size && qosLimits.size ? readRunningByQos(tx) : Promise.resolve(new Map<string, number>()),
     ]);
     // draining (an administrator's switch): nothing new starts; running jobs finish
     if (draining) return [];
@@ -201,13 +204,14 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           owner: j.owner,
           nodeAccess: j.nodeAccess as PlanJob["nodeAccess"],
           gres: j.gres,
+          runLimit: j.qos && qosLimits.has(j.qos) ? { key: `${j.owner}\0${j.qos}`, max: qosLimits.get(j.qos)!, what: `QoS ${j.qos}` } : undefined,
           mayWaitInBacklog: !j.backlogReturnedAt,
         })),
         nodesNow,
         releases,
         registered,
         at.getTime(),
-        { reasons: REASON_UPDATES },
+        { reasons: REASON_UPDATES, running: runningByQos },
       );
       return { decisions, freeLeft: nodesNow.some((n) => n.freeCpus > 0) };
     };

@@ -1,6 +1,8 @@
 // The full submission payloads of MWS 3.4.2.1 and 3.4.2.2, verbatim: every field is honoured or
 // refused by name in one clear 400, and nothing is stored from a refused request.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { forEachDatabase } from "../../helpers/databases.ts";
 import { startTestController, type TestController } from "../../helpers/controller.ts";
 
@@ -151,8 +153,8 @@ const nodeCountPayload = {
   "vmUsagePolicy": "REQUIREPM"
 };
 
-// (accounts, QoS, queues, reservations and virtual containers: not yet)
-const refusedFields = ["account", "qosRequested", "queue", "reservationRequested", "virtualContainers"];
+// (reservations and virtual containers: not yet)
+const refusedFields = ["reservationRequested", "virtualContainers"];
 
 // The fields of 3.4.1.4's sample job, and of its requirement
 const SAMPLE_KEYS = [
@@ -187,7 +189,13 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
   let admin: string;
   beforeAll(async () => {
     // (a mail server is configured, so that emailNotifyTypes is taken; no job starts here to be mailed about)
-    c = await startTestController(db(), { DROVER_SMTP_URL: "smtp://127.0.0.1:9" });
+    c = await startTestController(db(), { DROVER_SMTP_URL: "smtp://127.0.0.1:9" }, {
+      // the queue and QoS the payloads name
+      beforeStart: (home) => {
+        mkdirSync(join(home, "etc"), { recursive: true });
+        writeFileSync(join(home, "etc", "queues.yaml"), "queues:\n  priority:\n    priority: 5\nqos:\n  highprio:\n    priority: 20\n");
+      },
+    });
     admin = await c.adminToken();
     await c.userToken("jacob");
     for (const id of ["template1", "template2"]) {
@@ -245,6 +253,11 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
       standardErrorFilePath: "/home/jacob/err",
       emailNotifyTypes: ["END"],
       emailNotifyUsers: ["user@example.com"],
+      account: "project name",
+      queue: "priority",
+      qos: "highprio",
+      qosRequested: "highprio",
+      startPriority: 50,
       partitionAccessList: ["cs"],
       rmName: "drover",
     });

@@ -12,9 +12,6 @@ const MB = 1024 * 1024;
  * asks for something (a value other than empty or the one drover's behaviour already is).
  */
 const unsupportedSubmission: Record<string, (v: unknown) => boolean> = {
-  account: nonEmpty,
-  qosRequested: nonEmpty,
-  queue: nonEmpty,
   reservationRequested: nonEmpty,
   virtualContainers: nonEmpty,
 };
@@ -73,6 +70,9 @@ export const MwsJobSubmission = t.Object(
     flags: t.Optional(t.Array(t.String())),
     retries: t.Optional(t.Integer({ minimum: 0, maximum: 100, description: "drover: times a lost job is requeued" })),
     submitHost: t.Optional(t.String({ maxLength: 256, description: "where the job was submitted from; kept with the job" })),
+    queue: t.Optional(t.String({ minLength: 1, maxLength: 64, description: "its queue (GET /queues; an administrator defines them)" })),
+    qosRequested: t.Optional(t.String({ minLength: 1, maxLength: 64, description: "its quality of service (GET /queues)" })),
+    account: t.Optional(t.String({ minLength: 1, maxLength: 256, description: "the account its use is charged to (GET /accounting/accounts)" })),
     emailNotifyTypes: t.Optional(t.Array(t.String({ maxLength: 32 }), { maxItems: 8, description: "mail when the job starts (BEGIN), ends (END) or fails (FAIL); ALL: each" })),
     emailNotifyUsers: t.Optional(t.Array(t.String({ maxLength: 256 }), { maxItems: 32, description: "the addresses to mail" })),
     os: t.Optional(t.String({ maxLength: 128, description: '"linux" (any node), or a word of the nodes\' operating system ("ubuntu", "debian")' })),
@@ -168,6 +168,9 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     loginEnvironment: body.environmentRequested === true ? true : undefined,
     nodeAccess: access === "SINGLEJOB" || access === "SINGLEUSER" ? access : undefined,
     gres: req.genericResources,
+    queue: body.queue,
+    qos: body.qosRequested,
+    account: body.account,
     mailEvents: body.emailNotifyTypes,
     mailTo: body.emailNotifyUsers,
     flags: body.flags,

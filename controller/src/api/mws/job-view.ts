@@ -77,7 +77,7 @@ export function mwsJobView(job: Job, nodes: NodePartitions = []) {
     queueStatus: queueStatusOf(state),
     completionCode: job.exitCode ?? (job.signal ? 128 + (signalNumbers[job.signal] ?? 0) : null),
     blockReason: job.state === "queued" ? blockReasonOf(job) : null,
-    userPriority: job.priority,
+    userPriority: (job.extra as { userPriority?: number }).userPriority ?? job.priority,
     memoryRequested: Math.round((job.memoryBytes * job.cpus) / MB),
     requirements: [
       {
@@ -132,11 +132,11 @@ export function mwsJobView(job: Job, nodes: NodePartitions = []) {
     virtualContainers: [],
     genericAttributes: [],
     latestCompletedDateRequested: null,
-    // (accounts, QoS, queues, reservations and mail: not in drover yet, see README)
-    account: null,
-    qos: null,
-    qosRequested: null,
-    queue: null,
+    account: job.account,
+    qos: job.qos,
+    qosRequested: job.qos,
+    queue: job.queue,
+    // (reservations: not in drover yet, see README)
     reservationRequested: null,
     reservationStartDate: null,
     emailNotifyTypes: job.mailEvents,
