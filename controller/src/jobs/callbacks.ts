@@ -5,6 +5,7 @@ import type { Db } from "../db/connect.ts";
 import { jobCallbacks } from "../db/schema.ts";
 import { rowsOf } from "../db/migrate.ts";
 import type { Tx } from "./job-events.ts";
+import { everyInterval } from "./rounds.ts";
 
 const log = logger("callbacks");
 
@@ -51,8 +52,6 @@ export type CallbackRenderer = (jobId: number) => Promise<{ body: string; conten
  * the scheduler's way. Several controllers may run it: each callback is claimed before it is sent.
  */
 export function startCallbackNotifier(db: Db, render: CallbackRenderer, intervalMs = 1000): () => Promise<void> {
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
   const round = async () => {
     type Due = { job_id: number | string; url: string; attempts: number; ended_at: string | Date | null };
     const due = rowsOf<Due>(
@@ -94,13 +93,5 @@ export function startCallbackNotifier(db: Db, render: CallbackRenderer, interval
       .where(and(eq(jobCallbacks.jobId, jobId)));
     if (!ok) log.warn("a callback was not delivered", { job: jobId, url, attempt: attempts + 1, giveUp });
   };
-  const timer = setInterval(() => {
-    if (stopped) return;
-    running = running.then(round).catch((error) => log.warn("callback round failed", { error }));
-  }, intervalMs);
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  };
+  return everyInterval(round, intervalMs, (error) => log.warn("callback round failed", { error }));
 }

@@ -6,6 +6,7 @@ import type { Config } from "@drover/shared/config";
 import type { Db } from "../db/connect.ts";
 import { jobMail } from "../db/schema.ts";
 import { rowsOf } from "../db/migrate.ts";
+import { everyInterval } from "./rounds.ts";
 
 const log = logger("mail");
 
@@ -42,8 +43,6 @@ export function checkMailRequest(config: Config, events: string[] | undefined, t
 export function startMailer(db: Db, mail: Config["mail"], intervalMs = 1000): () => Promise<void> {
   // (the URL may hold a password: it is never logged)
   const transport = createTransport(mail.smtpUrl);
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
   type Due = {
     id: number | string; job_id: number | string; event: string; recipients: unknown; attempts: number; created_at: string | Date;
     name: string | null; owner: string | null; state: string | null; exit_code: number | null; reason: string | null; node_id: string | null;
@@ -95,14 +94,9 @@ export function startMailer(db: Db, mail: Config["mail"], intervalMs = 1000): ()
       .where(eq(jobMail.id, id));
     log.warn("a job's mail was not sent", { job: jobId, event: d.event, attempt: d.attempts, giveUp, error: error.slice(0, 200) });
   };
-  const timer = setInterval(() => {
-    if (stopped) return;
-    running = running.then(round).catch((error) => log.warn("mail round failed", { error }));
-  }, intervalMs);
+  const stop = everyInterval(round, intervalMs, (error) => log.warn("mail round failed", { error }));
   return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
+    await stop();
     transport.close();
   };
 }
