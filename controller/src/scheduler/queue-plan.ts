@@ -50,12 +50,19 @@ export type Decision =
   | { job: PlanJob; placed: Allocation[]; backlog: boolean }
   | { job: PlanJob; reason: string; plannedStart: number | null; bypassed?: number };
 
+/** What a node has left beside the planned job at its start (generic resources too). */
+interface Spare {
+  cpus: number;
+  memoryBytes: number;
+  gres: Record<string, number>;
+}
+
 interface Reservation {
   job: PlanJob;
   /** when it can start (Infinity: only once jobs without a walltime end) */
   at: number;
   /** per node: what is left at that time beside the planned job, for jobs that would still run then */
-  spare: Map<string, { cpus: number; memoryBytes: number }>;
+  spare: Map<string, Spare>;
 }
 
 const MB = 1024 * 1024;
@@ -156,7 +163,8 @@ function reserve(job: PlanJob, nodes: NodeCapacity[], releases: Release[], now: 
   // With no planned start (it waits for jobs without a walltime) it is not known which of the
   // nodes it may use frees up first: nothing that would still run then may take any of them.
   const eligible = at === Infinity ? eligibleIds(job, nodes) : new Set<string>();
-  return { job, at, spare: new Map(left.map((n) => [n.id, eligible.has(n.id) ? { cpus: 0, memoryBytes: 0 } : { cpus: n.freeCpus, memoryBytes: n.freeMemoryBytes }])) };
+  const spareOf = (n: NodeCapacity): Spare => (eligible.has(n.id) ? { cpus: 0, memoryBytes: 0, gres: {} } : { cpus: n.freeCpus, memoryBytes: n.freeMemoryBytes, gres: { ...n.freeGres } });
+  return { job, at, spare: new Map(left.map((n) => [n.id, spareOf(n)])) };
 }
 
 /** What holds the processors the job waits for, in words (for its reason). */
@@ -195,12 +203,13 @@ export function planQueue(
   // nodes an earlier waiting job waits for: no later job is sent to their backlogs, where it
   // would start ahead of it
   const closed = new Set<string>();
-  const takeFromSpare = (allocation: Allocation[]) => {
+  const takeFromSpare = (allocation: Allocation[], gres: Record<string, number> | undefined) => {
     for (const a of allocation) {
       const s = reservation?.spare.get(a.node);
       if (!s) continue;
       s.cpus -= a.cpus;
       s.memoryBytes -= a.memoryBytes;
+      for (const [name, count] of Object.entries(gres ?? {})) s.gres[name] = (s.gres[name] ?? 0) - count;
     }
   };
   // the first job that waits, which later jobs that start now overtake (its bypass count)
@@ -272,8 +281,10 @@ export function planQueue(
       }
     } else {
       const view = copy(nodes).map((n) => {
-        const s = reservation!.spare.get(n.id) ?? { cpus: n.freeCpus, memoryBytes: n.freeMemoryBytes };
-        return { ...n, freeCpus: Math.min(n.freeCpus, s.cpus), freeMemoryBytes: Math.min(n.freeMemoryBytes, s.memoryBytes) };
+        const s = reservation!.spare.get(n.id) ?? { cpus: n.freeCpus, memoryBytes: n.freeMemoryBytes, gres: { ...n.freeGres } };
+        // (generic resources the planned job will need then are not taken now either)
+        const gres = Object.fromEntries(Object.entries(n.freeGres ?? {}).map(([k, v]) => [k, Math.min(v, s.gres[k] ?? 0)]));
+        return { ...n, freeCpus: Math.min(n.freeCpus, s.cpus), freeMemoryBytes: Math.min(n.freeMemoryBytes, s.memoryBytes), freeGres: gres };
       });
       const result = place(job, view);
       if ("allocation" in result) {
@@ -284,7 +295,7 @@ export function planQueue(
           addUse(n, job);
           takeGres(n, job.gres);
         }
-        takeFromSpare(result.allocation);
+        takeFromSpare(result.allocation, job.gres);
         started(job, result.allocation, false);
         continue;
       }

@@ -203,3 +203,17 @@ test("generic resources are held per node like processors: a job waits for them,
   // more than any node has: never
   expect(neverRunnable({ ...job({ gres: { gpu: 3 } }) }, reg)).toBe("no node can ever run it: no node has gpu=3");
 });
+
+test("backfill leaves the planned job's generic resources alone: a later job that would still run then does not take its GPU", () => {
+  // n1: 8 processors, 4 held by a job ending in 1 s; one GPU, free now. The head needs 6
+  // processors and the GPU: planned for when that job ends, with 2 processors and no GPU to spare
+  const nodes = [node("n1", 8, 4, { freeGres: { gpu: 1 } })];
+  const reg: RegisteredNode[] = [{ id: "n1", cores: 8, memoryBytes: 8 * GB, features: [], gres: { gpu: 1 } }];
+  const held: Release[] = [{ node: "n1", cpus: 4, memoryBytes: 0, endsAt: NOW + 1000, jobIds: [9] }];
+  const head = job({ cpus: 6, gres: { gpu: 1 } });
+  const wantsGpu = job({ cpus: 1, walltimeMs: 60_000, gres: { gpu: 1 } });
+  const plain = job({ cpus: 1, walltimeMs: 60_000 });
+  const d = planQueue([head, wantsGpu, plain], nodes, held, reg, NOW);
+  expect(d[0]).toMatchObject({ plannedStart: NOW + 1000 });
+  expect(startedIds(d)).toEqual([plain.id]);
+});
