@@ -36,8 +36,16 @@ if (!canRun) {
     run(["useradd", "--create-home", "--shell", "/bin/sh", "--groups", group, ann]);
     run(["useradd", "--create-home", "--shell", "/bin/sh", bob]);
   });
-  afterAll(() => {
-    for (const u of [ann, bob]) Bun.spawnSync(["userdel", "--remove", u], { env: { ...process.env, PATH: sbin }, stderr: "ignore" });
+  afterAll(async () => {
+    // (a process of an account — the agent that ran as bob, its orphan guard — may outlive the
+    // cluster's stop by a moment, and userdel refuses an account in use)
+    for (const u of [ann, bob]) {
+      for (let tries = 0; tries < 10; tries++) {
+        Bun.spawnSync(["pkill", "-KILL", "-u", u], { env: { ...process.env, PATH: sbin }, stderr: "ignore" });
+        if (Bun.spawnSync(["userdel", "--remove", u], { env: { ...process.env, PATH: sbin }, stderr: "ignore" }).exitCode !== 8) break;
+        await Bun.sleep(200);
+      }
+    }
     Bun.spawnSync(["groupdel", group], { env: { ...process.env, PATH: sbin }, stderr: "ignore" });
   });
   const uidOf = (name: string) => Number(run(["id", "-u", name]));
