@@ -147,7 +147,6 @@ export const jobs = pgTable(
     bypass: integer("bypass").notNull().default(0),
     /** it starts with the environment of a login shell of its user on the node, then its own (MWS environmentRequested) */
     loginEnvironment: boolean("login_environment").notNull().default(false),
-    gpus: integer("gpus").notNull().default(0),
     walltimeMs: big("walltime_ms"),
     hosts: jsonb("hosts").$type<string[]>().notNull().default([]),
     features: jsonb("features").$type<string[]>().notNull().default([]),

@@ -41,7 +41,6 @@ export interface JobSpec {
   /** mail about it: when (BEGIN, END, FAIL; ALL) and to whom (addresses); checked by submitJobs (mailer.ts) */
   mailEvents?: string[];
   mailTo?: string[];
-  gpus?: number;
   walltimeMs?: number;
   hosts?: string[];
   features?: string[];
@@ -129,7 +128,6 @@ export function checkJobSpec(spec: JobSpec): void {
     if (path !== undefined && (!path.startsWith("/") || path.includes("\0") || path.endsWith("/"))) throw invalid(`The ${name} must be an absolute path of a file, not "${path}"`);
   }
   if (spec.nodeAccess !== undefined && spec.nodeAccess !== "SINGLEJOB" && spec.nodeAccess !== "SINGLEUSER") throw invalid(`Node access "${spec.nodeAccess}" is not SINGLEJOB or SINGLEUSER`);
-  positive("gpus", spec.gpus, 0);
   positive("walltime", spec.walltimeMs, 1);
   positive("retries", spec.retries, 0);
   if (spec.priority !== undefined && !Number.isInteger(spec.priority)) throw invalid("priority must be a whole number");

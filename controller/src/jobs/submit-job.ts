@@ -168,7 +168,7 @@ async function insertNewIdentities(tx: Tx, principal: Principal, specs: JobSpec[
 const INSERTED: [name: string, type: string, otherwise: string | null][] = [
   ["name", "text", "''"], ["owner", "text", null], ["job_group", "text", "''"], ["argv", "jsonb", null], ["working_directory", "text", null],
   ["environment", "jsonb", "'{}'::jsonb"], ["cpus", "int", "1"], ["tasks_per_node", "int", null], ["memory_bytes", "bigint", "0"],
-  ["disk_bytes", "bigint", "0"], ["gpus", "int", "0"], ["walltime_ms", "bigint", null], ["hosts", "jsonb", "'[]'::jsonb"],
+  ["disk_bytes", "bigint", "0"], ["walltime_ms", "bigint", null], ["hosts", "jsonb", "'[]'::jsonb"],
   ["features", "jsonb", "'[]'::jsonb"], ["priority", "int", "0"], ["holds", "jsonb", "'[]'::jsonb"], ["depends_on", "jsonb", "'[]'::jsonb"],
   ["earliest_start_at", "timestamptz", null], ["retries", "int", "0"], ["variables", "jsonb", "'{}'::jsonb"], ["flags", "jsonb", "'[]'::jsonb"],
   ["extra", "jsonb", "'{}'::jsonb"], ["identity", "text", null], ["req_group", "text", "''"], ["learn_override", "int", "0"],
@@ -213,7 +213,7 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
     const r = jobRow(principal, spec);
     return compactRow({
       name: r.name, owner: r.owner, job_group: r.group, argv: r.argv, working_directory: r.workingDirectory, environment: r.environment,
-      cpus: r.cpus, tasks_per_node: r.tasksPerNode, memory_bytes: r.memoryBytes, disk_bytes: r.diskBytes, gpus: r.gpus,
+      cpus: r.cpus, tasks_per_node: r.tasksPerNode, memory_bytes: r.memoryBytes, disk_bytes: r.diskBytes,
       walltime_ms: r.walltimeMs, hosts: r.hosts, features: r.features, priority: r.priority, holds: r.holds, depends_on: r.dependsOn,
       earliest_start_at: r.earliestStartAt, retries: r.retries, variables: r.variables, flags: r.flags, extra: r.extra,
       identity: r.identity, req_group: r.reqGroup, learn_override: r.learnOverride, memory_given_bytes: r.memoryGivenBytes,
@@ -265,7 +265,6 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     tasksPerNode: s.tasksPerNode ?? null,
     memoryBytes: s.memoryBytes ?? 0,
     diskBytes: s.diskBytes ?? 0,
-    gpus: s.gpus ?? 0,
     walltimeMs: s.walltimeMs ?? null,
     hosts: s.hosts ?? [],
     features: s.features ?? [],

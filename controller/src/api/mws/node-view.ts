@@ -35,7 +35,8 @@ export function mwsNodeView(n: NodeWithJobs) {
     totalSwap: Math.round(n.swapBytes / MB),
     totalDisk: Math.round(n.diskBytes / MB),
     cpuLoad: n.cpuLoad ?? 0,
-    genericResources: n.gpus.length ? { gpu: n.gpus.length } : {},
+    // what the node offers jobs: its GPUs ("gpu") and what its agent was given (--gres)
+    genericResources: n.gres,
     jobs: n.jobIds.map((id) => ({ id: mwsJobId(id) })),
     lastUpdateDate: formatMwsDate(n.lastHeartbeatAt),
     variables: {},
