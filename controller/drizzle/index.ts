@@ -24,6 +24,7 @@ import m21 from "./0021_job_mail.sql" with { type: "text" };
 import m22 from "./0022_job_mail_trigger.sql" with { type: "text" };
 import m23 from "./0023_job_queue_qos_account.sql" with { type: "text" };
 import m24 from "./0024_drop_job_gpus.sql" with { type: "text" };
+import m25 from "./0025_reservations.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -51,4 +52,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0022_job_mail_trigger", sql: m22 },
   { tag: "0023_job_queue_qos_account", sql: m23 },
   { tag: "0024_drop_job_gpus", sql: m24 },
+  { tag: "0025_reservations", sql: m25 },
 ];

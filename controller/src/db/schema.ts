@@ -29,6 +29,8 @@ export const users = pgTable("users", {
   role: text("role", { enum: ["admin", "user"] }).notNull().default("user"),
   /** the Unix account its jobs run as on agents running as root (null: the same name); "root" lets them run as root */
   unixUser: text("unix_user"),
+  /** the groups an administrator put the user in (reservation ACL rules of type GROUP match them) */
+  groups: jsonb("groups").$type<string[]>().notNull().default([]),
   createdAt: tz("created_at").notNull().defaultNow(),
 });
 
@@ -73,6 +75,18 @@ export const nodes = pgTable("nodes", {
   registeredAt: tz("registered_at").notNull().defaultNow(),
   /** the controller process holding this node's stream (several controllers may share one database) */
   controllerId: text("controller_id"),
+  /** when its state last changed, and its time up: up_ms closed periods plus now − up_since while up */
+  stateChangedAt: tz("state_changed_at"),
+  upSince: tz("up_since"),
+  upMs: big("up_ms").notNull().default(0),
+  /** network and disk traffic in the latest sample, bytes per second */
+  networkBytesPerSecond: doublePrecision("network_bytes_per_second"),
+  ioBytesPerSecond: doublePrecision("io_bytes_per_second"),
+  /** what administrators attached (MWS modify node): messages, variables, generic metrics and events */
+  messages: jsonb("messages").$type<{ message: string; createdAt: string; author: string }[]>().notNull().default([]),
+  variables: jsonb("variables").$type<Record<string, string>>().notNull().default({}),
+  genericMetrics: jsonb("generic_metrics").$type<Record<string, number>>().notNull().default({}),
+  genericEvents: jsonb("generic_events").$type<{ name: string; message: string; createdAt: string }[]>().notNull().default([]),
 });
 
 /** Commands run after a job ends, per outcome (wr behaviours). */
@@ -248,6 +262,9 @@ export const jobs = pgTable(
     outputFiles: jsonb("output_files").$type<JobOutputFile[]>().notNull().default([]),
     /** increases on every dispatch so that late events from an older attempt are ignored */
     attempt: integer("attempt").notNull().default(0),
+    /** the reservation it asked to run in (MWS reservationRequested), and the one it ran in */
+    reservationRequested: text("reservation_requested"),
+    reservationId: text("reservation_id"),
   },
   (t) => [
     // the scheduler walks the queue in this order (highest priority first, then queue position);
@@ -271,6 +288,65 @@ export const jobs = pgTable(
     index("jobs_req_group_completed").on(t.owner, t.reqGroup).where(sql`${t.state} = 'completed' and ${t.reqGroup} <> ''`),
   ],
 );
+
+/** What a reservation holds on one node (whole: everything the node has). */
+export interface ReservedShare {
+  node: string;
+  cpus: number;
+  memoryBytes: number;
+  gres: Record<string, number>;
+}
+
+/** A rule of a reservation's access control list (MWS 3.1). */
+export interface AclRule {
+  type: string;
+  value: string;
+  comparator: string;
+  affinity: string;
+}
+
+/**
+ * Reservations (MWS 3.11): nodes (or a share of them) held for a window, usable only by the jobs
+ * their ACL admits. Released and ended ones stay (releasedAt) so that ids are never reused.
+ */
+export const reservations = pgTable(
+  "reservations",
+  {
+    /** PREFIX.SEQ ("system.3"); materialised standing reservations take the standing one's id as prefix */
+    id: text("id").primaryKey(),
+    prefix: text("prefix").notNull(),
+    seq: integer("seq").notNull(),
+    owner: text("owner").notNull(),
+    createdBy: text("created_by").notNull(),
+    startAt: tz("start_at").notNull(),
+    /** null: it never ends */
+    endAt: tz("end_at"),
+    flags: jsonb("flags").$type<string[]>().notNull().default([]),
+    aclRules: jsonb("acl_rules").$type<AclRule[]>().notNull().default([]),
+    holds: jsonb("holds").$type<ReservedShare[]>().notNull().default([]),
+    /** how it was asked for: by host list (kept as written), or by requirements and resources */
+    hostListExpression: text("host_list_expression").notNull().default(""),
+    requirements: jsonb("requirements").$type<Record<string, unknown>>().notNull().default({}),
+    resources: jsonb("resources").$type<Record<string, number>>().notNull().default({}),
+    partition: text("partition").notNull().default(""),
+    variables: jsonb("variables").$type<Record<string, string>>().notNull().default({}),
+    /** what MWS clients set and read back: comments, label, profile, group, sub type, excluded jobs, accounting credentials */
+    details: jsonb("details").$type<Record<string, unknown>>().notNull().default({}),
+    /** the standing reservation it materialises, and that one's definition when it did (to drop it when the definition changes) */
+    standing: text("standing"),
+    standingSignature: text("standing_signature"),
+    /** SINGLEUSE: the job that used it (it is released when that job ends) */
+    usedByJob: big("used_by_job"),
+    createdAt: tz("created_at").notNull().defaultNow(),
+    releasedAt: tz("released_at"),
+  },
+  (t) => [
+    uniqueIndex("reservations_prefix_seq").on(t.prefix, t.seq),
+    index("reservations_live").on(t.endAt).where(sql`${t.releasedAt} is null`),
+  ],
+);
+
+export type Reservation = typeof reservations.$inferSelect;
 
 /** Every state change of a job, written in the same transaction as the change. */
 export const jobEvents = pgTable(

@@ -57,6 +57,8 @@ export interface PlacementRequest {
   nodeAccess?: "SINGLEJOB" | "SINGLEUSER" | null;
   /** generic resources it holds on each of its nodes */
   gres?: Record<string, number>;
+  /** nodes it prefers (above 0) or takes only as a last resort (below 0): reservations' ACL affinities */
+  prefer?: Map<string, number>;
 }
 
 /** Whether a node has the generic resources free that the job holds on each node. */
@@ -205,7 +207,8 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
     return take(picked);
   }
 
-  const byFreest = [...eligible].sort((a, b) => b.freeCpus - a.freeCpus);
+  const prefer = job.prefer;
+  const byFreest = [...eligible].sort((a, b) => (prefer ? (prefer.get(b.id) ?? 0) - (prefer.get(a.id) ?? 0) : 0) || b.freeCpus - a.freeCpus);
   if (job.tasksPerNode) {
     const count = Math.ceil(job.cpus / job.tasksPerNode);
     const fitting = byFreest.filter((n) => fits(n, job.tasksPerNode!));

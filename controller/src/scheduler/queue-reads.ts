@@ -3,7 +3,9 @@ import type { Job, Node } from "../db/schema.ts";
 import { jsonValue, rowsOf } from "../db/migrate.ts";
 import { prepared } from "../db/recordset.ts";
 import type { Tx } from "../jobs/job-events.ts";
-import type { Release } from "./queue-plan.ts";
+import type { PlanReservation, Release } from "./queue-plan.ts";
+import type { AclRule, ReservedShare } from "../db/schema.ts";
+import { describeAcl } from "../reservations/acl.ts";
 
 // (Each starts its query when called — no await before it — so that a pass can send several in
 // a known order on its transaction's connection.)
@@ -15,11 +17,11 @@ import type { Release } from "./queue-plan.ts";
 export type Candidate = Pick<
   Job,
   "id" | "cpus" | "memoryBytes" | "hosts" | "features" | "partition" | "tasksPerNode" | "dependsOn" | "afterGroups" | "reason" | "backlogReturnedAt" | "walltimeMs" | "plannedStartAt" | "diskBytes" | "swapBytes" | "arch" | "os"
-  | "owner" | "nodeAccess" | "gres" | "qos"
+  | "owner" | "nodeAccess" | "gres" | "qos" | "queue" | "account" | "reservationRequested"
 >;
 
 const CANDIDATE_COLUMNS = sql.raw(
-  "id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at, disk_bytes, swap_bytes, arch, os, owner, node_access, gres, qos",
+  "id, cpus, memory_bytes, hosts, features, partition, tasks_per_node, depends_on, after_groups, reason, backlog_returned_at, walltime_ms, planned_start_at, disk_bytes, swap_bytes, arch, os, owner, node_access, gres, qos, queue, account, reservation_requested",
 );
 // a job it depends on has not completed; or a job of a dependency group it waits for has not
 // (jobs added to such a group later count too: the check is made on every pass)
@@ -51,6 +53,9 @@ type CandidateRow = {
   node_access: string | null;
   gres: unknown;
   qos: string | null;
+  queue: string | null;
+  account: string | null;
+  reservation_requested: string | null;
 };
 const toCandidate = (r: CandidateRow): Candidate => ({
   id: Number(r.id),
@@ -74,6 +79,9 @@ const toCandidate = (r: CandidateRow): Candidate => ({
   nodeAccess: r.node_access,
   gres: jsonValue<Record<string, number>>(r.gres),
   qos: r.qos,
+  queue: r.queue,
+  account: r.account,
+  reservationRequested: r.reservation_requested,
 });
 
 /**
@@ -137,12 +145,12 @@ export function readNodes(tx: Tx): Promise<PlacedNode[]> {
  */
 export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
   type Row = {
-    node: string; ends_at: number | string | null; cpus: number | string; memory: number | string; ids: unknown;
+    node: string; ends_at: number | string | null; reservation: string | null; cpus: number | string; memory: number | string; ids: unknown;
     jobs: number | string; first_owner: string; last_owner: string; exclusive: boolean; single_user: string | null; gres: unknown;
   };
   return tx
     .execute(prepared(sql`
-      select a->>'node' as node, e.ends_at, sum((a->>'cpus')::int) as cpus,
+      select a->>'node' as node, e.ends_at, j.reservation_id as reservation, sum((a->>'cpus')::int) as cpus,
              sum(coalesce((a->>'memoryBytes')::bigint, j.memory_bytes)) as memory,
              jsonb_path_query_array(jsonb_agg(j.id order by j.id), '$[0 to 5]') as ids,
              count(*) as jobs, min(j.owner) as first_owner, max(j.owner) as last_owner, bool_or(j.node_access = 'SINGLEJOB') as exclusive,
@@ -153,7 +161,7 @@ export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
       cross join lateral (select case when j.walltime_ms is null or j.state = 'suspended' then null
              else floor(extract(epoch from coalesce(j.started_at, ${at.toISOString()}::timestamptz)) * 1000) + j.walltime_ms + j.suspended_ms end as ends_at) e
       where j.state in ('dispatching', 'running', 'suspended')
-      group by 1, 2`))
+      group by 1, 2, 3`))
     .then((r) =>
       rowsOf<Row>(r).map((x) => ({
         node: x.node,
@@ -164,6 +172,7 @@ export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
         // (two owners stand for all when they differ: access policies only ask whether the jobs there are all one owner's)
         use: { jobs: Number(x.jobs), owners: x.first_owner === x.last_owner ? [x.first_owner] : [x.first_owner, x.last_owner], exclusive: !!x.exclusive, singleUser: x.single_user },
         gres: sumGres(jsonValue<Record<string, number>[]>(x.gres)),
+        reservation: x.reservation,
       })),
     );
 }
@@ -197,4 +206,42 @@ export async function waitingOnDependencies(tx: Pick<Tx, "execute">, ids: number
     await tx.execute(sql`select id from jobs where id = any(${`{${ids.join(",")}}`}::bigint[]) and ${UNMET_DEPENDENCY}`),
   );
   return new Set(rows.map((r) => Number(r.id)));
+}
+
+/** What ACL rules need of queued jobs beyond a candidate's columns: their templates and their owners' groups. */
+export async function readAclExtras(tx: Tx, ids: number[]): Promise<Map<number, { templates: string[]; groups: string[] }>> {
+  if (!ids.length) return new Map();
+  const rows = rowsOf<{ id: number | string; templates: unknown; groups: unknown }>(
+    await tx.execute(sql`
+      select j.id, coalesce(j.extra->'templateList', '[]'::jsonb) as templates, coalesce(u.groups, '[]'::jsonb) as groups
+      from jobs j left join users u on u.username = j.owner
+      where j.id = any(${`{${ids.join(",")}}`}::bigint[])`),
+  );
+  return new Map(rows.map((r) => [Number(r.id), { templates: jsonValue<string[]>(r.templates), groups: jsonValue<string[]>(r.groups) }]));
+}
+
+/** Reservations not released nor ended at `at`, as the plan sees them. */
+export async function readPlanReservations(tx: Tx, at: Date): Promise<(PlanReservation & { owner: string; aclRules: AclRule[]; usedByJob: number | null })[]> {
+  type Row = { id: string; owner: string; start_at: string | Date; end_at: string | Date | null; flags: unknown; acl_rules: unknown; holds: unknown; used_by_job: string | number | null };
+  const rows = rowsOf<Row>(
+    await tx.execute(prepared(sql`
+      select id, owner, start_at, end_at, flags, acl_rules, holds, used_by_job from reservations
+      where released_at is null and (end_at is null or end_at > ${at.toISOString()}::timestamptz)`)),
+  );
+  return rows.map((r) => {
+    const flags = jsonValue<string[]>(r.flags);
+    const aclRules = jsonValue<AclRule[]>(r.acl_rules);
+    return {
+      id: r.id,
+      owner: r.owner,
+      aclRules,
+      startsAt: new Date(r.start_at).getTime(),
+      endsAt: r.end_at === null ? Infinity : new Date(r.end_at).getTime(),
+      holds: new Map(jsonValue<ReservedShare[]>(r.holds).map((h) => [h.node, { cpus: h.cpus, memoryBytes: h.memoryBytes, gres: h.gres ?? {} }])),
+      singleUse: flags.includes("SINGLEUSE"),
+      // (a SINGLEUSE one already used admits no one: its job's run is the one it was for)
+      acl: describeAcl(aclRules),
+      usedByJob: r.used_by_job === null ? null : Number(r.used_by_job),
+    };
+  });
 }

@@ -11,13 +11,13 @@ import type { Allocation, NodeCapacity } from "./placement.ts";
 import { NEVER_RUNNABLE, planQueue, type PlanJob } from "./queue-plan.ts";
 import { isDraining } from "./drain.ts";
 import { recordWarnings } from "./warnings.ts";
-import { readAllocations, readNodes, readRunnable, readRunningByQos, readUnixUsers, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
+import { readAclExtras, readAllocations, readNodes, readPlanReservations, readRunnable, readRunningByQos, readUnixUsers, readWaitingOnDependencies, type Candidate } from "./queue-reads.ts";
+import { admission } from "../reservations/acl.ts";
 import { backlogFactor } from "./backlog.ts";
+import { SCHEDULER_LOCK } from "./lock.ts";
 
 const log = logger("scheduler");
 
-// Serialises scheduling passes between controllers sharing one Postgres.
-const SCHEDULER_LOCK = 7_070_002;
 /** How many queued jobs one pass considers at most (fewer when few cpus are free). */
 const PASS_SIZE = 1000;
 /** How many waiting jobs per pass get their reason brought up to date (the head of the queue). */
@@ -117,9 +117,10 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
     // QoS levels that limit their users' running jobs (only then are those counted)
     const qosLimits = new Map([...(core.queues?.current().qos.values() ?? [])].filter((q) => q.maxRunningPerUser !== null).map((q) => [q.name, q.maxRunningPerUser!]));
-    const [, draining, registered, releases, unixUsers, runningByQos] = await Promise.all([
+    const [, draining, registered, releases, unixUsers, runningByQos, liveReservations] = await Promise.all([
       locked, isDraining(tx), readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([]), connected.size ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
       connected.size && qosLimits.size ? readRunningByQos(tx) : Promise.resolve(new Map<string, number>()),
+      connected.size ? readPlanReservations(tx, at) : Promise.resolve([]),
     ]);
     // draining (an administrator's switch): nothing new starts; running jobs finish
     if (draining) return [];
@@ -185,7 +186,25 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     }
     if (candidates.length === 0 && waiting.length === 0) return [];
 
-    const plan = (list: Candidate[]) => {
+    // which reservations admit each candidate (by their ACL rules), when there are any
+    const admittedTo = async (list: Candidate[]) => {
+      const admitted = new Map<number, Map<string, string>>();
+      if (!liveReservations.length) return admitted;
+      const extras = await readAclExtras(tx, list.map((j) => j.id));
+      for (const j of list) {
+        const subject = { ...j, groups: extras.get(j.id)?.groups ?? [], templates: extras.get(j.id)?.templates ?? [] };
+        const m = new Map<string, string>();
+        for (const r of liveReservations) {
+          if (r.singleUse && r.usedByJob !== null) continue;
+          const affinity = admission(r, subject);
+          if (affinity) m.set(r.id, affinity);
+        }
+        if (m.size) admitted.set(j.id, m);
+      }
+      return admitted;
+    };
+    const plan = async (list: Candidate[]) => {
+      const admitted = await admittedTo(list);
       const nodesNow = capacity.map((n) => ({ ...n }));
       const decisions = planQueue(
         list.map((j) => ({
@@ -206,32 +225,34 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           gres: j.gres,
           runLimit: j.qos && qosLimits.has(j.qos) ? { key: `${j.owner}\0${j.qos}`, max: qosLimits.get(j.qos)!, what: `QoS ${j.qos}` } : undefined,
           mayWaitInBacklog: !j.backlogReturnedAt,
+          admitted: admitted.get(j.id),
+          reservation: j.reservationRequested,
         })),
         nodesNow,
         releases,
         registered,
         at.getTime(),
-        { reasons: REASON_UPDATES, running: runningByQos },
+        { reasons: REASON_UPDATES, running: runningByQos, reservations: liveReservations },
       );
       return { decisions, freeLeft: nodesNow.some((n) => n.freeCpus > 0) };
     };
-    let planned = plan(candidates);
+    let planned = await plan(candidates);
     // A job waits at the head while processors are free: jobs further down may start ahead of
     // it (backfill), so the pass looks deeper down the queue (when the scheduler asks it to: at
     // most once a second, as Slurm and Moab run their backfill scans apart from the main pass).
     if (opts.backfill !== false && read.more && limit < BACKFILL_DEPTH && planned.freeLeft && planned.decisions.some((d) => "reason" in d)) {
       candidates = (await readQueue(BACKFILL_DEPTH, false)).candidates;
-      planned = plan(candidates);
+      planned = await plan(candidates);
     }
     const decisions = planned.decisions;
     const byId = new Map(candidates.map((j) => [j.id, j]));
-    const placed: { job: Candidate; allocation: Allocation[] }[] = [];
+    const placed: { job: Candidate; allocation: Allocation[]; reservation?: string }[] = [];
     const unplaced: { job: Candidate; reason: string; plannedStart: number | null }[] = [];
     // the waiting head of the queue that jobs behind it overtook in this pass (its bypass count)
     const bypassed = decisions.find((d): d is Extract<typeof d, { reason: string }> => "reason" in d && !!d.bypassed);
     for (const d of decisions) {
       const job = byId.get(d.job.id)!;
-      if ("placed" in d && d.placed.length) placed.push({ job, allocation: d.placed });
+      if ("placed" in d && d.placed.length) placed.push({ job, allocation: d.placed, reservation: d.reservation });
       else if ("placed" in d) {
         // never reached by a correct plan; one job must not stop every pass (and so the queue)
         log.error("the plan placed a job on no node: it stays queued", { job: job.id, cpus: job.cpus });
@@ -295,14 +316,14 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     // A job that asked for a directory of its own gets one per run, under its base, named
     // after its identity (or id) as wr names them: BASE/drover_cwd/a/b/c/rest.ID.ATTEMPT
     const dispatchedRows = tx.execute(prepared(sql`
-        update jobs j set state = 'dispatching', node_id = v.node, attempt = j.attempt + 1, allocated_nodes = v.alloc, dispatched_at = now(),
+        update jobs j set state = 'dispatching', node_id = v.node, attempt = j.attempt + 1, allocated_nodes = v.alloc, dispatched_at = now(), reservation_id = v.rsv,
           reason = null, planned_start_at = null, cancel_requested_at = null, execute_requested_at = null, requeue_requested_at = null, sister_lost_reason = null,
           scratch_dir = case when j.scratch_base is null then null else
             rtrim(j.scratch_base, '/') || '/drover_cwd/' || substr(coalesce(j.identity, md5(j.id::text)), 1, 1) || '/' || substr(coalesce(j.identity, md5(j.id::text)), 2, 1)
             || '/' || substr(coalesce(j.identity, md5(j.id::text)), 3, 1) || '/' || substr(coalesce(j.identity, md5(j.id::text)), 4) || '.' || j.id || '.' || (j.attempt + 1) end
         from ${recordset(
-          placed.map(({ job, allocation }) => ({ id: job.id, node: allocation[0]!.node, alloc: allocation })),
-          "id bigint, node text, alloc jsonb",
+          placed.map(({ job, allocation, reservation }) => ({ id: job.id, node: allocation[0]!.node, alloc: allocation, rsv: reservation ?? null })),
+          "id bigint, node text, alloc jsonb, rsv text",
         )}
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
         returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.queue_position, j.walltime_enforced, j.behaviours,
@@ -344,6 +365,13 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
         return { job: row, allocation };
       });
     if (!sent.length) return [];
+    // a SINGLEUSE reservation is its first job's (released when that job ends: see reservations/upkeep.ts)
+    const inReservations = placed.filter((p) => p.reservation && fresh.has(p.job.id));
+    if (inReservations.length) {
+      await tx.execute(sql`
+        update reservations r set used_by_job = v.id from ${recordset(inReservations.map((p) => ({ id: p.job.id, rsv: p.reservation })), "id bigint, rsv text")}
+        where r.id = v.rsv and r.used_by_job is null and r.flags ? 'SINGLEUSE'`);
+    }
     // (while a job is dispatching, its DISPATCH is listed as a pending action: see pending-actions.ts)
     await recordJobEvents(
       tx,
