@@ -14,6 +14,8 @@ import { EventFeed } from "./events/event-feed.ts";
 import { startAccounting } from "./accounting/accounting.ts";
 import { startCallbackNotifier } from "./jobs/callbacks.ts";
 import { startMailer } from "./jobs/mailer.ts";
+import { startReservationUpkeep } from "./reservations/upkeep.ts";
+import { StandingCatalogue } from "./reservations/standing.ts";
 import { QueueCatalogue } from "./jobs/queues.ts";
 import { launchCallbackRenderer } from "./api/mdworkbench/index.ts";
 import { loadTemplateFiles } from "./api/mws/template-files.ts";
@@ -95,6 +97,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       controllerId: `${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
       startedAt: now(),
       queues: new QueueCatalogue(join(config.home, "etc", "queues.yaml")),
+      standing: new StandingCatalogue(join(config.home, "etc", "standing-reservations.yaml")),
     };
     const httpTls = needsTls(config.http.host, config.http.tls);
     const grpcTls = needsTls(config.grpc.host, config.grpc.tls);
@@ -121,6 +124,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     log.info("REST API listening", { url });
     const stopCallbacks = startCallbackNotifier(database.db, launchCallbackRenderer(context, url));
     const stopMailer = config.mail.smtpUrl ? startMailer(database.db, config.mail) : async () => {};
+    const stopReservations = startReservationUpkeep(core, core.standing!);
     const running: RunningController = {
       config,
       database,
@@ -142,6 +146,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
           ["the event feed", () => events.stop()],
           ["the callback notifier", () => stopCallbacks()],
           ["the mailer", () => stopMailer()],
+          ["the reservation upkeep", () => stopReservations()],
           ["the report consolidator", () => stopConsolidator()],
           ["the scheduler", () => scheduler.stop()],
           ["the REST API", () => app.stop(true)],

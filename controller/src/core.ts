@@ -1,4 +1,5 @@
 import type { QueueCatalogue } from "./jobs/queues.ts";
+import type { StandingCatalogue } from "./reservations/standing.ts";
 import type { Config } from "@drover/shared/config";
 import type { Db } from "./db/connect.ts";
 import type { AgentLinks } from "./nodes/agent-links.ts";
@@ -21,4 +22,6 @@ export interface Core {
   startedAt: number;
   /** the queues and QoS levels an administrator defined (DROVER_HOME/etc/queues.yaml) */
   queues?: QueueCatalogue;
+  /** the standing reservations an administrator defined (DROVER_HOME/etc/standing-reservations.yaml) */
+  standing?: StandingCatalogue;
 }

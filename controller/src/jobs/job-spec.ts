@@ -38,6 +38,8 @@ export interface JobSpec {
   queue?: string;
   qos?: string;
   account?: string;
+  /** the reservation it must run in (MWS reservationRequested; checked by submitJobs) */
+  reservationRequested?: string;
   /** mail about it: when (BEGIN, END, FAIL; ALL) and to whom (addresses); checked by submitJobs (mailer.ts) */
   mailEvents?: string[];
   mailTo?: string[];

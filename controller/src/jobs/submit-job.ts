@@ -15,6 +15,7 @@ import { applyLearning, learnedUsage } from "./learning.ts";
 import { addCallbacks } from "./callbacks.ts";
 import { checkMailRequest } from "./mailer.ts";
 import { applyQueue } from "./queues.ts";
+import { checkReservationsRequested } from "../reservations/requested.ts";
 import { readNodes } from "../scheduler/queue-reads.ts";
 import { NEVER_RUNNABLE, neverRunnable } from "../scheduler/queue-plan.ts";
 
@@ -78,6 +79,7 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
       if (missing.length) throw invalid(`Dependency job(s) ${missing.join(", ")} do not exist`);
     }
     if (!opts.acceptUnrunnable) await refuseNeverRunnable(tx, specs);
+    await checkReservationsRequested(tx, principal.username, specs);
     if (withTemplates) {
       const rows: SubmittedJob[] = [];
       for (const spec of specs) rows.push(await insertPlanned(tx, principal, await planWithTemplates(tx, spec, spec.templates ?? [])));
@@ -179,7 +181,7 @@ const INSERTED: [name: string, type: string, otherwise: string | null][] = [
   ["workflow", "text", null], ["partition", "text", null], ["swap_bytes", "bigint", "0"], ["arch", "text", null], ["os", "text", null],
   ["node_access", "text", null], ["stdout_file", "text", null], ["stderr_file", "text", null], ["login_environment", "boolean", "false"],
   ["gres", "jsonb", "'{}'::jsonb"], ["mail_events", "jsonb", "'[]'::jsonb"], ["mail_to", "jsonb", "'[]'::jsonb"],
-  ["queue", "text", null], ["qos", "text", null], ["account", "text", null],
+  ["queue", "text", null], ["qos", "text", null], ["account", "text", null], ["reservation_requested", "text", null],
 ];
 const INSERT_NAMES = INSERTED.map(([n]) => n).join(", ");
 const RECORD_TYPES = INSERTED.map(([n, t]) => `${n} ${t}`).join(", ");
@@ -222,7 +224,7 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       app: r.app, app_inputs: r.appInputs, input_files: r.inputFiles, retry_failures: r.retryFailures, workflow: r.workflow, partition: r.partition,
       swap_bytes: r.swapBytes, arch: r.arch, os: r.os, node_access: r.nodeAccess, stdout_file: r.stdoutFile, stderr_file: r.stderrFile,
       login_environment: r.loginEnvironment, gres: r.gres, mail_events: r.mailEvents, mail_to: r.mailTo,
-      queue: r.queue, qos: r.qos, account: r.account,
+      queue: r.queue, qos: r.qos, account: r.account, reservation_requested: r.reservationRequested,
     });
   });
   const inserted = rowsOf<{ id: number | string }>(
@@ -308,5 +310,6 @@ function jobRow(principal: Principal, s: JobSpec): NewJob {
     queue: s.queue ?? null,
     qos: s.qos ?? null,
     account: s.account ?? null,
+    reservationRequested: s.reservationRequested ?? null,
   };
 }

@@ -53,7 +53,12 @@ async function releaseJob(tx: Tx, job: Job, why: string, neverReached: boolean):
  */
 export async function markNodeLost(core: Core, nodeId: string, why: string): Promise<void> {
   const { released, stopping } = await core.db.transaction(async (tx) => {
-    await tx.update(nodes).set({ state: "down", stateReason: why }).where(and(eq(nodes.id, nodeId), sql`${nodes.state} <> 'drained'`));
+    await tx
+      .update(nodes)
+      .set({ state: "down", stateReason: why, stateChangedAt: new Date(now()) })
+      .where(and(eq(nodes.id, nodeId), sql`${nodes.state} <> 'drained'`));
+    // its time up ends here (totalUpTime)
+    await tx.update(nodes).set({ upMs: sql`${nodes.upMs} + coalesce(floor(extract(epoch from (now() - ${nodes.upSince})) * 1000)::bigint, 0)`, upSince: null }).where(eq(nodes.id, nodeId));
     const onNode = await tx
       .select()
       .from(jobs)

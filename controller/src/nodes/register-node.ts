@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Register } from "@drover/proto/service";
 import { now } from "@drover/shared/clock";
 import type { Db } from "../db/connect.ts";
@@ -33,12 +33,12 @@ export async function registerNode(db: Db, reg: Register, controllerId: string):
   };
   const [row] = await db
     .insert(nodes)
-    .values({ ...values, state: "up" })
+    .values({ ...values, state: "up", stateChangedAt: new Date(now()), upSince: new Date(now()) })
     // a drained node stays drained across reconnects; a down one comes back up below
-    .onConflictDoUpdate({ target: nodes.id, set: values })
+    .onConflictDoUpdate({ target: nodes.id, set: { ...values, upSince: sql`coalesce(${nodes.upSince}, now())` } })
     .returning();
   if (row!.state === "down") {
-    const [up] = await db.update(nodes).set({ state: "up", stateReason: null }).where(eq(nodes.id, reg.nodeName)).returning();
+    const [up] = await db.update(nodes).set({ state: "up", stateReason: null, stateChangedAt: new Date(now()) }).where(eq(nodes.id, reg.nodeName)).returning();
     return up!;
   }
   return row!;

@@ -37,19 +37,24 @@ function splitTopLevel(text: string): string[] {
 }
 
 function expandOne(pattern: string): string[] {
+  const names = expandBrackets(pattern);
+  for (const name of names) if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw invalid(`"${name}" in hostListExpression is not a node name`);
+  return names;
+}
+
+/** Every name a pattern with bracketed ranges stands for (checked as names by expandOne). */
+function expandBrackets(pattern: string): string[] {
   const open = pattern.indexOf("[");
-  if (open < 0) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(pattern)) throw invalid(`"${pattern}" in hostListExpression is not a node name`);
-    return [pattern];
-  }
+  if (open < 0) return [pattern];
   const close = pattern.indexOf("]", open);
   const head = pattern.slice(0, open);
-  const tails = expandOne(pattern.slice(close + 1) || "\0").map((t) => (t === "\0" ? "" : t));
+  const tails = expandBrackets(pattern.slice(close + 1));
   const middles: string[] = [];
   for (const item of pattern.slice(open + 1, close).split(",")) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(item.trim());
     if (!m) throw invalid(`"[${pattern.slice(open + 1, close)}]" in hostListExpression is not a list of numbers and ranges like [01-04,07]`);
-    const [from, to = m[1]!] = [m[1]!, m[2]];
+    const from = m[1]!;
+    const to = m[2] ?? from;
     const a = Number(from);
     const b = Number(to);
     if (b < a) throw invalid(`the range ${from}-${to} in hostListExpression runs backwards`);
@@ -57,8 +62,5 @@ function expandOne(pattern: string): string[] {
     const width = from.startsWith("0") ? from.length : 0;
     for (let i = a; i <= b; i++) middles.push(String(i).padStart(width, "0"));
   }
-  return middles.flatMap((m) => tails.map((t) => `${head}${m}${t}`)).map((name) => {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw invalid(`"${name}" in hostListExpression is not a node name`);
-    return name;
-  });
+  return middles.flatMap((m) => tails.map((t) => `${head}${m}${t}`));
 }

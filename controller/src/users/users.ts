@@ -16,7 +16,7 @@ function checkUnixUser(unixUser: string | null | undefined): void {
 export async function createUser(
   db: Db,
   actor: Principal,
-  input: { username: string; password: string; role?: "admin" | "user"; unixUser?: string | null },
+  input: { username: string; password: string; role?: "admin" | "user"; unixUser?: string | null; groups?: string[] },
 ): Promise<User> {
   if (actor.role !== "admin") throw forbidden("Only administrators can create users");
   return insertUser(db, input);
@@ -31,7 +31,7 @@ export async function updateUser(
   db: Db,
   actor: Principal,
   username: string,
-  change: { role?: "admin" | "user"; password?: string; unixUser?: string | null },
+  change: { role?: "admin" | "user"; password?: string; unixUser?: string | null; groups?: string[] },
 ): Promise<User | undefined> {
   if (actor.role !== "admin") throw forbidden("Only administrators can change users");
   checkUnixUser(change.unixUser);
@@ -40,6 +40,7 @@ export async function updateUser(
   const values: Partial<User> = {};
   if (change.role !== undefined) values.role = change.role;
   if (change.unixUser !== undefined) values.unixUser = change.unixUser || null;
+  if (change.groups !== undefined) values.groups = [...new Set(change.groups)];
   if (change.password !== undefined) values.passwordHash = await Bun.password.hash(change.password);
   if (!Object.keys(values).length) return findUser(db, username);
   const rows = await db.update(users).set(values).where(eq(users.username, username)).returning();
@@ -49,7 +50,7 @@ export async function updateUser(
 /** Inserts a user after checking the name and password (used at first start too). */
 export async function insertUser(
   db: Db,
-  input: { username: string; password: string; role?: "admin" | "user"; unixUser?: string | null },
+  input: { username: string; password: string; role?: "admin" | "user"; unixUser?: string | null; groups?: string[] },
 ): Promise<User> {
   checkUnixUser(input.unixUser);
   if (!usernamePattern.test(input.username)) {
@@ -61,7 +62,7 @@ export async function insertUser(
   const passwordHash = await Bun.password.hash(input.password);
   const rows = await db
     .insert(users)
-    .values({ username: input.username, passwordHash, role: input.role ?? "user", unixUser: input.unixUser || null })
+    .values({ username: input.username, passwordHash, role: input.role ?? "user", unixUser: input.unixUser || null, groups: [...new Set(input.groups ?? [])] })
     .onConflictDoNothing()
     .returning();
   if (rows.length === 0) throw conflict(`A user named "${input.username}" already exists`);

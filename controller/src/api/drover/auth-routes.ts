@@ -9,12 +9,17 @@ const Credentials = t.Object({
   password: t.String({ minLength: 1, maxLength: 1024 }),
 });
 
-const userView = (u: { username: string; role: string; unixUser: string | null; createdAt: Date }) => ({
+const userView = (u: { username: string; role: string; unixUser: string | null; groups: string[]; createdAt: Date }) => ({
   username: u.username,
   role: u.role,
   unixUser: u.unixUser,
+  groups: u.groups,
   createdAt: u.createdAt.toISOString(),
 });
+
+const groupsField = t.Optional(
+  t.Array(t.String({ pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$" }), { maxItems: 64, description: "the groups the user is in (reservation ACL rules of type GROUP match them)" }),
+);
 
 const unixUserField = t.Optional(
   t.Union([t.String({ minLength: 1, maxLength: 32 }), t.Null()], {
@@ -55,6 +60,7 @@ export function userRoutes(ctx: ApiContext) {
           password: t.String({ minLength: 8, maxLength: 1024 }),
           role: t.Optional(t.Union([t.Literal("admin"), t.Literal("user")])),
           unixUser: unixUserField,
+          groups: groupsField,
         }),
         detail: { summary: "Create a user (admin)", tags: ["auth"] },
       },
@@ -72,8 +78,9 @@ export function userRoutes(ctx: ApiContext) {
           password: t.Optional(t.String({ minLength: 8, maxLength: 1024 })),
           role: t.Optional(t.Union([t.Literal("admin"), t.Literal("user")])),
           unixUser: unixUserField,
+          groups: groupsField,
         }),
-        detail: { summary: "Change a user (admin): role, password, or the Unix account its jobs run as", tags: ["auth"] },
+        detail: { summary: "Change a user (admin): role, password, groups, or the Unix account its jobs run as", tags: ["auth"] },
       },
     )
     .get("/", async ({ principal }) => (await listUsers(ctx.db, principal)).map(userView), {

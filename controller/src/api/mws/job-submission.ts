@@ -12,7 +12,6 @@ const MB = 1024 * 1024;
  * asks for something (a value other than empty or the one drover's behaviour already is).
  */
 const unsupportedSubmission: Record<string, (v: unknown) => boolean> = {
-  reservationRequested: nonEmpty,
   virtualContainers: nonEmpty,
 };
 
@@ -80,6 +79,7 @@ export const MwsJobSubmission = t.Object(
     standardErrorFilePath: t.Optional(t.String({ maxLength: 4096, description: "where its stderr goes on its master node (absolute)" })),
     environmentRequested: t.Optional(t.Boolean({ description: "true: the environment of a login shell of its user on the node, then environmentVariables" })),
     vmUsagePolicy: t.Optional(t.String({ description: "REQUIREPM or PREFERPM (drover's nodes are physical or plain machines); VM policies are refused" })),
+    reservationRequested: t.Optional(t.String({ maxLength: 64, description: "the reservation it runs in (GET /rest/reservations): only on its nodes, once it has begun; its ACL must admit the job" })),
     ...anyOf(unsupportedSubmission),
     templateList: t.Optional(t.Array(t.String({ minLength: 1 }), { maxItems: 16, description: "job templates (GET /rest/job-templates) whose defaults and dependencies apply" })),
   },
@@ -171,6 +171,7 @@ export function fromMwsSubmission(body: MwsJobSubmission): JobSpec {
     queue: body.queue,
     qos: body.qosRequested,
     account: body.account,
+    reservationRequested: body.reservationRequested || undefined,
     mailEvents: body.emailNotifyTypes,
     mailTo: body.emailNotifyUsers,
     flags: body.flags,

@@ -27,7 +27,7 @@ export type NodePartitions = Pick<Node, "id" | "partition" | "features" | "arch"
  * Renders a job as MWS 3.4.1.4 shows it: every field of the seed's sample (README: "MWS job
  * fields"), null or empty where drover has nothing to say. `nodes` give its partition lists.
  */
-export function mwsJobView(job: Job, nodes: NodePartitions = []) {
+export function mwsJobView(job: Job, nodes: NodePartitions = [], reservationStarts: Map<string, Date> = new Map()) {
   const at = now();
   const state = mwsJobState(job, at);
   const activeMs = job.startedAt ? (job.endedAt?.getTime() ?? at) - job.startedAt.getTime() - job.suspendedMs : 0;
@@ -136,9 +136,9 @@ export function mwsJobView(job: Job, nodes: NodePartitions = []) {
     qos: job.qos,
     qosRequested: job.qos,
     queue: job.queue,
-    // (reservations: not in drover yet, see README)
-    reservationRequested: null,
-    reservationStartDate: null,
+    // the reservation it asked for; the start of the one it runs in (or asked for)
+    reservationRequested: job.reservationRequested,
+    reservationStartDate: formatMwsDate(reservationStarts.get(job.reservationId ?? job.reservationRequested ?? "") ?? null),
     emailNotifyTypes: job.mailEvents,
     emailNotifyUsers: job.mailTo,
     // drover: jobs that must complete successfully first (from templates or drover's own API)

@@ -9,7 +9,8 @@ import type { Principal } from "../../auth/principal.ts";
 import type { JobState } from "../../jobs/states.ts";
 import { authPlugin } from "../auth-plugin.ts";
 import type { ApiContext } from "../context.ts";
-import { nodes } from "../../db/schema.ts";
+import { inArray } from "drizzle-orm";
+import { nodes, reservations, type Job } from "../../db/schema.ts";
 import { jsonResponse, listEnvelope, pageable, parseListParams, shapeObject } from "../conventions/listing.ts";
 import { activeStates, completeStates } from "./job-states.ts";
 import { fromMwsModification, fromMwsSubmission, MwsJobModification, MwsJobSubmission } from "./job-submission.ts";
@@ -32,6 +33,12 @@ export function jobRoutes(ctx: ApiContext, prefix: string) {
   const { db } = ctx;
 
   const nodePartitions = (): Promise<NodePartitions> => db.select({ id: nodes.id, partition: nodes.partition, features: nodes.features, arch: nodes.arch, os: nodes.os }).from(nodes);
+  // the start dates of the reservations the jobs run in or asked for (reservationStartDate)
+  const reservationStarts = async (rows: Job[]): Promise<Map<string, Date>> => {
+    const ids = [...new Set(rows.flatMap((j) => [j.reservationId, j.reservationRequested]).filter((r): r is string => !!r))];
+    if (!ids.length) return new Map();
+    return new Map((await db.select({ id: reservations.id, startAt: reservations.startAt }).from(reservations).where(inArray(reservations.id, ids))).map((r) => [r.id, r.startAt]));
+  };
 
   const jobIdOf = (text: string) => {
     const id = parseMwsJobId(text);
@@ -45,17 +52,19 @@ export function jobRoutes(ctx: ApiContext, prefix: string) {
     if (pageable(params)) {
       // page in the database: 100,000 stored jobs must not be rendered to show 100
       const [rows, nodes] = await Promise.all([listJobs(db, principal, filter, { offset: params.offset, limit: params.max }), nodePartitions()]);
-      return jsonResponse(listEnvelope(rows.map((j) => mwsJobView(j, nodes)), { ...params, offset: 0, max: undefined }, total), params);
+      const starts = await reservationStarts(rows);
+      return jsonResponse(listEnvelope(rows.map((j) => mwsJobView(j, nodes, starts)), { ...params, offset: 0, max: undefined }, total), params);
     }
     const [rows, nodes] = await Promise.all([listJobs(db, principal, filter), nodePartitions()]);
-    return jsonResponse(listEnvelope(rows.map((j) => mwsJobView(j, nodes)), params, total), params);
+    const starts = await reservationStarts(rows);
+    return jsonResponse(listEnvelope(rows.map((j) => mwsJobView(j, nodes, starts)), params, total), params);
   };
 
   const show = (filter: JobFilter) => async ({ params: { id }, query, principal }: { params: { id: string }; query: Record<string, string | undefined>; principal: Principal }) => {
     const p = parseListParams(query);
     const job = await getJob(db, principal, jobIdOf(id));
     if (filter.states && !filter.states.includes(job.state as JobState)) throw notFound(`The resource with id '${id}' was not found`);
-    return jsonResponse(shapeObject(mwsJobView(job, await nodePartitions()), p), p);
+    return jsonResponse(shapeObject(mwsJobView(job, await nodePartitions(), await reservationStarts([job])), p), p);
   };
 
   const active = { states: [...activeStates] as JobState[] };

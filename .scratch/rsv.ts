@@ -1,0 +1,10 @@
+import { Cluster } from "../tests/helpers/cluster.ts";
+const c = new Cluster({ databaseUrl: "postgres://postgres@127.0.0.1:5432/scratch_rsv", env: { DROVER_NODE_BACKLOG: "0", DROVER_LOG_LEVEL: "info" } });
+await c.startController();
+await c.startAgent("node01", { args: ["--cpus", "2"] });
+const r = await c.json("/mws/rest/reservations", { method: "POST", json: { hostListExpression: "node01", duration: 3600, flags: ["SINGLEUSE"] } });
+console.log(r);
+const id = await c.submit({ commandFile: "/bin/true", durationRequested: 60, reservationRequested: r.id });
+console.log(await c.waitForState(id, ["COMPLETED"]));
+await Bun.sleep(4000);
+await c.stop();
