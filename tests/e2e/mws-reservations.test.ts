@@ -4,7 +4,7 @@
 // reservation waits while a short one backfills; draining a node lets its job finish and starts
 // nothing new there. Bad payloads are 400s naming what is wrong, and create nothing.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { forEachDatabaseUrl } from "../helpers/databases.ts";
 import { Cluster } from "../helpers/cluster.ts";
@@ -96,7 +96,7 @@ await forEachDatabaseUrl("MWS reservations and node modification", (url) => {
     expect(clash.body.messages![0]).toContain(`reservation ${id} holds`);
 
     // bob's two-processor jobs: the first takes node02, the second waits (node01 is reserved)
-    const b1 = await submitAs("bob", sleeper(30, 60));
+    const b1 = await submitAs("bob", sleeper(20, 60));
     await c.waitForState(b1.body.id!, ["RUNNING"]);
     expect((await c.job(b1.body.id!)).masterHost).toBe("node02");
     const b2 = await submitAs("bob", { ...sleeper(1, 60), requirements: [{ requiredProcessorCountMinimum: 2 }] });
@@ -183,4 +183,41 @@ await forEachDatabaseUrl("MWS reservations and node modification", (url) => {
     await c.waitForState(job.body.id!, ["COMPLETED"]);
     await until(async () => (await c.api(`/mws/rest/reservations/${created.body.id}`)).status === 404, 15_000, "the SINGLEUSE reservation to be released");
   }, 30_000);
+
+  test("SPACEFLEX: a reservation made by requirements moves off a node that is drained before it begins", async () => {
+    const created = await reserve({ requirements: { nodeCount: 1 }, startDate: new Date(Date.now() + 3_600_000).toISOString(), duration: 600, flags: ["SPACEFLEX"] });
+    expect(created.status).toBe(201);
+    const first = (await c.json(`/mws/rest/reservations/${created.body.id}`)).allocatedNodes[0].id as string;
+    await c.json(`/mws/rest/nodes/${first}`, { method: "PUT", json: { state: "Drained" } });
+    const other = first === "node01" ? "node02" : "node01";
+    await until(async () => (await c.json(`/mws/rest/reservations/${created.body.id}`)).allocatedNodes[0].id === other, 15_000, "the reservation to move");
+    await c.json(`/mws/rest/nodes/${first}`, { method: "PUT", json: { state: "Idle" } });
+    await c.json(`/mws/rest/reservations/${created.body.id}`, { method: "DELETE" });
+  }, 30_000);
+
+  test("standing reservations come from DROVER_HOME/etc, are read-only over REST, and materialise as reservations whose ACL cannot be changed", async () => {
+    // a daily hour beginning six hours from now (UTC), on node02
+    const start = Math.floor(((Date.now() / 1000) % 86_400) + 6 * 3600) % 86_400;
+    mkdirSync(join(c.home, "etc"), { recursive: true });
+    writeFileSync(join(c.home, "etc", "standing-reservations.yaml"), `maint:\n  period: DAY\n  startTime: ${start}\n  endTime: ${start + 3600}\n  depth: 2\n  hosts: [node02]\n  users: [alice]\n  maxTime: 600\n  comment: nightly maintenance\n`);
+    const sr = await until(async () => {
+      const res = await c.api("/mws/rest/standing-reservations/maint");
+      return res.status === 200 ? await res.json() : undefined;
+    }, 15_000, "the standing reservation to be read");
+    expect(Object.keys(sr).sort()).toEqual(sampleKeys("3.14.1.2 Get Single Standing Reservation"));
+    expect(sr).toMatchObject({ id: "maint", period: "DAY", startTime: start, endTime: start + 3600, depth: 2, hosts: ["node02"], users: ["alice"], comment: "nightly maintenance" });
+    expect(sr.aclRules).toContainEqual({ type: "USER", value: "alice", comparator: "LEXIGRAPHIC_EQUAL", affinity: "POSITIVE" });
+    expect((await c.json("/mws/rest/standing-reservations?fields=id")).results).toEqual([{ id: "maint" }]);
+    const made = await until(async () => ((await c.json("/mws/rest/reservations")).results as { id: string }[]).find((r) => r.id.startsWith("maint.")), 15_000, "a reservation of it");
+    for (const path of ["/mws/rest/reservations/maint/acl-rules", `/mws/rest/reservations/${made.id}/acl-rules`]) {
+      const res = await c.api(path, { method: "PUT", json: { aclRules: [{ type: "USER", value: "bob" }] } });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { messages: string[] }).messages[0]).toContain("standing");
+    }
+    expect((await c.api(`/mws/rest/reservations/${made.id}/acl-rules/USER:alice`, { method: "DELETE" })).status).toBe(400);
+    expect((await c.api("/mws/rest/standing-reservations/nothing")).status).toBe(404);
+    // gone from the file: its reservations that have not begun are released
+    rmSync(join(c.home, "etc", "standing-reservations.yaml"));
+    await until(async () => !((await c.json("/mws/rest/reservations")).results as { id: string }[]).some((r) => r.id.startsWith("maint.")), 15_000, "its reservations to be released");
+  }, 60_000);
 });

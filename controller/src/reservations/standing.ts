@@ -135,7 +135,7 @@ export function standingRequest(sr: StandingReservation, window: { startAt: numb
   const procs = sr.resources.PROCS ?? 0;
   const gres = Object.fromEntries(Object.entries(sr.resources).filter(([k]) => !["PROCS", "MEM", "DISK", "SWAP"].includes(k)));
   return {
-    owner: sr.owner, startAt: window.startAt, endAt: window.endAt, hosts: sr.hosts, hostListExpression: sr.hosts.join(","),
+    idPrefix: sr.id, owner: sr.owner, startAt: window.startAt, endAt: window.endAt, hosts: sr.hosts, hostListExpression: sr.hosts.join(","),
     taskCount: sr.taskCount || undefined, features: sr.nodeFeatures, partition: sr.partition || undefined,
     perTask: procs > 0 ? { cpus: procs, memoryBytes: (sr.resources.MEM ?? 0) * 1024 * 1024, gres } : undefined,
     flags: [...new Set([...sr.flags, ...(sr.access === "DEDICATED" ? ["DEDICATEDRESOURCE"] : [])])],

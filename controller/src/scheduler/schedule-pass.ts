@@ -120,7 +120,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     const [, draining, registered, releases, unixUsers, runningByQos, liveReservations] = await Promise.all([
       locked, isDraining(tx), readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([]), connected.size ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
       connected.size && qosLimits.size ? readRunningByQos(tx) : Promise.resolve(new Map<string, number>()),
-      connected.size ? readPlanReservations(tx, at) : Promise.resolve([]),
+      readPlanReservations(tx, at),
     ]);
     // draining (an administrator's switch): nothing new starts; running jobs finish
     if (draining) return [];

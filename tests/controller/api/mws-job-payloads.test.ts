@@ -5,6 +5,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { forEachDatabase } from "../../helpers/databases.ts";
 import { startTestController, type TestController } from "../../helpers/controller.ts";
+import { until } from "../../helpers/until.ts";
+import { create, RegisterSchema } from "@drover/proto/service";
+import { registerNode } from "../../../controller/src/nodes/register-node.ts";
 
 const hostListPayload = {
   "account": "project name",
@@ -153,8 +156,8 @@ const nodeCountPayload = {
   "vmUsagePolicy": "REQUIREPM"
 };
 
-// (reservations and virtual containers: not yet)
-const refusedFields = ["reservationRequested", "virtualContainers"];
+// (virtual containers: not yet)
+const refusedFields = ["virtualContainers"];
 
 // The fields of 3.4.1.4's sample job, and of its requirement
 const SAMPLE_KEYS = [
@@ -198,6 +201,20 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
     });
     admin = await c.adminToken();
     await c.userToken("jacob");
+    // the nodes the payloads name and ask for (registered as their agents would: Ubuntu, x86_64,
+    // partition cs, feature bluray, the generic resources; never connected, so nothing starts)
+    for (const name of ["node2", "node3"]) {
+      await registerNode(db().db, create(RegisterSchema, {
+        nodeName: name, hostname: name, cores: 24, memoryBytes: 64n << 30n, swapBytes: 16n << 30n, diskBytes: 1n << 40n, os: "Ubuntu 24.04", arch: "x86_64",
+        partition: "cs", features: ["bluray"], gres: { resource1: 10, resource2: 30 },
+      }), "t");
+    }
+    // the reservation they ask for, grid.3 (grid.1 and grid.2 came and went before it)
+    for (const n of [1, 2, 3]) {
+      const res = await c.request("/mws/rest/reservations", { method: "POST", token: admin, json: { idPrefix: "grid", hostListExpression: "node[2-3]", duration: 7200, aclRules: [{ type: "USER", value: "jacob" }] } });
+      expect(((await res.json()) as { id: string }).id).toBe(`grid.${n}`);
+      if (n < 3) expect((await c.request(`/mws/rest/reservations/grid.${n}`, { method: "DELETE", token: admin })).status).toBe(200);
+    }
     for (const id of ["template1", "template2"]) {
       const res = await c.request("/rest/job-templates", { method: "POST", token: admin, json: { id, description: `${id} of the sample` } });
       expect(res.status).toBe(201);
@@ -218,7 +235,7 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
       const message: string = res.body.messages[0];
       for (const f of refusedFields) expect(message).toContain(f);
       // honoured fields are not named
-      for (const f of ["commandFile", "hosts", "holds", "variables", "submitHost", "nodeAccessPolicy", "templateList", "os", "standardOutputFilePath", "requiredArchitecture", "requiredPartition", "requiredSwapPerTask", "vmUsagePolicy", "environmentRequested"]) {
+      for (const f of ["reservationRequested", "commandFile", "hosts", "holds", "variables", "submitHost", "nodeAccessPolicy", "templateList", "os", "standardOutputFilePath", "requiredArchitecture", "requiredPartition", "requiredSwapPerTask", "vmUsagePolicy", "environmentRequested"]) {
         expect(message).not.toMatch(new RegExp(`\\b${f}\\b`));
       }
     }
@@ -260,7 +277,16 @@ await forEachDatabase("the MWS submission payloads of 3.4.2", (db) => {
       startPriority: 50,
       partitionAccessList: ["cs"],
       rmName: "drover",
+      reservationRequested: "grid.3",
     });
+    expect(job.reservationStartDate).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    // released from its hold, it waits for its reservation's nodes (whose agents never connect here), saying so
+    expect((await c.request(`/mws/rest/jobs/${res.body.id}/unhold`, { method: "PUT", token: admin, json: { holds: ["USER"] } })).status).toBeLessThan(300);
+    await until(async () => {
+      const j = (await (await c.request(`/rest/jobs/${res.body.id}`, { token: admin })).json()) as any;
+      if (j.state === "IDLE" && j.blockReason?.message?.includes("waiting for room in reservation grid.3")) return j;
+      throw new Error(`${j.state}: ${j.blockReason?.message}`);
+    }, 20_000, "the job to wait for its reservation");
     // two hosts, 8 tasks each, of 3 processors: 48 processors
     expect(job.requirements[0]).toMatchObject({
       requiredProcessorCountMinimum: 16, requiredProcessorsPerTask: 3, requiredMemoryPerTask: 1024, requiredDiskPerTask: 500, requiredSwapPerTask: 600,
