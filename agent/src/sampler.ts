@@ -1,5 +1,5 @@
 import { loadavg } from "node:os";
-import { readFileSync, statfsSync } from "node:fs";
+import { readdirSync, readFileSync, statfsSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { SampleSchema, type Sample } from "@drover/proto/service";
 
@@ -32,9 +32,43 @@ function diskFree(dir: string): number {
   }
 }
 
-/** Produces CPU (total and per core, as busy fractions since the previous sample) and memory samples. */
+/** Bytes received and sent on every network interface but loopback, from /proc/net/dev. */
+export function readNetworkBytes(): number {
+  try {
+    let sum = 0;
+    for (const line of readFileSync("/proc/net/dev", "utf8").split("\n").slice(2)) {
+      const [name, rest] = line.split(":");
+      if (!rest || name!.trim() === "lo") continue;
+      const f = rest.trim().split(/\s+/).map(Number);
+      sum += (f[0] ?? 0) + (f[8] ?? 0);
+    }
+    return sum;
+  } catch {
+    return 0;
+  }
+}
+
+/** Bytes read and written on the block devices (whole disks, not their partitions), from /proc/diskstats. */
+export function readIoBytes(): number {
+  try {
+    const disks = new Set(readdirSync("/sys/block").filter((d) => !/^(loop|ram|zram)/.test(d)));
+    let sectors = 0;
+    for (const line of readFileSync("/proc/diskstats", "utf8").split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || !disks.has(f[2]!)) continue;
+      sectors += Number(f[5]) + Number(f[9]);
+    }
+    // (diskstats counts 512-byte sectors whatever the device's own size)
+    return sectors * 512;
+  } catch {
+    return 0;
+  }
+}
+
+/** Produces CPU (total and per core, as busy fractions since the previous sample), memory, disk, network and I/O samples. */
 export class Sampler {
   private previous = readCpuTimes();
+  private traffic = { at: Date.now(), network: readNetworkBytes(), io: readIoBytes() };
 
   /** dir: where the node's jobs' directories are (its free disk is sampled) */
   constructor(private readonly dir = "/") {}
@@ -53,6 +87,12 @@ export class Sampler {
     this.previous = current;
     const mem = readMemory();
     const [l1, l5, l15] = loadavg();
+    const traffic = { at, network: readNetworkBytes(), io: readIoBytes() };
+    const seconds = (traffic.at - this.traffic.at) / 1000;
+    const rate = (a: number, b: number) => (seconds > 0 && b >= a ? (b - a) / seconds : 0);
+    const networkRate = rate(this.traffic.network, traffic.network);
+    const ioRate = rate(this.traffic.io, traffic.io);
+    this.traffic = traffic;
     return create(SampleSchema, {
       timestampMs: BigInt(at),
       cpuTotal: total,
@@ -64,6 +104,8 @@ export class Sampler {
       load15: l15,
       diskFreeBytes: BigInt(diskFree(this.dir)),
       swapFreeBytes: BigInt(mem.swapFree),
+      networkBytesPerSecond: networkRate,
+      ioBytesPerSecond: ioRate,
     });
   }
 }

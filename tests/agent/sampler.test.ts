@@ -12,3 +12,11 @@ test("the total CPU use is measured since the previous sample, like each core's 
   expect(s.cpuTotal).toBeGreaterThan(0);
   expect(s.cpuTotal).toBeLessThanOrEqual(1);
 });
+
+test("network and disk traffic are rates since the previous sample, never negative", () => {
+  const sampler = new Sampler();
+  const s = sampler.sample(Date.now() + 1000);
+  expect(s.networkBytesPerSecond).toBeGreaterThanOrEqual(0);
+  expect(s.ioBytesPerSecond).toBeGreaterThanOrEqual(0);
+  expect(Number.isFinite(s.networkBytesPerSecond) && Number.isFinite(s.ioBytesPerSecond)).toBe(true);
+});

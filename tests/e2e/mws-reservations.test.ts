@@ -202,7 +202,7 @@ await forEachDatabaseUrl("MWS reservations and node modification", (url) => {
     writeFileSync(join(c.home, "etc", "standing-reservations.yaml"), `maint:\n  period: DAY\n  startTime: ${start}\n  endTime: ${start + 3600}\n  depth: 2\n  hosts: [node02]\n  users: [alice]\n  maxTime: 600\n  comment: nightly maintenance\n`);
     const sr = await until(async () => {
       const res = await c.api("/mws/rest/standing-reservations/maint");
-      return res.status === 200 ? await res.json() : undefined;
+      return res.status === 200 ? ((await res.json()) as Record<string, any>) : undefined;
     }, 15_000, "the standing reservation to be read");
     expect(Object.keys(sr).sort()).toEqual(sampleKeys("3.14.1.2 Get Single Standing Reservation"));
     expect(sr).toMatchObject({ id: "maint", period: "DAY", startTime: start, endTime: start + 3600, depth: 2, hosts: ["node02"], users: ["alice"], comment: "nightly maintenance" });

@@ -20,6 +20,8 @@ export async function recordNodeSamples(tx: Tx, nodeId: string, samples: Sample[
       // (an agent older than these fields sends 0: nothing is known then)
       availableDiskBytes: latest.diskFreeBytes ? Number(latest.diskFreeBytes) : null,
       availableSwapBytes: latest.diskFreeBytes ? Number(latest.swapFreeBytes) : null,
+      networkBytesPerSecond: latest.networkBytesPerSecond,
+      ioBytesPerSecond: latest.ioBytesPerSecond,
       lastHeartbeatAt: new Date(now()),
     })
     .where(eq(nodes.id, nodeId));
