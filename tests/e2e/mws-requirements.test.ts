@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { forEachDatabaseUrl } from "../helpers/databases.ts";
 import { Cluster } from "../helpers/cluster.ts";
-import { until } from "../helpers/until.ts";
 
 // what this machine is, as a job would name it
 const arch = ({ x64: "x86_64", arm64: "aarch64" } as Record<string, string>)[process.arch] ?? process.arch;
@@ -34,12 +33,6 @@ await forEachDatabaseUrl("MWS job requirements on real nodes", (url) => {
     const res = await c.api("/mws/rest/jobs", { method: "POST", json });
     return { status: res.status, body: (await res.json()) as { id?: string; messages?: string[] } };
   };
-  /** Waits until the job is IDLE with a blockReason that says `text`; the job then. */
-  const waitsSaying = (id: string, text: string) =>
-    until(async () => {
-      const j = await c.job(id);
-      return j.state === "IDLE" && j.blockReason?.message?.includes(text) ? j : undefined;
-    }, 20_000, `job ${id} to wait saying "${text}"`);
   const echoCpus = { commandFile: "/bin/sh", commandLineArguments: `-c "echo cpus=$DROVER_CPUS on $DROVER_HOSTS"` };
 
   test("partition, features, architecture, OS and tasks of several processors: the job runs on the node that has them", async () => {
@@ -84,7 +77,7 @@ await forEachDatabaseUrl("MWS job requirements on real nodes", (url) => {
     const busy = await post({ commandFile: "/bin/sleep", commandLineArguments: "8", requirements: [{ requiredPartition: "cs", requiredProcessorCountMinimum: 4 }] });
     await c.waitForState(busy.body.id!, ["RUNNING"]);
     const waiting = await post({ ...echoCpus, requirements: [{ requiredPartition: "cs", requiredProcessorCountMinimum: 2, requiredProcessorsPerTask: 2 }] });
-    const blocked = await waitsSaying(waiting.body.id!, "4 free processors");
+    const blocked = await c.waitForBlockReason(waiting.body.id!, "4 free processors");
     expect(blocked.blockReason.message).toContain("4 free processors");
     const done = await c.waitForState(waiting.body.id!, ["COMPLETED"], 30_000);
     expect(done.masterHost).toBe("node-a");
@@ -95,11 +88,11 @@ await forEachDatabaseUrl("MWS job requirements on real nodes", (url) => {
     await c.waitForState(sleeper.body.id!, ["RUNNING"]);
     const alone = await post({ commandFile: "/bin/sleep", commandLineArguments: "4", requirements: [{ requiredPartition: "cs", nodeAccessPolicy: "SINGLEJOB" }] });
     expect(alone.status).toBe(201);
-    await waitsSaying(alone.body.id!, "a node to itself (SINGLEJOB)");
+    await c.waitForBlockReason(alone.body.id!, "a node to itself (SINGLEJOB)");
     await c.waitForState(alone.body.id!, ["RUNNING"], 30_000);
     // a 1-processor job beside it waits, though 3 processors are free there
     const beside = await post({ ...echoCpus, requirements: [{ requiredPartition: "cs" }] });
-    await waitsSaying(beside.body.id!, "do not share them");
+    await c.waitForBlockReason(beside.body.id!, "do not share them");
     expect((await c.job(alone.body.id!)).requirements[0].nodeAccessPolicy).toBe("SINGLEJOB");
     const done = await c.waitForState(beside.body.id!, ["COMPLETED"], 30_000);
     expect(Date.parse(done.startDate.replace(" UTC", "Z").replace(" ", "T"))).toBeGreaterThanOrEqual(Date.parse((await c.job(alone.body.id!)).completionDate.replace(" UTC", "Z").replace(" ", "T")) - 1000);
@@ -126,7 +119,7 @@ await forEachDatabaseUrl("MWS job requirements on real nodes", (url) => {
     const holder = await post({ commandFile: "/bin/sleep", commandLineArguments: "6", requirements: [{ genericResources: { licence: 1 } }] });
     await c.waitForState(holder.body.id!, ["RUNNING"]);
     const second = await post({ ...echoCpus, requirements: [{ genericResources: { licence: 1 } }] });
-    const waiting = await waitsSaying(second.body.id!, "licence=1 free");
+    const waiting = await c.waitForBlockReason(second.body.id!, "licence=1 free");
     expect(waiting.blockReason.message).toContain("licence=1 free");
     const done = await c.waitForState(second.body.id!, ["COMPLETED"], 30_000);
     expect(done.masterHost).toBe("node-b");

@@ -35,11 +35,6 @@ await forEachDatabaseUrl("MWS reservations and node modification", (url) => {
     const res = await c.api("/mws/rest/reservations", { method: "POST", json });
     return { status: res.status, body: (await res.json()) as { id?: string; messages?: string[] } };
   };
-  const waitsSaying = (id: string, text: string) =>
-    until(async () => {
-      const j = await c.job(id);
-      return j.state === "IDLE" && j.blockReason?.message?.includes(text) ? j : undefined;
-    }, 20_000, `job ${id} to wait saying "${text}"`);
   const sleeper = (seconds: number, walltime: number) => ({ commandFile: "/bin/sleep", commandLineArguments: String(seconds), durationRequested: walltime });
 
   beforeAll(async () => {
@@ -100,7 +95,7 @@ await forEachDatabaseUrl("MWS reservations and node modification", (url) => {
     await c.waitForState(b1.body.id!, ["RUNNING"]);
     expect((await c.job(b1.body.id!)).masterHost).toBe("node02");
     const b2 = await submitAs("bob", { ...sleeper(1, 60), requirements: [{ requiredProcessorCountMinimum: 2 }] });
-    await waitsSaying(b2.body.id!, `reservation ${id} holds node01`);
+    await c.waitForBlockReason(b2.body.id!, `reservation ${id} holds node01`);
     // alice is admitted by her rule; bob asking for it is admitted by its RESERVATION_ID rule
     const a1 = await submitAs("alice", { ...sleeper(0, 60), requirements: [{ requiredProcessorCountMinimum: 2 }] });
     expect((await c.waitForState(a1.body.id!, ["COMPLETED"])).masterHost).toBe("node01");
@@ -143,7 +138,7 @@ await forEachDatabaseUrl("MWS reservations and node modification", (url) => {
     const created = await reserve({ hostListExpression: "node01,node02", startDate: start.toISOString(), duration: 600 });
     expect(created.status).toBe(201);
     const long = await submitAs("bob", sleeper(1, 3600));
-    await waitsSaying(long.body.id!, "its walltime would run into it");
+    await c.waitForBlockReason(long.body.id!, "its walltime would run into it");
     const quick = await submitAs("bob", sleeper(0, 5));
     await c.waitForState(quick.body.id!, ["COMPLETED"]);
     await c.json(`/mws/rest/reservations/${created.body.id}`, { method: "DELETE" });

@@ -176,6 +176,14 @@ export class Cluster {
     return this.json(`/rest/jobs/${id}`);
   }
 
+  /** Waits until the MWS job is IDLE with a blockReason that says `text`; the job then. */
+  async waitForBlockReason(id: string, text: string, timeoutMs = 20_000): Promise<any> {
+    return until(async () => {
+      const j = await this.job(id);
+      return j.state === "IDLE" && j.blockReason?.message?.includes(text) ? j : undefined;
+    }, timeoutMs, `job ${id} to wait saying "${text}"`);
+  }
+
   async waitForState(id: string, states: string[], timeoutMs = 30_000): Promise<any> {
     return until(async () => {
       const j = await this.job(id);

@@ -1,11 +1,8 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
 import { parse } from "yaml";
-import { logger } from "@drover/shared/log";
+import { WatchedFile } from "@drover/shared/watched-file";
 import { forbidden, invalid } from "@drover/shared/errors";
 import { parseDuration } from "@drover/shared/durations";
 import type { JobSpec } from "./job-spec.ts";
-
-const log = logger("queues");
 
 /** A queue (Moab's class): what its jobs get and who may use it. */
 export interface QueueDefinition {
@@ -103,36 +100,13 @@ export function parseQueueSettings(text: string): QueueSettings {
   return { queues, qos };
 }
 
-/**
- * The queues and QoS levels an administrator keeps in DROVER_HOME/etc/queues.yaml, read again
- * when the file changes (looked at most once a second). A file that does not parse is logged and
- * the settings before it stay.
- */
-export class QueueCatalogue {
-  private settings: QueueSettings = { queues: new Map(), qos: new Map() };
-  private mtimeMs = -1;
-  private checkedAt = 0;
-
-  constructor(private readonly file: string) {}
-
-  current(): QueueSettings {
-    const now = Date.now();
-    if (now - this.checkedAt < 1000) return this.settings;
-    this.checkedAt = now;
-    const mtimeMs = existsSync(this.file) ? statSync(this.file).mtimeMs : 0;
-    if (mtimeMs === this.mtimeMs) return this.settings;
-    this.mtimeMs = mtimeMs;
-    if (!mtimeMs) {
-      this.settings = { queues: new Map(), qos: new Map() };
-      return this.settings;
-    }
-    try {
-      this.settings = parseQueueSettings(readFileSync(this.file, "utf8"));
-      log.info("queues and QoS loaded", { file: this.file, queues: [...this.settings.queues.keys()].join(",") || "none", qos: [...this.settings.qos.keys()].join(",") || "none" });
-    } catch (e) {
-      log.error("queues file not loaded; the settings before it stay", { file: this.file, error: (e as Error).message });
-    }
-    return this.settings;
+/** The queues and QoS levels an administrator keeps in DROVER_HOME/etc/queues.yaml (read again when it changes). */
+export class QueueCatalogue extends WatchedFile<QueueSettings> {
+  constructor(file: string) {
+    super(file, "queues and QoS", parseQueueSettings, () => ({ queues: new Map(), qos: new Map() }), (v) => ({
+      queues: [...v.queues.keys()].join(",") || "none",
+      qos: [...v.qos.keys()].join(",") || "none",
+    }));
   }
 }
 

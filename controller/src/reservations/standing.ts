@@ -1,12 +1,9 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { parse } from "yaml";
-import { logger } from "@drover/shared/log";
+import { WatchedFile } from "@drover/shared/watched-file";
 import type { AclRule } from "../db/schema.ts";
 import { expandHostList } from "./host-list.ts";
 import { RESERVATION_FLAGS, type ReservationRequest } from "./reservations.ts";
-
-const log = logger("standing-reservations");
 
 // Standing reservations (MWS 3.14, Moab's SRCFG): an administrator defines them in
 // DROVER_HOME/etc/standing-reservations.yaml; drover materialises each as ordinary reservations
@@ -148,27 +145,9 @@ export function standingRequest(sr: StandingReservation, window: { startAt: numb
 /** Changes when its definition changes (its materialised reservations that have not begun are then made anew). */
 export const signatureOf = (sr: StandingReservation) => createHash("sha256").update(JSON.stringify(sr)).digest("hex").slice(0, 16);
 
-/** The definitions, read again when the file changes (looked at most once a second); a file that does not parse is logged and the definitions before it stay. */
-export class StandingCatalogue {
-  private defs = new Map<string, StandingReservation>();
-  private mtimeMs = -1;
-  private checkedAt = 0;
-  constructor(readonly file: string) {}
-
-  current(): Map<string, StandingReservation> {
-    const t = Date.now();
-    if (t - this.checkedAt < 1000) return this.defs;
-    this.checkedAt = t;
-    const mtimeMs = existsSync(this.file) ? statSync(this.file).mtimeMs : 0;
-    if (mtimeMs === this.mtimeMs) return this.defs;
-    this.mtimeMs = mtimeMs;
-    if (!mtimeMs) return (this.defs = new Map());
-    try {
-      this.defs = parseStandingReservations(readFileSync(this.file, "utf8"));
-      log.info("standing reservations loaded", { file: this.file, ids: [...this.defs.keys()].join(",") || "none" });
-    } catch (e) {
-      log.error("standing reservations file not loaded; the definitions before it stay", { file: this.file, error: (e as Error).message });
-    }
-    return this.defs;
+/** The definitions an administrator keeps in DROVER_HOME/etc/standing-reservations.yaml (read again when it changes). */
+export class StandingCatalogue extends WatchedFile<Map<string, StandingReservation>> {
+  constructor(file: string) {
+    super(file, "standing reservations", parseStandingReservations, () => new Map(), (v) => ({ ids: [...v.keys()].join(",") || "none" }));
   }
 }
