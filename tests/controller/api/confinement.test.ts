@@ -6,14 +6,17 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { forEachDatabase } from "../../helpers/databases.ts";
 import { startTestController, type TestController } from "../../helpers/controller.ts";
 import { exampleApps } from "../../../controller/src/apps/example-apps.ts";
+import { create, RegisterSchema } from "@drover/proto/service";
+import { registerNode } from "../../../controller/src/nodes/register-node.ts";
 
-type Kind = "job" | "wr-job" | "caesar-job" | "file" | "launch" | "report" | "user" | "agent-token" | "shared";
+type Kind = "job" | "wr-job" | "caesar-job" | "file" | "launch" | "report" | "user" | "agent-token" | "node" | "reservation" | "shared";
 /**
  * How a user other than the owner is answered: 404 (never revealing the object), 403
  * (administrators' routes), "empty" (wr answers a look-up by keys with the jobs it found: none),
- * or a shared object anyone may read.
+ * a shared object anyone may read, or one anyone may read and only administrators change
+ * ("read-only": GET 200, every other method 403).
  */
-type Refusal = 404 | 403 | "shared" | "empty";
+type Refusal = 404 | 403 | "shared" | "empty" | "read-only";
 
 const TABLE: Record<string, { kind: Kind; other: Refusal; adminSees?: boolean; body?: unknown }> = {
   "/auth/users/{username}": { kind: "user", other: 403 },
@@ -38,7 +41,11 @@ const TABLE: Record<string, { kind: Kind; other: Refusal; adminSees?: boolean; b
   "/rest/jobs/{id}": { kind: "job", other: 404 },
   "/rest/jobs/{id}/{action}": { kind: "job", other: 404 },
   "/rest/job-templates/{id}": { kind: "shared", other: "shared" },
-  "/rest/nodes/{id}": { kind: "shared", other: "shared" },
+  "/rest/nodes/{id}": { kind: "node", other: "read-only", body: { state: "Drained" } },
+  "/rest/reservations/{id}": { kind: "reservation", other: "read-only", body: { variables: { a: "b" } } },
+  "/rest/reservations/{id}/acl-rules": { kind: "reservation", other: "read-only", body: { aclRules: [{ type: "USER", value: "bob" }] } },
+  "/rest/reservations/{id}/acl-rules/{aclId}": { kind: "reservation", other: "read-only" },
+  "/rest/standing-reservations/{id}": { kind: "shared", other: "shared" },
   "/rest/reports/{id}": { kind: "report", other: 404 },
   "/rest/reports/{id}/datapoints": { kind: "report", other: 404 },
   "/rest/reports/{id}/samples": { kind: "report", other: 404, body: { data: { x: 1 } } },
@@ -51,7 +58,7 @@ await forEachDatabase("confinement, from the route list", (database) => {
   let admin = "";
   let alice = "";
   let bob = "";
-  const ids: Record<Kind, string> = { job: "", "wr-job": "", "caesar-job": "", file: "", launch: "", report: "", user: "alice", "agent-token": "", shared: "x" };
+  const ids: Record<Kind, string> = { job: "", "wr-job": "", "caesar-job": "", file: "", launch: "", report: "", user: "alice", "agent-token": "", node: "n1", reservation: "", shared: "x" };
   const as = (token: string, method: string, path: string, body?: unknown) =>
     c.request(path, { method, token, ...(body === undefined ? {} : typeof body === "string" || body instanceof FormData ? { body } : { json: body }) });
 
@@ -72,6 +79,9 @@ await forEachDatabase("confinement, from the route list", (database) => {
     ids.launch = ((await (await c.request("/mdworkbench/launch?id=sleeper", { method: "POST", token: alice, headers: { seconds: "1" } })).json()) as { id: string }).id;
     ids.report = String(((await (await as(alice, "POST", "/rest/reports", { name: "alices", datapointDuration: 60, reportSize: 10 })).json()) as { id: string }).id);
     ids["agent-token"] = String(((await (await as(admin, "POST", "/auth/agent-tokens", { name: "x" })).json()) as { id: number }).id);
+    // a node (registered as its agent would) and an administrator's reservation of it
+    await registerNode(database().db, create(RegisterSchema, { nodeName: "n1", hostname: "n1", cores: 2, memoryBytes: 1n << 30n }), "t");
+    ids.reservation = ((await (await as(admin, "POST", "/rest/reservations", { hostListExpression: "n1", startDate: new Date(Date.now() + 3_600_000).toISOString(), duration: 60 })).json()) as { id: string }).id;
     for (const [kind, id] of Object.entries(ids)) if (!id) throw new Error(`no ${kind} was made`);
   });
   afterAll(() => c.stop());
@@ -90,12 +100,15 @@ await forEachDatabase("confinement, from the route list", (database) => {
       const concrete = path
         .replace("{action}", "cancel")
         .replace("*", "out.txt")
-        .replace(/\{[^}]+\}/, encodeURIComponent(ids[entry.kind]));
+        .replace(/\{[^}]+\}/, encodeURIComponent(ids[entry.kind]))
+        .replace("{aclId}", encodeURIComponent(`RESERVATION_ID:${ids.reservation}`));
       for (const method of Object.keys(doc.paths[path] ?? {}).map((m) => m.toUpperCase())) {
         // a body the route would take from its owner: only confinement decides
         const body = method === "PUT" && path.includes("{action}") ? undefined : method === "PUT" || method === "POST" || method === "PATCH" ? (entry.body ?? {}) : undefined;
         const res = await as(bob, method, concrete, body);
-        if (entry.other === "empty") {
+        if (entry.other === "read-only") {
+          expect({ route: `${method} ${path}`, status: res.status }).toEqual({ route: `${method} ${path}`, status: method === "GET" ? 200 : 403 });
+        } else if (entry.other === "empty") {
           // wr: the jobs found (none), whatever the method (DELETE with the state wr asks for)
           const wr = method === "DELETE" ? await as(bob, method, `${concrete}?state=deletable`) : res;
           expect({ route: `${method} ${path}`, status: wr.status, body: await wr.json() }).toEqual({ route: `${method} ${path}`, status: 200, body: [] });
@@ -116,5 +129,7 @@ await forEachDatabase("confinement, from the route list", (database) => {
     expect((await as(alice, "GET", `/rest/reports/${ids.report}`)).status).toBe(200);
     expect(((await (await as(alice, "GET", `/mdworkbench/launch/${ids.launch}`)).json()) as { state: string }).state).toBe("waiting");
     expect((await as(alice, "GET", `/rest/v1/jobs/${ids["wr-job"]}`)).status).toBe(200);
+    expect(await (await as(admin, "GET", `/rest/nodes/n1`)).json()).toMatchObject({ state: expect.not.stringMatching(/^Drain/) });
+    expect(await (await as(admin, "GET", `/rest/reservations/${ids.reservation}`)).json()).toMatchObject({ variables: {}, aclRules: [{ type: "RESERVATION_ID" }] });
   });
 });
