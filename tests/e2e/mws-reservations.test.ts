@@ -94,6 +94,14 @@ await forEachDatabaseUrl("MWS reservations and node modification", (url) => {
     const b1 = await submitAs("bob", sleeper(20, 60));
     await c.waitForState(b1.body.id!, ["RUNNING"]);
     expect((await c.job(b1.body.id!)).masterHost).toBe("node02");
+    // its walltime runs into a reservation of node02 beginning in 10 s: a conflict, unless the job is excluded
+    const soon = { hostListExpression: "node02", startDate: new Date(Date.now() + 10_000).toISOString(), duration: 60 };
+    const conflict = await reserve(soon);
+    expect(conflict.status).toBe(400);
+    expect(conflict.body.messages![0]).toContain(`job ${b1.body.id!.replace("drover.", "")} holds 1 processor there until`);
+    const excluded = await reserve({ ...soon, excludeJobs: [b1.body.id!] });
+    expect(excluded.status).toBe(201);
+    await c.json(`/mws/rest/reservations/${excluded.body.id}`, { method: "DELETE" });
     const b2 = await submitAs("bob", { ...sleeper(1, 60), requirements: [{ requiredProcessorCountMinimum: 2 }] });
     await c.waitForBlockReason(b2.body.id!, `reservation ${id} holds node01`);
     // alice is admitted by her rule; bob asking for it is admitted by its RESERVATION_ID rule

@@ -43,6 +43,8 @@ export interface ReservationRequest {
   flags: string[];
   aclRules: AclRule[];
   variables: Record<string, string>;
+  /** jobs whose use of its nodes does not conflict with it (Moab's excludeJobs): drover job ids */
+  excludeJobs?: number[];
   /** what the client sent as requirements and resources, shown back */
   requirements: Record<string, unknown>;
   resources: Record<string, number>;
@@ -109,13 +111,13 @@ async function roomInWindow(tx: Tx, startAt: number, endAt: number | null, ignor
   };
   for (const o of others) {
     if (o.id === skipReservation) continue;
-    for (const h of o.holds) take(h.node, h, `reservation ${o.id} holds ${h.cpus} processors there from ${iso(o.startAt.getTime())} to ${iso(o.endAt?.getTime() ?? null)}`);
+    for (const h of o.holds) take(h.node, h, `reservation ${o.id} holds ${h.cpus} processor${h.cpus === 1 ? "" : "s"} there from ${iso(o.startAt.getTime())} to ${iso(o.endAt?.getTime() ?? null)}`);
   }
   for (const j of onNodes) {
     if (j.endsAt !== null && j.endsAt <= startAt) continue;
     if (ignore?.(j)) continue;
     for (const a of j.allocation) {
-      take(a.node, { cpus: a.cpus, memoryBytes: a.memoryBytes, gres: j.gres }, `job ${j.id} holds ${a.cpus} processors there ${j.endsAt === null ? "with no walltime (it may run for ever)" : `until ${iso(j.endsAt)}`}`);
+      take(a.node, { cpus: a.cpus, memoryBytes: a.memoryBytes, gres: j.gres }, `job ${j.id} holds ${a.cpus} processor${a.cpus === 1 ? "" : "s"} there ${j.endsAt === null ? "with no walltime (it may run for ever)" : `until ${iso(j.endsAt)}`}`);
     }
   }
   return room;
@@ -199,7 +201,8 @@ export async function createReservation(db: Db, req: ReservationRequest, created
     await tx.execute(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`);
     const start = Math.max(req.startAt, now());
     const overlap = req.flags.includes("ACLOVERLAP");
-    const room = await roomInWindow(tx, start, req.endAt, overlap ? (j) => admission({ owner: req.owner, aclRules: req.aclRules }, subjectOf(j)) !== undefined : undefined);
+    const excluded = new Set(req.excludeJobs ?? []);
+    const room = await roomInWindow(tx, start, req.endAt, (j) => excluded.has(j.id) || (overlap && admission({ owner: req.owner, aclRules: req.aclRules }, subjectOf(j)) !== undefined));
     const holds = chooseHolds(req, room);
     const [{ seq }] = rowsOf<{ seq: number }>(await tx.execute(sql`select coalesce(max(seq), 0) + 1 as seq from reservations where prefix = ${prefix}`)) as [{ seq: number }];
     const id = `${prefix}.${seq}`;

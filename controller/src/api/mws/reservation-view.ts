@@ -6,6 +6,7 @@ import { expandHostList } from "../../reservations/host-list.ts";
 import type { ReservationRequest } from "../../reservations/reservations.ts";
 import { formatMwsDate, parseDateField } from "../conventions/dates.ts";
 import { checkVariables } from "./job-submission.ts";
+import { parseMwsJobId } from "./job-view.ts";
 import { standingAcl, type StandingReservation } from "../../reservations/standing.ts";
 
 const MB = 1024 * 1024;
@@ -75,6 +76,8 @@ export function fromMwsReservation(body: unknown, creator: string): ReservationR
   checkVariables(variables);
   const excludeJobs = b.excludeJobs ?? [];
   if (!Array.isArray(excludeJobs) || excludeJobs.some((j) => typeof j !== "string")) throw invalid(`Invalid field "excludeJobs": must be a list of job ids`);
+  // (ids that are not drover's, like the seed's "job1", exclude nothing)
+  const excluded = (excludeJobs as string[]).map(parseMwsJobId).filter((n) => !Number.isNaN(n));
   return {
     idPrefix: str(b.idPrefix, "idPrefix", 32) || undefined,
     owner: owner.name,
@@ -90,6 +93,7 @@ export function fromMwsReservation(body: unknown, creator: string): ReservationR
     partition: str(b.partitionId, "partitionId") || undefined,
     perTask,
     flags: (flags as string[]).map((f) => f.toUpperCase()),
+    excludeJobs: excluded,
     aclRules: b.aclRules === undefined || b.aclRules === null ? [] : checkAclRules(b.aclRules),
     variables,
     requirements: Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined && v !== null && v !== "")),
