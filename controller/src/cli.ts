@@ -12,6 +12,8 @@ import { installExampleApps } from "./apps/example-apps.ts";
 import { localAgentTokenFile } from "./nodes/local-agent-token.ts";
 import { runAgent, agentUsage } from "../../agent/src/main.ts";
 import type { Agent } from "../../agent/src/agent.ts";
+import { CLIENT_COMMANDS, SUMMARY } from "./cli/help.ts";
+import { CliError } from "./cli/connection.ts";
 
 const log = logger("drover");
 
@@ -20,11 +22,13 @@ const STOP_DEADLINE_MS = 15_000;
 
 const usage = `drover — distributed job execution
 
-Usage:
+Servers:
   drover start       [--admin-password-file F]   controller on the embedded database + one local agent
   drover controller  [--admin-password-file F]   the controller only
   drover agent       --controller HOST:PORT --token-file F [--name N] [--data-dir D]   a node agent
   drover version
+
+${SUMMARY}
 
 Configuration: DROVER_HOME (default ~/.drover), DROVER_HOME/etc/drover.toml, DROVER_* variables.
 See README.md for every setting.`;
@@ -128,14 +132,24 @@ async function main(): Promise<void> {
       process.stdout.write(usage + "\n");
       return;
     default:
-      fail(`unknown command "${command}"\n\n${usage}`);
+      if (CLIENT_COMMANDS.includes(command)) {
+        const { runClient } = await import("./cli/main.ts");
+        process.exit(await runClient(command, rest));
+      }
+      fail(`unknown command "${command}" (see "drover help")`);
   }
 }
 
 main().catch((e) => {
+  if (e instanceof CliError) {
+    process.stderr.write(`drover: ${e.message}\n`);
+    process.exit(e.exitCode);
+  }
   if (e instanceof DroverError) fail(e.message);
   if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) fail(e.message);
   if (e instanceof Error && /--controller|--token-file|--grace|--run-jobs-as/.test(e.message)) fail(`${e.message}\n${agentUsage}`);
-  process.stderr.write(`drover: ${(e as Error).stack ?? e}\n`);
+  // one line; the stack only when asked for (DROVER_LOG_LEVEL=debug)
+  const debug = process.env.DROVER_LOG_LEVEL === "debug";
+  process.stderr.write(`drover: ${debug ? ((e as Error).stack ?? e) : ((e as Error).message ?? e)}${debug ? "" : " (DROVER_LOG_LEVEL=debug shows where)"}\n`);
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { isLoopback, type Config } from "@drover/shared/config";
+import { DroverError } from "@drover/shared/errors";
 import { logger } from "@drover/shared/log";
 import { Authenticator } from "./auth/authenticate.ts";
 import { loadSigningSecret } from "./auth/secret.ts";
@@ -103,7 +104,9 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const grpcTls = needsTls(config.grpc.host, config.grpc.tls);
     const tls = httpTls || grpcTls ? ensureServerTls(config.home, config.tls.names) : undefined;
     if (tls) log.info("TLS: clients and agents trust the controller's CA", { caFile: tls.caFile, rest: httpTls, agents: grpcTls });
-    const grpc = await startGrpcServer(core, config.grpc.host, config.grpc.port, grpcTls ? tls : undefined);
+    const grpc = await startGrpcServer(core, config.grpc.host, config.grpc.port, grpcTls ? tls : undefined).catch((e) => {
+      throw portInUse(e, config.grpc.host, config.grpc.port, "grpc.port", "DROVER_GRPC_PORT", "the agents' gRPC service");
+    });
     const grpcAddress = `${config.grpc.host}:${grpc.port}`;
     scheduler.start(config.scheduler.intervalMs);
     const stopLiveness = watchLiveness(core);
@@ -114,11 +117,21 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     core.kickWorkflows = workflows.kick;
     const events = new EventFeed(core);
     const context: ApiContext = { db: database.db, config, core, auth: new Authenticator(database.db, tokens), events };
-    const app = buildHttpApi(context).listen({
-      hostname: config.http.host,
-      port: config.http.port,
-      ...(httpTls && tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
-    });
+    let app: ReturnType<typeof buildHttpApi>;
+    try {
+      app = buildHttpApi(context).listen({
+        hostname: config.http.host,
+        port: config.http.port,
+        // (Elysia asks for SO_REUSEPORT: a second controller on the port would then share it silently)
+        reusePort: false,
+        ...(httpTls && tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+      });
+    } catch (e) {
+      await grpc.stop();
+      scheduler.stop();
+      stopLiveness();
+      throw portInUse(e, config.http.host, config.http.port, "http.port", "DROVER_HTTP_PORT", "the REST API");
+    }
     const port = app.server!.port;
     const url = `${httpTls ? "https" : "http"}://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
     log.info("REST API listening", { url });
@@ -165,4 +178,11 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     if (ownsDatabase) await database.close();
     throw e;
   }
+}
+
+/** A port already taken, said with the setting that moves it; any other error as it is. */
+function portInUse(e: unknown, host: string, port: number, key: string, env: string, what: string): unknown {
+  const text = e instanceof Error ? `${e.message} ${(e as { code?: string }).code ?? ""}` : String(e);
+  if (!/in use|EADDRINUSE|No address added/i.test(text)) return e;
+  return new DroverError("unavailable", `port ${port} on ${host} (${what}) is already in use: stop what holds it, or choose another port with ${env} or ${key} in DROVER_HOME/etc/drover.toml`);
 }

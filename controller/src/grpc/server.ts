@@ -1,9 +1,13 @@
-import { Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
+import { logVerbosity, Server, ServerCredentials, setLogVerbosity, type ServerDuplexStream } from "@grpc/grpc-js";
 import { agentServiceDefinition, type AgentMessage, type ControllerMessage } from "@drover/proto/service";
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
 import { AgentSession } from "./agent-session.ts";
 import { BurstWriter } from "./burst-writer.ts";
+
+// grpc-js writes its own errors to stderr (a port in use: "No address added…"); drover reports
+// them itself, in one line, unless debugging
+if (process.env.DROVER_LOG_LEVEL !== "debug") setLogVerbosity(logVerbosity.NONE);
 
 const log = logger("grpc");
 
@@ -19,6 +23,8 @@ export async function startGrpcServer(core: Core, host: string, port: number, tl
     "grpc.keepalive_timeout_ms": 5_000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.max_receive_message_length": 16 * 1024 * 1024,
+    // a second controller on the same port must fail, not share it (grpc-js asks for SO_REUSEPORT)
+    "grpc.so_reuseport": 0,
   });
   const writer = new BurstWriter(core);
   server.addService(agentServiceDefinition, {

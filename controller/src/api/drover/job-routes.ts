@@ -1,6 +1,9 @@
-import { Elysia, t } from "elysia";
+import { Elysia, t, type Static } from "elysia";
 import { sql, type SQL } from "drizzle-orm";
 import { invalid } from "@drover/shared/errors";
+import { parseDuration, parseSize } from "@drover/shared/durations";
+import { submitJobs } from "../../jobs/submit-job.ts";
+import type { JobSpec } from "../../jobs/job-spec.ts";
 import type { Principal } from "../../auth/principal.ts";
 import { rowsOf } from "../../db/migrate.ts";
 import type { Job } from "../../db/schema.ts";
@@ -35,10 +38,73 @@ export function jobSummary(job: Job) {
     submittedAt: job.submittedAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     endedAt: job.endedAt?.toISOString() ?? null,
+    // what its last run used (sacct's Elapsed, TotalCPU, MaxRSS)
+    walltimeUsedMs: job.walltimeUsedMs,
+    cpuTimeMs: job.cpuTimeMs,
+    peakRssBytes: job.peakRssBytes,
   };
 }
 
+/** The most jobs one array submission makes. */
+const MAX_ARRAY = 10_000;
+
+/** An array range: "1-100", "1-100:5" (a step) or "3" (index 3 alone); a 400 says what it takes. */
+export function arrayIndices(text: string): number[] {
+  const m = /^(\d{1,6})(?:-(\d{1,6})(?::(\d{1,6}))?)?$/.exec(text.trim());
+  if (!m) throw invalid(`array "${text}" is not a range like 1-100 or 1-100:5`);
+  const from = Number(m[1]);
+  const to = m[2] === undefined ? from : Number(m[2]);
+  const step = m[3] === undefined ? 1 : Number(m[3]);
+  if (to < from || step < 1) throw invalid(`array "${text}": the range must run upwards with a step of at least 1`);
+  const count = Math.floor((to - from) / step) + 1;
+  if (count > MAX_ARRAY) throw invalid(`array "${text}" makes ${count} jobs; at most ${MAX_ARRAY} at once`);
+  return Array.from({ length: count }, (_, i) => from + i * step);
+}
+
+/** drover's own submission (the command line's): one job, or an array of them. */
+const Submission = t.Object(
+  {
+    command: t.Array(t.String({ maxLength: 65_536 }), { minItems: 1, maxItems: 4096, description: "the program and its arguments, run without a shell" }),
+    name: t.Optional(t.String({ maxLength: 256 })),
+    group: t.Optional(t.String({ maxLength: 256, description: "a group its jobs are counted in (wr's report group)" })),
+    cpus: t.Optional(t.Integer({ minimum: 1, maximum: 100_000 })),
+    memory: t.Optional(t.Union([t.Integer({ minimum: 0 }), t.String({ maxLength: 32 })], { description: "the job's memory in all: bytes or 512M, 4G" })),
+    walltime: t.Optional(t.Union([t.Integer({ minimum: 1 }), t.String({ maxLength: 32 })], { description: "seconds, or 90s, 30m, 2h, 1d, HH:MM:SS" })),
+    after: t.Optional(t.Array(t.Integer({ minimum: 1 }), { maxItems: 1000, description: "jobs that must complete successfully first" })),
+    array: t.Optional(t.String({ maxLength: 32, description: "1-100 or 1-100:5: one job per index, with DROVER_ARRAY_INDEX set" })),
+    environment: t.Optional(t.Record(t.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }), t.String({ maxLength: 65_536 }))),
+    workingDirectory: t.Optional(t.String({ maxLength: 4096 })),
+    priority: t.Optional(t.Integer({ minimum: -1024, maximum: 1024 })),
+    hold: t.Optional(t.Boolean({ description: "queued on hold (release it later)" })),
+  },
+  { additionalProperties: false },
+);
+
 const ACTIONS = ["cancel", "hold", "release", "suspend", "resume", "requeue"] as const;
+
+/** One submission as the jobs it makes (an array range makes one per index, with DROVER_ARRAY_INDEX). */
+function toSpecs(body: Static<typeof Submission>): JobSpec[] {
+  const cpus = body.cpus ?? 1;
+  const memory = body.memory === undefined ? undefined : parseSize(body.memory, "memory");
+  const walltimeMs = body.walltime === undefined ? undefined : typeof body.walltime === "number" ? body.walltime * 1000 : parseDuration(body.walltime, "walltime");
+  if (walltimeMs !== undefined && walltimeMs < 1000) throw invalid(`walltime ${body.walltime} is less than a second`);
+  const base: JobSpec = {
+    argv: body.command,
+    name: body.name,
+    group: body.group,
+    cpus,
+    // the job's memory in all; drover holds it per processor
+    memoryBytes: memory === undefined ? undefined : Math.ceil(memory / cpus),
+    walltimeMs,
+    dependsOn: body.after,
+    environment: body.environment,
+    workingDirectory: body.workingDirectory,
+    priority: body.priority,
+    holds: body.hold ? ["USER"] : undefined,
+  };
+  if (body.array === undefined) return [base];
+  return arrayIndices(body.array).map((i) => ({ ...base, name: `${base.name || body.command[0]!.split("/").at(-1)}[${i}]`, environment: { ...base.environment, DROVER_ARRAY_INDEX: String(i) } }));
+}
 
 export function jobRoutes(ctx: ApiContext) {
   const { core, db } = ctx;
@@ -85,6 +151,18 @@ export function jobRoutes(ctx: ApiContext) {
         }),
         detail: { summary: "every dialect's jobs, newest first (filters: state=a,b user group node q; keyset paging with before=<next>)", tags: ["drover"] },
       },
+    )
+    .post(
+      "/jobs",
+      async ({ body, principal, set }) => {
+        // one submission, or an array of them (all or none)
+        const specs = (Array.isArray(body) ? body : [body]).flatMap(toSpecs);
+        if (specs.length > MAX_ARRAY) throw invalid(`${specs.length} jobs in one request; at most ${MAX_ARRAY}`);
+        const jobs = await submitJobs(core, principal, specs);
+        set.status = 201;
+        return { ids: jobs.map((j) => j.id) };
+      },
+      { body: t.Union([Submission, t.Array(Submission, { minItems: 1, maxItems: MAX_ARRAY })]), detail: { summary: "submit a job, an array job, or a list of them (all or none); answers their ids", tags: ["drover"] } },
     )
     .get(
       "/jobs/:id",
