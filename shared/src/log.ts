@@ -26,15 +26,22 @@ function describeError(e: Error): string {
   return e.stack ?? e.message;
 }
 
+/** syslog's priorities, which journald reads from a "<N>" at the start of each line. */
+const syslogPriority: Record<Level, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+/** Under systemd (stderr is the journal): no timestamp (journald keeps its own), and the level as a priority. */
+const toJournal = !!process.env.JOURNAL_STREAM;
+
 function emit(level: Level, component: string, message: string, fields?: Record<string, unknown>): void {
   if (order[level] < order[threshold]) return;
-  let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${component}] ${message}`;
+  let line = toJournal ? `${level.toUpperCase()} [${component}] ${message}` : `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${component}] ${message}`;
   if (fields) {
     for (const [key, value] of Object.entries(fields)) {
       const shown = secretName.test(key) ? "***" : value instanceof Error ? describeError(value) : value;
       line += ` ${key}=${typeof shown === "string" ? shown : JSON.stringify(shown)}`;
     }
   }
+  // (each line of a stack keeps the priority)
+  if (toJournal) line = `<${syslogPriority[level]}>` + line.replaceAll("\n", `\n<${syslogPriority[level]}>`);
   process.stderr.write(line + "\n");
 }
 
