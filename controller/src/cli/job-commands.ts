@@ -45,6 +45,12 @@ export async function listJobs(client: Client, filters: { state?: string; user?:
   return out;
 }
 
+/** What a table calls a job: its name, else its command ("sh -c …" shows what the shell runs), cut to 40 characters. */
+export function label(j: Pick<JobSummary, "name" | "command">): string {
+  const text = j.name || (/^\/bin\/sh -c /.test(j.command) ? j.command.slice("/bin/sh -c ".length) : j.command.split(" ")[0]!.split("/").at(-1)!);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
+
 const elapsed = (j: JobSummary) => (j.startedAt ? (j.endedAt ? Date.parse(j.endedAt) : Date.now()) - Date.parse(j.startedAt) : null);
 
 /** `drover jobs`: a table like squeue's (jobs not ended, unless --all or --state say otherwise). */
@@ -57,7 +63,7 @@ export async function showJobs(client: Client, v: Record<string, unknown>): Prom
     return 0;
   }
   const rows = jobs.map((j) => [
-    String(j.id), j.name || j.command.split(" ")[0]!.split("/").at(-1)!, j.owner, paint(j.state.toUpperCase(), stateColour(j.state)), String(j.cpus),
+    String(j.id), label(j), j.owner, paint(j.state.toUpperCase(), stateColour(j.state)), String(j.cpus),
     clock(elapsed(j)), j.node ?? "", j.state === "queued" ? (j.reason ?? "") : j.exitCode !== null && ENDED.includes(j.state) ? `exit ${j.exitCode}` : "",
   ]);
   process.stdout.write(table(["ID", "NAME", "USER", "STATE", "CPUS", "TIME", "NODE", "REASON"], rows) + "\n");
@@ -73,7 +79,7 @@ export async function showHistory(client: Client, v: Record<string, unknown>): P
     return 0;
   }
   const rows = jobs.map((j) => [
-    String(j.id), j.name || j.command.split(" ")[0]!.split("/").at(-1)!, j.owner, paint(j.state.toUpperCase(), stateColour(j.state)), j.exitCode === null ? "" : String(j.exitCode),
+    String(j.id), label(j), j.owner, paint(j.state.toUpperCase(), stateColour(j.state)), j.exitCode === null ? "" : String(j.exitCode),
     when(j.startedAt), when(j.endedAt), clock(j.walltimeUsedMs ?? elapsed(j)), clock(j.cpuTimeMs), size(j.peakRssBytes), j.node ?? "",
   ]);
   process.stdout.write(table(["ID", "NAME", "USER", "STATE", "EXIT", "START", "END", "ELAPSED", "CPU", "MAXRSS", "NODE"], rows) + "\n");
