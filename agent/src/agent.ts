@@ -33,7 +33,7 @@ import { RunAs, type RunJobsAs } from "./run-as.ts";
 const log = logger("agent");
 
 export interface AgentOptions {
-  /** controller gRPC address, host:port */
+  /** controller gRPC address, host:port; several separated by commas: it fails over from one to the next */
   controller: string;
   token: string;
   /** the controller's CA certificate (PEM): the stream uses TLS and trusts only it; without, plain text (loopback) */
@@ -77,7 +77,10 @@ export class Agent {
   private readonly sampler: Sampler;
   private readonly jobsDir: string;
   private readonly stateFile: string;
-  private client: InstanceType<typeof AgentClient> | undefined;
+  /** one client per controller address, made as it is first tried */
+  private readonly clients = new Map<string, InstanceType<typeof AgentClient>>();
+  /** which of the addresses the stream is (or is next) opened to */
+  private current = 0;
   private stream: ClientDuplexStream<AgentMessage | Uint8Array, ControllerMessage> | undefined;
   private registered = false;
   private cursor = 0n;
@@ -161,15 +164,6 @@ export class Agent {
     }
     const facts = await (this.opts.readFacts ?? readNodeFacts)(this.opts.dataDir);
     this.facts = this.opts.cpus ? { ...facts, cores: this.opts.cpus } : facts;
-    this.client = new AgentClient(this.opts.controller, this.opts.ca ? credentials.createSsl(this.opts.ca) : credentials.createInsecure(), {
-      "grpc.keepalive_time_ms": 10_000,
-      "grpc.keepalive_timeout_ms": 5_000,
-      "grpc.keepalive_permit_without_calls": 1,
-      "grpc.max_receive_message_length": 16 * 1024 * 1024,
-      // TLS cannot name a server by IP address: a controller reached by address is checked
-      // against the name its CA gives every controller certificate (CONTROLLER_TLS_NAME)
-      ...(this.opts.ca && isIpAddress(this.opts.controller) ? { "grpc.ssl_target_name_override": CONTROLLER_TLS_NAME } : {}),
-    });
     this.timers.push(setInterval(() => this.superviseJobs(), 1000));
     this.setIntervals(5000, 10_000);
     this.connect();
@@ -184,17 +178,45 @@ export class Agent {
     this.backlog.clear(); // unstarted: the controller queues them again when this node is reconciled or lost
     for (const job of this.jobs.values()) job.terminate("the agent is stopping", "stopped");
     this.stream?.cancel();
-    this.client?.close();
+    for (const client of this.clients.values()) client.close();
     this.guard.stop();
   }
 
   // ---- connection ----
 
+  /** The controllers it may connect to (--controller a:7071,b:7071), in the order tried. */
+  private get addresses(): string[] {
+    return this.opts.controller.split(",").map((a) => a.trim()).filter(Boolean);
+  }
+
+  /** The address the stream is (or is next) opened to. */
+  get controllerAddress(): string {
+    const all = this.addresses;
+    return all[this.current % all.length]!;
+  }
+
+  private clientFor(address: string): InstanceType<typeof AgentClient> {
+    let client = this.clients.get(address);
+    if (!client) {
+      client = new AgentClient(address, this.opts.ca ? credentials.createSsl(this.opts.ca) : credentials.createInsecure(), {
+        "grpc.keepalive_time_ms": 10_000,
+        "grpc.keepalive_timeout_ms": 5_000,
+        "grpc.keepalive_permit_without_calls": 1,
+        "grpc.max_receive_message_length": 16 * 1024 * 1024,
+        // TLS cannot name a server by IP address: a controller reached by address is checked
+        // against the name its CA gives every controller certificate (CONTROLLER_TLS_NAME)
+        ...(this.opts.ca && isIpAddress(address) ? { "grpc.ssl_target_name_override": CONTROLLER_TLS_NAME } : {}),
+      });
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
   private connect(): void {
     if (this.stopped) return;
     const metadata = new Metadata();
     metadata.set("authorization", `Bearer ${this.opts.token}`);
-    const stream = this.client!.connect(metadata) as ClientDuplexStream<AgentMessage | Uint8Array, ControllerMessage>;
+    const stream = this.clientFor(this.controllerAddress).connect(metadata) as ClientDuplexStream<AgentMessage | Uint8Array, ControllerMessage>;
     this.stream = stream;
     this.registered = false;
     this.cursor = 0n;
@@ -217,8 +239,13 @@ export class Agent {
         return;
       }
       this.failures++;
-      const delay = Math.min(this.opts.maxBackoffMs ?? 5000, 250 * 2 ** Math.min(this.failures, 10)) * (0.5 + Math.random());
-      log.warn("disconnected from the controller; reconnecting", { reason: details, inMs: Math.round(delay) });
+      // with several controllers, the next one is tried at once; once each has failed, with backoff
+      const several = this.addresses.length > 1;
+      const was = this.controllerAddress;
+      if (several) this.current = (this.current + 1) % this.addresses.length;
+      const round = several ? Math.floor((this.failures - 1) / this.addresses.length) : this.failures;
+      const delay = several && (this.failures - 1) % this.addresses.length === 0 ? 100 : Math.min(this.opts.maxBackoffMs ?? 5000, 250 * 2 ** Math.min(round, 10)) * (0.5 + Math.random());
+      log.warn("disconnected from the controller; reconnecting", { controller: was, reason: details, next: this.controllerAddress, inMs: Math.round(delay) });
       this.scheduleReconnect(delay);
     };
     // Jobs waiting in the backlog are not reported as running, so the controller queues them
@@ -296,7 +323,7 @@ export class Agent {
           this.setIntervals(Number(s.heartbeatIntervalMs), Number(s.sampleIntervalMs));
           this.backlogWaitMs = Number(s.backlogWaitMs);
         }
-        log.info("registered with the controller", { node: this.nodeId, replaying: this.spool.size });
+        log.info("registered with the controller", { node: this.nodeId, controller: this.controllerAddress, replaying: this.spool.size });
         this.flush();
         break;
       }

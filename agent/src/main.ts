@@ -8,9 +8,11 @@ import { parseDuration } from "@drover/shared/durations";
 import { Agent } from "./agent.ts";
 import { readNodeFacts, readNodeFactsInChild } from "./facts.ts";
 
-export const agentUsage = `Usage: drover agent --controller HOST:PORT --token-file FILE [--ca-file CA.pem] [--name NAME]
+export const agentUsage = `Usage: drover agent --controller HOST:PORT[,HOST:PORT…] --token-file FILE [--ca-file CA.pem] [--name NAME]
                     [--data-dir DIR] [--partition P] [--features a,b] [--cpus N] [--grace 10s] [--max-backoff 5s]
                     [--run-jobs-as user|agent] [--gres name=N,…]
+  --controller: the controller's gRPC address; several, separated by commas, are controllers
+             sharing one database: the agent fails over to the next when its controller goes
   --cpus:    processors this node offers to jobs (default: all its cores), e.g. to keep some for
              other work
   --ca-file: the controller's CA (DROVER_HOME/keys/ca.pem there): the stream then uses TLS, as a
@@ -47,7 +49,9 @@ export async function runAgent(args: string[], standalone?: { subcommand: string
   const controller = values.controller ?? process.env.DROVER_CONTROLLER;
   const tokenFile = values["token-file"] ?? process.env.DROVER_AGENT_TOKEN_FILE;
   if (!controller || !tokenFile) throw new Error(`--controller and --token-file are required\n${agentUsage}`);
-  if (!/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(controller)) throw new Error(`--controller must be HOST:PORT, not "${controller}"`);
+  for (const one of controller.split(",")) {
+    if (!/^[^\s:,]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(one.trim())) throw new Error(`--controller must be HOST:PORT (or several, separated by commas), not "${one}"`);
+  }
   let token: string;
   try {
     token = readFileSync(tokenFile, "utf8").trim();

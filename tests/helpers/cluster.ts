@@ -124,7 +124,8 @@ export class Cluster {
    * Starts an agent process. Its jobs run as the agent's own account unless runJobsAsUsers
    * (the suite's drover users have no Unix accounts; run-as-user.test.ts makes real ones).
    */
-  async startAgent(name: string, opts: { token?: string; waitForRegistration?: boolean; args?: string[]; runJobsAsUsers?: boolean; as?: string } = {}): Promise<Proc> {
+  /** controllers: the addresses it connects to, in order (default: this cluster's controller). */
+  async startAgent(name: string, opts: { token?: string; waitForRegistration?: boolean; args?: string[]; runJobsAsUsers?: boolean; as?: string; controllers?: string[] } = {}): Promise<Proc> {
     if (!opts.token && !this.agentToken) {
       this.agentToken = (await this.json<{ token: string }>("/auth/agent-tokens", { method: "POST", json: { name: "tests" } })).token;
     }
@@ -144,7 +145,7 @@ export class Cluster {
       Object.assign(asEnv, { HOME: home, USER: user });
     }
     const agent = spawnBun(
-      ["agent/src/main.ts", "--controller", `127.0.0.1:${this.grpcPort}`, "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms", ...(opts.runJobsAsUsers ? [] : ["--run-jobs-as", "agent"]), ...(opts.args ?? [])],
+      ["agent/src/main.ts", "--controller", (opts.controllers ?? [`127.0.0.1:${this.grpcPort}`]).join(","), "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms", ...(opts.runJobsAsUsers ? [] : ["--run-jobs-as", "agent"]), ...(opts.args ?? [])],
       // as the systemd unit of scripts/install-agent runs it
       // (DROVER_AGENT_JIT=1: with the JIT, for measurements)
       { BUN_JSC_useJIT: process.env.DROVER_AGENT_JIT === "1" ? "1" : "0", ...asEnv },
