@@ -17,6 +17,8 @@ import { startCallbackNotifier } from "./jobs/callbacks.ts";
 import { startMailer } from "./jobs/mailer.ts";
 import { startReservationUpkeep } from "./reservations/upkeep.ts";
 import { StandingCatalogue } from "./reservations/standing.ts";
+import { HeartbeatWriter } from "./nodes/heartbeats.ts";
+import { NodeCache } from "./scheduler/node-cache.ts";
 import { QueueCatalogue } from "./jobs/queues.ts";
 import { launchCallbackRenderer } from "./api/mdworkbench/index.ts";
 import { loadTemplateFiles } from "./api/mws/template-files.ts";
@@ -99,6 +101,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       startedAt: now(),
       queues: new QueueCatalogue(join(config.home, "etc", "queues.yaml")),
       standing: new StandingCatalogue(join(config.home, "etc", "standing-reservations.yaml")),
+      nodeCache: new NodeCache(),
+      heartbeats: new HeartbeatWriter(database.db, Math.min(1000, Math.max(50, config.nodes.heartbeatTimeoutMs / 8))),
     };
     const httpTls = needsTls(config.http.host, config.http.tls);
     const grpcTls = needsTls(config.grpc.host, config.grpc.tls);
@@ -130,6 +134,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       await grpc.stop();
       scheduler.stop();
       stopLiveness();
+      await core.heartbeats!.stop();
       throw portInUse(e, config.http.host, config.http.port, "http.port", "DROVER_HTTP_PORT", "the REST API");
     }
     const port = app.server!.port;
@@ -164,6 +169,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
           ["the scheduler", () => scheduler.stop()],
           ["the REST API", () => app.stop(true)],
           ["the agents' gRPC server", () => grpc.stop()],
+          ["the heartbeat writer", () => core.heartbeats!.stop()],
           ["the database", () => (ownsDatabase ? database.close() : undefined)],
         ];
         for (const [name, step] of steps) {

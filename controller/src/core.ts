@@ -1,5 +1,7 @@
 import type { QueueCatalogue } from "./jobs/queues.ts";
 import type { StandingCatalogue } from "./reservations/standing.ts";
+import type { HeartbeatWriter } from "./nodes/heartbeats.ts";
+import type { NodeCache } from "./scheduler/node-cache.ts";
 import type { Config } from "@drover/shared/config";
 import type { Db } from "./db/connect.ts";
 import type { AgentLinks } from "./nodes/agent-links.ts";
@@ -24,4 +26,8 @@ export interface Core {
   queues?: QueueCatalogue;
   /** the standing reservations an administrator defined (DROVER_HOME/etc/standing-reservations.yaml) */
   standing?: StandingCatalogue;
+  /** stores agents' heartbeats together, once a second (else each is written as it comes) */
+  heartbeats?: HeartbeatWriter;
+  /** the registered nodes as scheduling passes see them (read again at most once a second) */
+  nodeCache?: NodeCache;
 }

@@ -31,7 +31,6 @@ import type { BurstWriter } from "./burst-writer.ts";
 import { checkNodeName, recordHeartbeat, registerNode } from "../nodes/register-node.ts";
 import { reconcileNode } from "../nodes/node-loss.ts";
 import { verifyAgentToken } from "../nodes/agent-tokens.ts";
-import { recordNodeSamples } from "../nodes/node-samples.ts";
 import { RateMeter } from "../nodes/rate-meter.ts";
 import { ensureNodeReports } from "../reports/node-reports.ts";
 
@@ -88,6 +87,9 @@ export class AgentSession implements AgentLink {
       if (m.body.case === "batch") {
         for (const inner of m.body.value.messages) if (inner.body.case !== "batch") this.inbox.push(inner);
       } else this.inbox.push(m);
+      // any message is a sign of life, recorded as it arrives: a node must not be taken for lost
+      // while what it sent waits behind other nodes' samples to be written
+      if (this.registered) this.core.heartbeats?.record(this.nodeId);
       this.drain();
     });
     this.call.on("end", () => this.end("the agent closed the stream"));
@@ -187,13 +189,16 @@ export class AgentSession implements AgentLink {
         for (const f of burst.finished) if (f.started && !f.returned) metrics.jobRunSeconds.observe(Number(f.walltimeMs) / 1000);
       }
       const warnings = this.countFailures(burst.finished);
-      await this.writer.write(events, async (tx) => {
-        await applyJobEvents(tx, this.nodeId, burst, { retryDelayMs: this.core.config.scheduler.retryDelayMs });
-        if (samples.length) await recordNodeSamples(tx, this.nodeId, samples);
-        if (warnings.length) await recordWarnings(tx, warnings);
-      });
+      await this.writer.write(
+        events,
+        async (tx) => {
+          await applyJobEvents(tx, this.nodeId, burst, { retryDelayMs: this.core.config.scheduler.retryDelayMs });
+          if (warnings.length) await recordWarnings(tx, warnings);
+        },
+        samples.length ? { nodeId: this.nodeId, samples } : undefined,
+      );
     }
-    if (heartbeat && !samples.length) await recordHeartbeat(this.core.db, this.nodeId);
+    if (heartbeat && !samples.length && !this.core.heartbeats) await recordHeartbeat(this.core.db, this.nodeId);
     if (ackSeq > 0n) this.send(create(ControllerMessageSchema, { body: { case: "ack", value: { seq: ackSeq } } }));
     if (finished) {
       this.core.kick();
@@ -241,6 +246,7 @@ export class AgentSession implements AgentLink {
       return;
     }
     const node = await registerNode(this.core.db, reg, this.core.controllerId);
+    this.core.nodeCache?.forget();
     await ensureNodeReports(this.core.db, this.core.config, node.id);
     this.nodeId = node.id;
     this.registered = true;

@@ -2,11 +2,15 @@ import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
 import type { Tx } from "../jobs/job-events.ts";
 import { BUSY } from "../scheduler/scheduler.ts";
+import type { Sample } from "@drover/proto/service";
+import { recordSamplesOfNodes } from "../nodes/node-samples.ts";
 
 const log = logger("grpc");
 
 interface Pending {
   write: (tx: Tx) => Promise<void>;
+  /** samples of a node, stored with every other node's of the batch in two statements */
+  samples?: { nodeId: string; samples: Sample[] };
   /** how many job events it holds */
   events: number;
   resolve: () => void;
@@ -28,9 +32,9 @@ export class BurstWriter {
   constructor(private readonly core: Core) {}
 
   /** Resolves once `write` (of `events` job events) is committed (or rejects with why it could not be). */
-  write(events: number, write: (tx: Tx) => Promise<void>): Promise<void> {
+  write(events: number, write: (tx: Tx) => Promise<void>, samples?: { nodeId: string; samples: Sample[] }): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ write, events, resolve, reject });
+      this.waiting.push({ write, events, resolve, reject, samples });
       void this.run();
     });
   }
@@ -49,13 +53,17 @@ export class BurstWriter {
         try {
           await this.core.db.transaction(async (tx) => {
             for (const p of group) await p.write(tx);
+            await recordSamplesOfNodes(tx, group.flatMap((p) => (p.samples ? [p.samples] : [])));
           });
           for (const p of group) p.resolve();
         } catch (e) {
           if (group.length > 1) log.warn("a batch of agent messages could not be stored; storing each node's alone", { error: e });
           for (const p of group) {
             try {
-              await this.core.db.transaction((tx) => p.write(tx));
+              await this.core.db.transaction(async (tx) => {
+                await p.write(tx);
+                if (p.samples) await recordSamplesOfNodes(tx, [p.samples]);
+              });
               p.resolve();
             } catch (e) {
               p.reject(e);

@@ -55,6 +55,7 @@ export async function modifyNode(core: Core, id: string, changes: NodeChanges, a
     if (Object.keys(set).length) await tx.update(nodes).set(set).where(eq(nodes.id, id));
     else await tx.execute(sql`select 1`);
   });
+  core.nodeCache?.forget();
   if (changes.state === "up") core.kick();
   return done;
 }

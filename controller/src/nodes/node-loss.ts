@@ -52,6 +52,7 @@ async function releaseJob(tx: Tx, job: Job, why: string, neverReached: boolean):
  * stop it, and the job is requeued or lost when the master confirms.
  */
 export async function markNodeLost(core: Core, nodeId: string, why: string): Promise<void> {
+  core.nodeCache?.forget();
   const { released, stopping } = await core.db.transaction(async (tx) => {
     await tx
       .update(nodes)

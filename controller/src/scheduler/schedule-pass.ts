@@ -118,7 +118,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     // QoS levels that limit their users' running jobs (only then are those counted)
     const qosLimits = new Map([...(core.queues?.current().qos.values() ?? [])].filter((q) => q.maxRunningPerUser !== null).map((q) => [q.name, q.maxRunningPerUser!]));
     const [, draining, registered, releases, unixUsers, runningByQos, liveReservations] = await Promise.all([
-      locked, isDraining(tx), readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([]), connected.size ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
+      locked, isDraining(tx), core.nodeCache ? core.nodeCache.get(tx) : readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([]), connected.size ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
       connected.size && qosLimits.size ? readRunningByQos(tx) : Promise.resolve(new Map<string, number>()),
       readPlanReservations(tx, at),
     ]);

@@ -1,0 +1,48 @@
+import { sql } from "drizzle-orm";
+import { logger } from "@drover/shared/log";
+import { now } from "@drover/shared/clock";
+import type { Db } from "../db/connect.ts";
+import { recordset } from "../db/recordset.ts";
+
+const log = logger("nodes");
+
+/**
+ * Heartbeats written together: each node's latest is kept here and all are stored in one
+ * statement every `intervalMs` (10,000 nodes beating every 5 s would otherwise be 2,000
+ * statements a second). Liveness reads them from the database, so the interval stays far below
+ * the node timeout.
+ */
+export class HeartbeatWriter {
+  private pending = new Map<string, number>();
+  private readonly timer: ReturnType<typeof setInterval>;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly db: Db, intervalMs = 1000) {
+    this.timer = setInterval(() => void this.flush(), intervalMs);
+  }
+
+  record(nodeId: string): void {
+    this.pending.set(nodeId, now());
+  }
+
+  /** Stores what has come in (one statement); the next flush waits for this one. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (!this.pending.size) return;
+      const beats = [...this.pending].map(([node, at]) => ({ node, at: new Date(at).toISOString() }));
+      this.pending = new Map();
+      try {
+        await this.db.execute(sql`update nodes n set last_heartbeat_at = greatest(n.last_heartbeat_at, v.at) from ${recordset(beats, "node text, at timestamptz")} where n.id = v.node`);
+      } catch (e) {
+        log.error("heartbeats not stored; they are taken again with the next ones", { nodes: beats.length, error: e });
+        for (const b of beats) if (!this.pending.has(b.node)) this.pending.set(b.node, Date.parse(b.at));
+      }
+    });
+    return this.flushing;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

@@ -1,0 +1,135 @@
+// A controller at scale, with simulated agents (scripts/simulate-agents.ts) over real gRPC:
+// idle load of N nodes (controller CPU and memory, heartbeats and samples taken per second,
+// GET /rest/nodes), then M one-processor jobs queued over them (placements and completions per
+// second). Postgres on this machine; the controller, the simulator and Postgres share its CPUs.
+//
+//   bun scripts/bench-scale.ts [--agents 10000] [--jobs 100000] [--idle 30s] [--write]
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import postgres from "postgres";
+import { parseDuration } from "../shared/src/durations.ts";
+import { freePort } from "../tests/helpers/cluster.ts";
+import { ticks, postgresTicks } from "./cpu-ticks.ts";
+import { writeBenchmarkSection } from "./bench-report.ts";
+
+const { values } = parseArgs({ options: { agents: { type: "string", default: "10000" }, jobs: { type: "string", default: "100000" }, idle: { type: "string", default: "30s" }, cores: { type: "string", default: "4" }, write: { type: "boolean" } } });
+const AGENTS = Number(values.agents);
+const JOBS = Number(values.jobs);
+const IDLE_MS = parseDuration(values.idle!);
+const ROOT = join(import.meta.dir, "..");
+const PG = process.env.DROVER_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const db = `drover_scale_${process.pid}`;
+const admin = postgres(PG, { max: 1, onnotice: () => {} });
+await admin.unsafe(`create database ${db}`);
+const url = new URL(PG);
+url.pathname = `/${db}`;
+const home = mkdtempSync(join(tmpdir(), "drover-scale-"));
+const [httpPort, grpcPort] = [await freePort(), await freePort()];
+const figures: Record<string, string> = {};
+const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const base = `http://127.0.0.1:${httpPort}`;
+
+// DROVER_CPU_PROFILE=1: the controller writes a CPU profile (markdown) into $TMPDIR/drover-profile-scale
+const profile = process.env.DROVER_CPU_PROFILE === "1" ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${join(tmpdir(), "drover-profile-scale")}`] : [];
+const controller = Bun.spawn([process.execPath, ...profile, "controller/src/cli.ts", "controller"], {
+  cwd: ROOT,
+  env: { ...process.env, DROVER_HOME: home, DROVER_HTTP_PORT: String(httpPort), DROVER_GRPC_PORT: String(grpcPort), DATABASE_URL: url.toString(), DROVER_ADMIN_PASSWORD: "scale-admin-password", DROVER_LOG_LEVEL: "warn" },
+  stdout: "ignore",
+  stderr: "inherit",
+});
+let simulator: ReturnType<typeof Bun.spawn> | undefined;
+try {
+  for (let i = 0; ; i++) {
+    if ((await fetch(`${base}/health`).catch(() => undefined))?.ok) break;
+    if (i > 600) throw new Error("the controller did not start");
+    await Bun.sleep(100);
+  }
+  const { token } = (await (await fetch(`${base}/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "scale-admin-password" }) })).json()) as { token: string };
+  const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const agentToken = ((await (await fetch(`${base}/auth/agent-tokens`, { method: "POST", headers: auth, body: JSON.stringify({ name: "simulator" }) })).json()) as { token: string }).token;
+  const tokenFile = join(home, "agent-token");
+  writeFileSync(tokenFile, agentToken, { mode: 0o600 });
+
+  // N simulated agents, connecting 1,000 a second
+  const simStart = performance.now();
+  simulator = Bun.spawn([process.execPath, "scripts/simulate-agents.ts", "--controller", `127.0.0.1:${grpcPort}`, "--token-file", tokenFile, "--agents", String(AGENTS), "--cores", values.cores!, "--ramp", "1000", "--job-time", "1s", "--stats", "1s"], {
+    cwd: ROOT, stdout: "pipe", stderr: "inherit",
+  });
+  const lines: string[] = [];
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of simulator!.stdout as ReadableStream<Uint8Array>) lines.push(...decoder.decode(chunk).split("\n").filter(Boolean));
+  })();
+  const registered = () => Number(/registered=(\d+)/.exec(lines.at(-1) ?? "")?.[1] ?? 0);
+  while (registered() < AGENTS) {
+    if (performance.now() - simStart > 600_000) throw new Error(`only ${registered()} of ${AGENTS} agents registered in 10 minutes`);
+    await Bun.sleep(500);
+  }
+  figures[`${AGENTS.toLocaleString("en")} simulated agents registered (1,000 connecting a second)`] = `${((performance.now() - simStart) / 1000).toFixed(1)} s`;
+
+  // idle: default heartbeat (5 s) and sample (10 s) intervals
+  await Bun.sleep(10_000);
+  const t0 = { c: ticks(controller.pid), pg: postgresTicks(), at: performance.now(), lines: lines.length };
+  await Bun.sleep(IDLE_MS);
+  const secs = (performance.now() - t0.at) / 1000;
+  const t1 = { c: ticks(controller.pid), pg: postgresTicks() };
+  const window = lines.slice(t0.lines);
+  const mean = (key: string) => window.map((l) => Number(new RegExp(`${key}=(\\d+)`).exec(l)?.[1] ?? 0)).reduce((a, b) => a + b, 0) / Math.max(1, window.length);
+  figures[`idle, ${AGENTS.toLocaleString("en")} nodes: controller CPU (% of one core) / Postgres CPU`] = `${((t1.c - t0.c) / secs).toFixed(1)}% / ${((t1.pg - t0.pg) / secs).toFixed(0)}%`;
+  figures[`idle, ${AGENTS.toLocaleString("en")} nodes: controller RSS`] = `${rss(controller.pid).toFixed(0)} MB`;
+  figures[`idle, ${AGENTS.toLocaleString("en")} nodes: heartbeats / samples taken per second`] = `${mean("heartbeats/s").toFixed(0)} / ${mean("samples/s").toFixed(0)}`;
+  const lat: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    const res = await fetch(`${base}/rest/nodes`, { headers: auth });
+    await res.arrayBuffer();
+    lat.push(performance.now() - t);
+  }
+  lat.sort((a, b) => a - b);
+  figures[`GET /rest/nodes with ${AGENTS.toLocaleString("en")} nodes (median of 5)`] = `${lat[2]!.toFixed(0)} ms`;
+
+  // M one-processor jobs of a simulated second each
+  const sql = postgres(url.toString(), { max: 2, onnotice: () => {} });
+  const submitStart = performance.now();
+  const BATCH = 10_000;
+  for (let i = 0; i < JOBS; i += BATCH) {
+    const n = Math.min(BATCH, JOBS - i);
+    const res = await fetch(`${base}/jobs`, { method: "POST", headers: auth, body: JSON.stringify(Array.from({ length: n }, () => ({ command: ["sleep", "1"] }))) });
+    if (res.status !== 201) throw new Error(`submission: ${res.status} ${await res.text()}`);
+  }
+  const submitted = performance.now();
+  figures[`${JOBS.toLocaleString("en")} jobs submitted (POST /jobs, 10,000 a request)`] = `${((submitted - submitStart) / 1000).toFixed(1)} s`;
+  let firstDispatch = 0;
+  let lastCount = 0;
+  for (;;) {
+    const [row] = await sql`select count(*) filter (where dispatched_at is not null or state <> 'queued') as placed, count(*) filter (where state = 'completed') as done from jobs`;
+    const placed = Number(row!.placed);
+    if (placed > 0 && !firstDispatch) firstDispatch = performance.now();
+    if (Number(row!.done) >= JOBS) break;
+    if (performance.now() - submitStart > 1_800_000) throw new Error(`stuck: ${placed} placed, ${row!.done} completed`);
+    lastCount = placed;
+    await Bun.sleep(500);
+  }
+  void lastCount;
+  const [span] = await sql`select extract(epoch from max(dispatched_at) - min(dispatched_at)) as placing, extract(epoch from max(ended_at) - min(started_at)) as running from jobs`;
+  figures[`${JOBS.toLocaleString("en")} one-processor jobs over ${AGENTS.toLocaleString("en")} nodes: placements per second (first to last dispatch)`] = `${(JOBS / Number(span!.placing)).toFixed(0)} /s`;
+  figures[`the same: simulated jobs (1 s each) completed per second (first start to last end)`] = `${(JOBS / Number(span!.running)).toFixed(0)} /s`;
+  await sql.end();
+  for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`);
+  if (values.write) {
+    writeBenchmarkSection(`Scale: ${AGENTS.toLocaleString("en")} simulated agents on one controller`, `bun scripts/bench-scale.ts --agents ${AGENTS} --jobs ${JOBS} --write`, figures, [
+      "Agents are simulated by scripts/simulate-agents.ts in one process (real gRPC streams over 100 connections, the real protocol); the controller, the simulator and Postgres share the machine's two cores.",
+      "Default intervals: a heartbeat every 5 s and a sample every 10 s per node.",
+    ]);
+  }
+} finally {
+  simulator?.kill("SIGTERM");
+  controller.kill("SIGTERM");
+  await controller.exited;
+  await simulator?.exited;
+  await admin.unsafe(`drop database if exists ${db} with (force)`);
+  await admin.end();
+  rmSync(home, { recursive: true, force: true });
+}
