@@ -90,8 +90,9 @@ try {
   lat.sort((a, b) => a - b);
   figures[`GET /rest/nodes with ${AGENTS.toLocaleString("en")} nodes (median of 5)`] = `${lat[2]!.toFixed(0)} ms`;
 
-  // M one-processor jobs of a simulated second each
+  // M one-processor jobs of a simulated second each (--jobs 0: none)
   const sql = postgres(url.toString(), { max: 2, onnotice: () => {} });
+  if (JOBS > 0) {
   const submitStart = performance.now();
   const BATCH = 10_000;
   for (let i = 0; i < JOBS; i += BATCH) {
@@ -116,10 +117,13 @@ try {
   const [span] = await sql`select extract(epoch from max(dispatched_at) - min(dispatched_at)) as placing, extract(epoch from max(ended_at) - min(started_at)) as running from jobs`;
   figures[`${JOBS.toLocaleString("en")} one-processor jobs over ${AGENTS.toLocaleString("en")} nodes: placements per second (first to last dispatch)`] = `${(JOBS / Number(span!.placing)).toFixed(0)} /s`;
   figures[`the same: simulated jobs (1 s each) completed per second (first start to last end)`] = `${(JOBS / Number(span!.running)).toFixed(0)} /s`;
+  const [lost] = await sql`select count(*) as n from job_events where kind in ('lost', 'requeued')`.catch(() => [{ n: "?" }]);
+  figures["the same: job runs lost or requeued as nodes were taken for lost meanwhile"] = String(lost!.n);
+  }
   await sql.end();
   for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`);
   if (values.write) {
-    writeBenchmarkSection(`Scale: ${AGENTS.toLocaleString("en")} simulated agents on one controller`, `bun scripts/bench-scale.ts --agents ${AGENTS} --jobs ${JOBS} --write`, figures, [
+    writeBenchmarkSection(`Scale: ${AGENTS.toLocaleString("en")} simulated agents on one controller${JOBS ? `, ${JOBS.toLocaleString("en")} jobs` : ""}`, `bun scripts/bench-scale.ts --agents ${AGENTS} --jobs ${JOBS} --write`, figures, [
       "Agents are simulated by scripts/simulate-agents.ts in one process (real gRPC streams over 100 connections, the real protocol); the controller, the simulator and Postgres share the machine's two cores.",
       "Default intervals: a heartbeat every 5 s and a sample every 10 s per node.",
     ]);

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { forEachDatabaseUrl } from "../helpers/databases.ts";
 import { ADMIN, Cluster, freePort } from "../helpers/cluster.ts";
+import { until } from "../helpers/until.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -108,8 +109,21 @@ await forEachDatabaseUrl("the drover command line", (url) => {
     expect(Date.parse(b.startedAt)).toBeGreaterThanOrEqual(Date.parse(a.endedAt));
 
     const sleeper = submitted((await drover(["submit", "--", "sleep", "60"])).stdout);
+    const stateOf = async (id: number) => (JSON.parse((await drover(["show", "--json", String(id)])).stdout) as { state: string }).state;
+    await until(async () => (await stateOf(sleeper)) === "running", 20_000, "the sleeper to run");
+    for (const [action, state] of [["suspend", "suspended"], ["resume", "running"]] as const) {
+      expect((await drover([action, String(sleeper)])).code).toBe(0);
+      await until(async () => (await stateOf(sleeper)) === state, 20_000, `the sleeper to be ${state}`);
+    }
+    const requeued = await drover(["requeue", String(sleeper)]);
+    expect(requeued.code).toBe(0);
+    await until(async () => (JSON.parse((await drover(["show", "--json", String(sleeper)])).stdout) as { attempt: number; state: string }).attempt === 2, 30_000, "the sleeper to run again");
     expect((await drover(["cancel", String(sleeper)])).code).toBe(0);
     expect((await drover(["wait", String(sleeper)])).code).toBe(1);
+    // acting on a job that has ended is refused, in one line, exit 1
+    const again = await drover(["cancel", String(sleeper)]);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim().split("\n")).toHaveLength(1);
 
     const array = JSON.parse((await drover(["submit", "--json", "--array", "1-3", "--", "/bin/sh", "-c", "echo index=$DROVER_ARRAY_INDEX"])).stdout) as { ids: number[] };
     expect(array.ids).toHaveLength(3);
@@ -168,5 +182,8 @@ await forEachDatabaseUrl("the drover command line", (url) => {
     expect(lines[0]).toContain(`port ${c.httpPort}`);
     expect(lines[0]).toContain("DROVER_HTTP_PORT");
     expect(taken.stderr).not.toMatch(/^\s+at /m);
+    // logout forgets the token
+    expect((await drover(["logout"])).code).toBe(0);
+    expect((await drover(["jobs"])).stderr).toContain('run "drover login"');
   }, 60_000);
 });

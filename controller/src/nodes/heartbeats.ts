@@ -32,7 +32,11 @@ export class HeartbeatWriter {
       const beats = [...this.pending].map(([node, at]) => ({ node, at: new Date(at).toISOString() }));
       this.pending = new Map();
       try {
-        await this.db.execute(sql`update nodes n set last_heartbeat_at = greatest(n.last_heartbeat_at, v.at) from ${recordset(beats, "node text, at timestamptz")} where n.id = v.node`);
+        // (rows locked in id order, as the sample writer does: two writers of many nodes must not deadlock)
+        await this.db.execute(sql`
+          with locked as (select id from nodes where id = any(${`{${beats.map((b) => JSON.stringify(b.node)).join(",")}}`}::text[]) order by id for update)
+          update nodes n set last_heartbeat_at = greatest(n.last_heartbeat_at, v.at) from ${recordset(beats, "node text, at timestamptz")}
+          where n.id = v.node and n.id in (select id from locked)`);
       } catch (e) {
         log.error("heartbeats not stored; they are taken again with the next ones", { nodes: beats.length, error: e });
         for (const b of beats) if (!this.pending.has(b.node)) this.pending.set(b.node, Date.parse(b.at));

@@ -57,11 +57,13 @@ export async function recordSamplesOfNodes(tx: Tx, items: { nodeId: string; samp
     io: s.ioBytesPerSecond,
   }));
   const at = new Date(now()).toISOString();
+  // (rows locked in id order, as the heartbeat writer does: two writers of many nodes must not deadlock)
   await tx.execute(sql`
+    with locked as (select id from nodes where id = any(${`{${figures.map((f) => JSON.stringify(f.node)).join(",")}}`}::text[]) order by id for update)
     update nodes n set cpu_load = v.load, cpu_utilization = v.util, available_memory_bytes = v.mem, available_disk_bytes = v.disk, available_swap_bytes = v.swap,
       network_bytes_per_second = v.net, io_bytes_per_second = v.io, last_heartbeat_at = greatest(n.last_heartbeat_at, ${at}::timestamptz)
     from ${recordset(figures, "node text, load float8, util float8, mem bigint, disk bigint, swap bigint, net float8, io float8")}
-    where n.id = v.node`);
+    where n.id = v.node and n.id in (select id from locked)`);
   const rows = withSamples.flatMap(({ nodeId, samples }) =>
     samples.map((s) => ({ report: nodeReportName(nodeId), t: new Date(Number(s.timestampMs)).toISOString(), a: nodeId, d: nodeSampleData(s) })),
   );
