@@ -1,26 +1,9 @@
+import type { JobSummary as ServerJobSummary } from "../api/drover/job-routes.ts";
 import { CliError, type Client } from "./connection.ts";
 import { clock, paint, printJson, size, stateColour, table, when } from "./output.ts";
 
-/** A job as drover's listing answers it (GET /jobs). */
-export interface JobSummary {
-  id: number;
-  name: string;
-  owner: string;
-  group: string;
-  state: string;
-  dialect: string;
-  command: string;
-  cpus: number;
-  node: string | null;
-  reason: string | null;
-  exitCode: number | null;
-  submittedAt: string;
-  startedAt: string | null;
-  endedAt: string | null;
-  walltimeUsedMs: number | null;
-  cpuTimeMs: number | null;
-  peakRssBytes: number | null;
-}
+/** A job as drover's listing answers it (GET /jobs), as the JSON carries it. */
+export type JobSummary = ServerJobSummary;
 
 export const ENDED = ["completed", "failed", "cancelled", "lost"];
 export const ACTIVE = ["queued", "dispatching", "running", "suspended"];

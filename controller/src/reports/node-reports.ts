@@ -63,16 +63,6 @@ export function nodeSampleData(s: Sample) {
   };
 }
 
-/** Adds an agent's samples to its node's report (in the caller's transaction). */
-export async function feedNodeReport(tx: Tx, nodeId: string, batch: Sample[]): Promise<void> {
-  const [report] = await tx.select().from(reports).where(eq(reports.name, nodeReportName(nodeId))).limit(1);
-  if (!report) return; // deleted by an admin: it comes back on the node's next registration
-  await addSamples(
-    tx,
-    report,
-    batch.map((s) => ({ timestamp: Number(s.timestampMs), agent: nodeId, data: nodeSampleData(s) })),
-  );
-}
 
 /** The cluster as a whole, right now, from the nodes' latest samples and the jobs table. */
 export async function clusterSampleData(db: Tx) {

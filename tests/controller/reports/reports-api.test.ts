@@ -6,7 +6,7 @@ import { parseMwsDate } from "../../../controller/src/api/conventions/dates.ts";
 import { consolidateDueReports } from "../../../controller/src/reports/consolidator.ts";
 import { ensureNodeReports, sampleCluster } from "../../../controller/src/reports/node-reports.ts";
 import { registerNode } from "../../../controller/src/nodes/register-node.ts";
-import { recordNodeSamples } from "../../../controller/src/nodes/node-samples.ts";
+import { recordSamplesOfNodes } from "../../../controller/src/nodes/node-samples.ts";
 import { forEachDatabase } from "../../helpers/databases.ts";
 import { ADMIN_PASSWORD, startTestController, type TestController } from "../../helpers/controller.ts";
 
@@ -351,7 +351,7 @@ await forEachDatabase("reports", (database) => {
         load5: 0.25,
         load15: 0.1,
       });
-    await t.database.db.transaction((tx) => recordNodeSamples(tx, "n-fed", [sample(10, 0.2, 1n << 30n), sample(20, 0.4, 3n << 30n)]));
+    await t.database.db.transaction((tx) => recordSamplesOfNodes(tx, [{ nodeId: "n-fed", samples: [sample(10, 0.2, 1n << 30n), sample(20, 0.4, 3n << 30n)] }]));
     const node = (await call("GET", "/rest/nodes/n-fed")).body;
     expect(node.cpuLoad).toBe(0.5);
     expect(node.availableMemory).toBe(1024);

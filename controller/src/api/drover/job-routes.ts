@@ -45,6 +45,9 @@ export function jobSummary(job: Job) {
   };
 }
 
+/** A job as drover's listing shows it (what the command line reads). */
+export type JobSummary = ReturnType<typeof jobSummary>;
+
 /** The most jobs one array submission makes. */
 const MAX_ARRAY = 10_000;
 
