@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { invalid, notFound } from "@drover/shared/errors";
 import { now } from "@drover/shared/clock";
 import type { Core } from "../core.ts";
@@ -53,7 +53,6 @@ export async function modifyNode(core: Core, id: string, changes: NodeChanges, a
       done.push(`Successfully modified partition to '${changes.partition}' (until its agent registers again with its own --partition)`);
     }
     if (Object.keys(set).length) await tx.update(nodes).set(set).where(eq(nodes.id, id));
-    else await tx.execute(sql`select 1`);
   });
   core.nodeCache?.forget();
   if (changes.state === "up") core.kick();

@@ -2,6 +2,8 @@ import { sql } from "drizzle-orm";
 import { jsonValue, rowsOf } from "../db/migrate.ts";
 import type { Tx } from "../jobs/job-events.ts";
 import type { AclSubject } from "./acl.ts";
+import { now } from "@drover/shared/clock";
+import { expectedEnd } from "../scheduler/queue-reads.ts";
 
 /** A job on nodes (dispatched, running, suspended): what it holds where, until when, and what ACL rules see of it. */
 export interface JobOnNode extends AclSubject {
@@ -21,8 +23,7 @@ export async function jobsOnNodes(tx: Tx): Promise<JobOnNode[]> {
   const rows = rowsOf<Row>(await tx.execute(sql`
     select j.id, j.allocated_nodes, j.gres, j.owner, coalesce(u.groups, '[]'::jsonb) as groups, j.account, j.qos, j.queue,
            coalesce(j.extra->'templateList', '[]'::jsonb) as templates, j.walltime_ms, j.reservation_requested,
-           case when j.walltime_ms is null or j.state = 'suspended' then null
-                else floor(extract(epoch from coalesce(j.started_at, now())) * 1000) + j.walltime_ms + j.suspended_ms end as ends_at
+           ${expectedEnd(new Date(now()).toISOString())} as ends_at
     from jobs j left join users u on u.username = j.owner
     where j.state in ('dispatching', 'running', 'suspended')`));
   return rows.map((r) => ({

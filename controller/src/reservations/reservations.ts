@@ -8,7 +8,7 @@ import type { Tx } from "../jobs/job-events.ts";
 import { SCHEDULER_LOCK } from "../scheduler/lock.ts";
 import { readNodes, type PlacedNode } from "../scheduler/queue-reads.ts";
 import { suits } from "../scheduler/placement.ts";
-import { admission, aclRuleId, mergeAclRules, type AclSubject } from "./acl.ts";
+import { admission, aclRuleId, mergeAclRules } from "./acl.ts";
 import { jobsOnNodes, type JobOnNode } from "./jobs-on-nodes.ts";
 
 /**
@@ -81,9 +81,6 @@ interface NodeRoom {
   /** what holds the rest, in words */
   holders: string[];
 }
-
-/** Whether a job on a node is admitted by the new reservation's ACL (ACLOVERLAP lets those stay). */
-const subjectOf = (j: JobOnNode): AclSubject => j;
 
 /**
  * Each registered node's room in [start, end): minus the reservations overlapping the window
@@ -202,7 +199,7 @@ export async function createReservation(db: Db, req: ReservationRequest, created
     const start = Math.max(req.startAt, now());
     const overlap = req.flags.includes("ACLOVERLAP");
     const excluded = new Set(req.excludeJobs ?? []);
-    const room = await roomInWindow(tx, start, req.endAt, (j) => excluded.has(j.id) || (overlap && admission({ owner: req.owner, aclRules: req.aclRules }, subjectOf(j)) !== undefined));
+    const room = await roomInWindow(tx, start, req.endAt, (j) => excluded.has(j.id) || (overlap && admission({ owner: req.owner, aclRules: req.aclRules }, j) !== undefined));
     const holds = chooseHolds(req, room);
     const [{ seq }] = rowsOf<{ seq: number }>(await tx.execute(sql`select coalesce(max(seq), 0) + 1 as seq from reservations where prefix = ${prefix}`)) as [{ seq: number }];
     const id = `${prefix}.${seq}`;
@@ -240,8 +237,14 @@ async function lockLive(tx: Tx, id: string): Promise<Reservation> {
 
 const standingRefusal = (r: Reservation) => invalid(`Reservation ${r.id} is made by standing reservation ${r.standing}: its ACL rules come from that definition (DROVER_HOME/etc/standing-reservations.yaml) and cannot be changed here`);
 
-/** MWS 3.1.2: rules with the type and value of an existing one replace it. */
-export async function putAclRules(db: Db, id: string, rules: AclRule[]): Promise<Reservation> {
+/** (MWS 3.1: ACL rules cannot be added to, changed on or removed from standing reservations) */
+function refuseStanding(standingIds: Set<string>, id: string): void {
+  if (standingIds.has(id)) throw invalid(`${id} is a standing reservation: its ACL comes from its definition in DROVER_HOME/etc/standing-reservations.yaml and cannot be changed over REST`);
+}
+
+/** MWS 3.1.2: rules with the type and value of an existing one replace it. standingIds: the standing reservations defined now. */
+export async function putAclRules(db: Db, id: string, rules: AclRule[], standingIds: Set<string> = new Set()): Promise<Reservation> {
+  refuseStanding(standingIds, id);
   return db.transaction(async (tx) => {
     const r = await lockLive(tx, id);
     if (r.standing) throw standingRefusal(r);
@@ -251,7 +254,8 @@ export async function putAclRules(db: Db, id: string, rules: AclRule[]): Promise
 }
 
 /** MWS 3.1.3: removes the rule TYPE:VALUE; 404 when it has none such. */
-export async function deleteAclRule(db: Db, id: string, ruleId: string): Promise<Reservation> {
+export async function deleteAclRule(db: Db, id: string, ruleId: string, standingIds: Set<string> = new Set()): Promise<Reservation> {
+  refuseStanding(standingIds, id);
   return db.transaction(async (tx) => {
     const r = await lockLive(tx, id);
     if (r.standing) throw standingRefusal(r);

@@ -44,7 +44,8 @@ export async function reservationUpkeep(core: Core, standing?: StandingCatalogue
 
   if (standing) {
     const defs = standing.current();
-    const mine = await db.select().from(reservations).where(sql`${reservations.standing} is not null`);
+    // (those whose windows could still be asked for: made within the last week and a day, not the whole history)
+    const mine = await db.select().from(reservations).where(sql`${reservations.standing} is not null and ${reservations.startAt} > now() - interval '8 days'`);
     // not begun and no longer what the definition says (or no longer defined): released
     for (const r of mine) {
       if (r.releasedAt || r.startAt.getTime() <= at) continue;

@@ -92,6 +92,17 @@ export function takeGres(n: Pick<NodeCapacity, "freeGres">, gres: Record<string,
   }
 }
 
+/** Takes a job's share of a node (processors and memory, the disk and swap it needs, its generic resources) from what the node has free. */
+export function takeShare(n: NodeCapacity, job: PlacementRequest, cpus: number, memoryBytes: number): void {
+  const each = Math.max(cpus, 1);
+  n.freeCpus -= cpus;
+  n.freeMemoryBytes -= memoryBytes;
+  if (n.freeDiskBytes !== undefined) n.freeDiskBytes -= each * (job.diskBytes ?? 0);
+  if (n.freeSwapBytes !== undefined) n.freeSwapBytes -= each * (job.swapBytes ?? 0);
+  addUse(n, job);
+  takeGres(n, job.gres);
+}
+
 /** A job placed on a node: counted in its use. */
 export function addUse(n: Pick<NodeCapacity, "use">, job: Pick<PlacementRequest, "owner" | "nodeAccess">): void {
   const use = (n.use ??= { jobs: 0, owners: [], exclusive: false, singleUser: null });
@@ -180,14 +191,7 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
     n.freeCpus >= cpus && n.freeMemoryBytes >= memory(cpus) && (n.freeDiskBytes === undefined || n.freeDiskBytes >= disk(cpus)) && (n.freeSwapBytes === undefined || n.freeSwapBytes >= swap(cpus)) &&
     hasGres(job, n.freeGres);
   const take = (picked: { n: NodeCapacity; cpus: number }[]) => {
-    for (const { n, cpus } of picked) {
-      n.freeCpus -= cpus;
-      n.freeMemoryBytes -= memory(cpus);
-      if (n.freeDiskBytes !== undefined) n.freeDiskBytes -= disk(cpus);
-      if (n.freeSwapBytes !== undefined) n.freeSwapBytes -= swap(cpus);
-      addUse(n, job);
-      takeGres(n, job.gres);
-    }
+    for (const { n, cpus } of picked) takeShare(n, job, cpus, memory(cpus));
     return { allocation: picked.map(({ n, cpus }) => ({ node: n.id, cpus, memoryBytes: memory(cpus) })) };
   };
   const need = (cpus: number) =>

@@ -1,4 +1,4 @@
-import { addUse, gresText, hasGres, place, placeInBacklog, suits, takeGres, wanted, type Allocation, type NodeCapacity, type NodeUse, type PlacementRequest } from "./placement.ts";
+import { gresText, hasGres, place, placeInBacklog, suits, takeShare, wanted, type Allocation, type NodeCapacity, type NodeUse, type PlacementRequest } from "./placement.ts";
 
 // EASY backfill over one pass of the queue (what Slurm's sched/backfill and Moab do with one
 // reservation): jobs start in queue order; the first that cannot start gets a planned start
@@ -367,16 +367,7 @@ export function planQueue(
 
 /** Takes an allocation made on a view of the nodes from the nodes themselves. */
 function takeAllocation(nodes: NodeCapacity[], allocation: Allocation[], job: PlanJob): void {
-  for (const a of allocation) {
-    const n = nodes.find((x) => x.id === a.node)!;
-    n.freeCpus -= a.cpus;
-    n.freeMemoryBytes -= a.memoryBytes;
-    const each = Math.max(a.cpus, 1);
-    if (n.freeDiskBytes !== undefined) n.freeDiskBytes -= each * (job.diskBytes ?? 0);
-    if (n.freeSwapBytes !== undefined) n.freeSwapBytes -= each * (job.swapBytes ?? 0);
-    addUse(n, job);
-    takeGres(n, job.gres);
-  }
+  for (const a of allocation) takeShare(nodes.find((x) => x.id === a.node)!, job, a.cpus, a.memoryBytes);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

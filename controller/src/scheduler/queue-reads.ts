@@ -158,8 +158,7 @@ export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
              coalesce(jsonb_agg(j.gres) filter (where j.gres <> '{}'::jsonb), '[]'::jsonb) as gres
       from jobs j
       cross join jsonb_array_elements(j.allocated_nodes) a
-      cross join lateral (select case when j.walltime_ms is null or j.state = 'suspended' then null
-             else floor(extract(epoch from coalesce(j.started_at, ${at.toISOString()}::timestamptz)) * 1000) + j.walltime_ms + j.suspended_ms end as ends_at) e
+      cross join lateral (select ${expectedEnd(at.toISOString())} as ends_at) e
       where j.state in ('dispatching', 'running', 'suspended')
       group by 1, 2, 3`))
     .then((r) =>
@@ -176,6 +175,14 @@ export function readAllocations(tx: Tx, at: Date): Promise<Release[]> {
       })),
     );
 }
+
+/**
+ * When a job on nodes is expected to end, in ms since the epoch: its start (or `at`, for one not
+ * started yet) + walltime + time suspended; null when unknown (no walltime, or suspended now).
+ */
+export const expectedEnd = (at: string) =>
+  sql`case when j.walltime_ms is null or j.state = 'suspended' then null
+      else floor(extract(epoch from coalesce(j.started_at, ${at}::timestamptz)) * 1000) + j.walltime_ms + j.suspended_ms end`;
 
 /** How many jobs of each user and QoS are on nodes (dispatched, running, suspended), by "owner\0qos". */
 export function readRunningByQos(tx: Tx): Promise<Map<string, number>> {

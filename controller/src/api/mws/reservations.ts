@@ -17,10 +17,7 @@ type Req = { params: { id: string }; query: Query; principal: Principal };
 export function reservationRoutes(ctx: ApiContext, prefix: string) {
   const { db } = ctx;
   const standing = () => ctx.core.standing?.current() ?? new Map();
-  // (MWS 3.1: ACL rules cannot be added to, changed on or removed from standing reservations)
-  const refuseStanding = (id: string) => {
-    if (standing().has(id)) throw invalid(`${id} is a standing reservation: its ACL comes from its definition in DROVER_HOME/etc/standing-reservations.yaml and cannot be changed over REST`);
-  };
+  const standingIds = () => new Set<string>(standing().keys());
   return new Elysia()
     .use(authPlugin(ctx))
     .get(
@@ -98,11 +95,10 @@ export function reservationRoutes(ctx: ApiContext, prefix: string) {
       "/reservations/:id/acl-rules",
       async ({ params: { id }, body, principal }: Req & { body: unknown }) => {
         requireAdmin(principal, "change reservations' ACL rules");
-        refuseStanding(id);
         const b = body as { aclRules?: unknown } | null;
         if (typeof b !== "object" || b === null || Array.isArray(b) || b.aclRules === undefined) throw invalid(`The body must be {"aclRules": [{"type": "USER", "value": "ted", "comparator": "LEXIGRAPHIC_EQUAL", "affinity": "POSITIVE"}]}`);
         for (const k of Object.keys(b)) if (k !== "aclRules") throw invalid(`Invalid field "${k}": the body holds aclRules only`);
-        const r = await putAclRules(db, id, checkAclRules(b.aclRules));
+        const r = await putAclRules(db, id, checkAclRules(b.aclRules), standingIds());
         ctx.core.kick();
         return { messages: [`Reservation '${r.id}' successfully modified`] };
       },
@@ -112,8 +108,7 @@ export function reservationRoutes(ctx: ApiContext, prefix: string) {
       "/reservations/:id/acl-rules/:aclId",
       async ({ params: { id, aclId }, principal }: { params: { id: string; aclId: string }; principal: Principal }) => {
         requireAdmin(principal, "change reservations' ACL rules");
-        refuseStanding(id);
-        const r = await deleteAclRule(db, id, decodeURIComponent(aclId));
+        const r = await deleteAclRule(db, id, decodeURIComponent(aclId), standingIds());
         ctx.core.kick();
         return { messages: [`Successfully modified reservation '${r.id}'`] };
       },
