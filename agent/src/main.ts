@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { droverHome } from "@drover/shared/config";
 import { parseDuration } from "@drover/shared/durations";
+import { logUnhandledErrors } from "@drover/shared/log";
 import { Agent } from "./agent.ts";
 import { readNodeFacts, readNodeFactsInChild } from "./facts.ts";
 
@@ -103,6 +104,7 @@ if (import.meta.main && process.argv[2] === "--print-facts") {
   process.stdout.write(JSON.stringify(await readNodeFacts(process.argv[3] ?? "/")));
   process.exit(0);
 } else if (import.meta.main) {
+  logUnhandledErrors("agent");
   runAgent(process.argv.slice(2), { subcommand: [] })
     .then((agent) => {
       const stop = async () => {

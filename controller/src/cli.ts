@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { logger } from "@drover/shared/log";
+import { logger, logUnhandledErrors } from "@drover/shared/log";
 import { loadConfig } from "@drover/shared/config";
 import { DroverError } from "@drover/shared/errors";
 import { buildInfo } from "@drover/shared/build-info";
@@ -52,6 +52,7 @@ function adminPassword(file: string | undefined): string | undefined {
 async function runController(args: string[], withAgent: boolean): Promise<void> {
   const { values } = parseArgs({ args, options: { "admin-password-file": { type: "string" } }, strict: true });
   const config = loadConfig();
+  logUnhandledErrors("drover");
   // the one-node cluster of `drover start` comes with the example apps (a new installation only)
   if (withAgent && installExampleApps(join(config.home, "apps"))) log.info("installed the example apps", { dir: join(config.home, "apps") });
   const controller = await startController({ config, adminPassword: adminPassword(values["admin-password-file"]) });
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
         process.stdout.write(JSON.stringify(await readNodeFacts(rest[1] ?? "/")));
         return;
       }
+      logUnhandledErrors("agent");
       const agent = await runAgent(rest, { subcommand: ["agent"] });
       const stop = async () => {
         await agent.stop();

@@ -55,3 +55,20 @@ export function logger(component: string) {
   };
 }
 export type Logger = ReturnType<typeof logger>;
+
+/**
+ * A promise rejected with nobody to catch it is a bug, but one that must not take a server and
+ * every connection with it down: it is logged with its stack, and the process carries on (its
+ * state lives in the database and the agent's spool). An uncaught exception still ends the process,
+ * logged first, for systemd to restart it.
+ */
+export function logUnhandledErrors(component: string): void {
+  const log = logger(component);
+  process.on("unhandledRejection", (reason) => {
+    log.error("a promise was rejected and nothing caught it (a bug: please report it); carrying on", { error: reason instanceof Error ? reason : String(reason) });
+  });
+  process.on("uncaughtException", (e) => {
+    log.error("uncaught exception (a bug: please report it); exiting", { error: e });
+    process.exit(1);
+  });
+}

@@ -31,6 +31,8 @@ export interface ClusterOptions {
 interface Proc {
   proc: Subprocess<"ignore", "ignore", "pipe">;
   stderr: string[];
+  /** set before a test stops or kills it */
+  expectExit: boolean;
 }
 
 function spawnBun(args: string[], env: Record<string, string>, prefix: string[] = []): Proc {
@@ -47,11 +49,19 @@ function spawnBun(args: string[], env: Record<string, string>, prefix: string[] 
     stderr: "pipe",
   });
   const stderr: string[] = [];
-  void (async () => {
+  const p: Proc = { proc, stderr, expectExit: false };
+  const reading = (async () => {
     const decoder = new TextDecoder();
     for await (const chunk of proc.stderr) stderr.push(decoder.decode(chunk));
   })();
-  return { proc, stderr };
+  // a process that ends when no test ended it is shown with its last words: the failure it causes
+  // next (a refused connection, a timeout) says nothing of why
+  void proc.exited.then(async (code) => {
+    if (p.expectExit) return;
+    await reading.catch(() => {});
+    console.error(`${args[0]} (pid ${proc.pid}) ended by itself: exit code ${code}${proc.signalCode ? `, signal ${proc.signalCode}` : ""}. It printed last:\n${stderr.join("").slice(-4000)}`);
+  });
+  return p;
 }
 
 export class Cluster {
@@ -92,6 +102,7 @@ export class Cluster {
 
   /** kill -9 of the controller. */
   async killController(): Promise<void> {
+    if (this.controller) this.controller.expectExit = true;
     this.controller?.proc.kill("SIGKILL");
     await this.controller?.proc.exited;
   }
@@ -164,6 +175,7 @@ export class Cluster {
 
   async killAgent(name: string): Promise<void> {
     const a = this.agents.get(name);
+    if (a) a.expectExit = true;
     a?.proc.kill("SIGKILL");
     await a?.proc.exited;
   }
@@ -198,7 +210,10 @@ export class Cluster {
    */
   async stop(): Promise<void> {
     const procs: [string, Proc][] = [...[...this.agents].map(([name, a]): [string, Proc] => [`agent ${name}`, a]), ...(this.controller ? [["controller", this.controller] as [string, Proc]] : [])];
-    for (const [, p] of procs) p.proc.kill("SIGTERM");
+    for (const [, p] of procs) {
+      p.expectExit = true;
+      p.proc.kill("SIGTERM");
+    }
     await Promise.all(
       procs.map(async ([name, p]) => {
         if (await Promise.race([p.proc.exited.then(() => true), Bun.sleep(25_000).then(() => false)])) return;
