@@ -1,0 +1,12 @@
+import postgres from "postgres";
+const URL = "postgres://postgres@127.0.0.1:5432/test";
+const sql = postgres(URL, { max: 2, onnotice: () => {} });
+const killer = postgres(URL, { max: 1, onnotice: () => {} });
+const reserved = await sql.reserve();
+const [{ pid }] = await reserved`select pg_backend_pid() as pid`;
+await killer`select pg_terminate_backend(${pid})`;
+console.log("killed");
+const t = (p: Promise<unknown>) => Promise.race([p.then(() => "answered", (e: any) => e.code ?? e.message), Bun.sleep(2000).then(() => "hung")]);
+console.log("first", await t(reserved`select 1`));
+console.log("second", await t(reserved`select 1`));
+reserved.release(); console.log("released"); console.log(await t(sql`select 2 as n`)); await sql.end({timeout:1}); console.log("ended"); process.exit(0);
