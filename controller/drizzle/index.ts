@@ -25,6 +25,7 @@ import m22 from "./0022_job_mail_trigger.sql" with { type: "text" };
 import m23 from "./0023_job_queue_qos_account.sql" with { type: "text" };
 import m24 from "./0024_drop_job_gpus.sql" with { type: "text" };
 import m25 from "./0025_reservations.sql" with { type: "text" };
+import m26 from "./0026_controllers.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -53,4 +54,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0023_job_queue_qos_account", sql: m23 },
   { tag: "0024_drop_job_gpus", sql: m24 },
   { tag: "0025_reservations", sql: m25 },
+  { tag: "0026_controllers", sql: m26 },
 ];

@@ -2,6 +2,9 @@ import { join } from "node:path";
 import { isLoopback, type Config } from "@drover/shared/config";
 import { DroverError } from "@drover/shared/errors";
 import { logger } from "@drover/shared/log";
+import { sql } from "drizzle-orm";
+import { Peers } from "./peers/peers.ts";
+import { Leadership } from "./peers/leadership.ts";
 import { Authenticator } from "./auth/authenticate.ts";
 import { loadSigningSecret } from "./auth/secret.ts";
 import { TokenIssuer } from "./auth/tokens.ts";
@@ -102,7 +105,15 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       queues: new QueueCatalogue(join(config.home, "etc", "queues.yaml")),
       standing: new StandingCatalogue(join(config.home, "etc", "standing-reservations.yaml")),
       nodeCache: new NodeCache(),
-      heartbeats: new HeartbeatWriter(database.db, Math.min(1000, Math.max(50, config.nodes.heartbeatTimeoutMs / 8))),
+    };
+    core.heartbeats = new HeartbeatWriter(database.db, Math.min(1000, Math.max(50, config.nodes.heartbeatTimeoutMs / 8)), { id: core.controllerId, holds: (node) => links.isConnected(node) });
+    // the work that must happen once in the cluster waits until this controller leads
+    core.leadership = new Leadership(database, (leader) => database.db.execute(sql`update controllers set leader_since = ${leader ? sql`now()` : null} where id = ${core.controllerId}`).then(() => {}));
+    // a node whose stream ends here is held by no controller until it registers again
+    links.onDetach = (nodeId) => {
+      database.db
+        .execute(sql`update nodes set controller_id = null where id = ${nodeId} and controller_id = ${core.controllerId}`)
+        .catch((e) => log.warn("could not record that a node left this controller", { node: nodeId, error: e }));
     };
     const httpTls = needsTls(config.http.host, config.http.tls);
     const grpcTls = needsTls(config.grpc.host, config.grpc.tls);
@@ -140,6 +151,10 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const port = app.server!.port;
     const url = `${httpTls ? "https" : "http"}://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
     log.info("REST API listening", { url });
+    core.peers = new Peers(core, database, { id: core.controllerId, httpUrl: url, grpcAddress });
+    await core.peers.start();
+    links.relay = core.peers;
+    await core.leadership.start();
     const stopCallbacks = startCallbackNotifier(database.db, launchCallbackRenderer(context, url));
     const stopMailer = config.mail.smtpUrl ? startMailer(database.db, config.mail) : async () => {};
     const stopReservations = startReservationUpkeep(core, core.standing!);
@@ -170,6 +185,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
           ["the REST API", () => app.stop(true)],
           ["the agents' gRPC server", () => grpc.stop()],
           ["the heartbeat writer", () => core.heartbeats!.stop()],
+          ["the leadership", () => core.leadership!.stop()],
+          ["this controller's row", () => core.peers!.stop()],
           ["the database", () => (ownsDatabase ? database.close() : undefined)],
         ];
         for (const [name, step] of steps) {

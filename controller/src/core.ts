@@ -6,6 +6,8 @@ import type { Config } from "@drover/shared/config";
 import type { Db } from "./db/connect.ts";
 import type { AgentLinks } from "./nodes/agent-links.ts";
 import type { Metrics } from "./metrics/metrics.ts";
+import type { Peers } from "./peers/peers.ts";
+import type { Leadership } from "./peers/leadership.ts";
 
 /** What the core's operations need: the database, the connected agents, a way to ask for a scheduling pass. */
 export interface Core {
@@ -30,4 +32,8 @@ export interface Core {
   heartbeats?: HeartbeatWriter;
   /** the registered nodes as scheduling passes see them (read again at most once a second) */
   nodeCache?: NodeCache;
+  /** the other controllers sharing the database (Postgres only), through which their agents are reached */
+  peers?: Peers;
+  /** whether this controller does the work that must happen once (liveness, reservation upkeep, workflows) */
+  leadership?: Leadership;
 }

@@ -80,3 +80,6 @@ export function batchesOf(encoded: readonly Uint8Array[], maxBytes = MAX_BATCH_B
 
 /** A ControllerMessage encoded. */
 export const encodeControllerMessage = (m: ControllerMessage) => toBinary(ControllerMessageSchema, m);
+
+/** A ControllerMessage from its encoding (a message one controller hands another for its agent). */
+export const decodeControllerMessage = (b: Uint8Array) => fromBinary(ControllerMessageSchema, b);

@@ -11,6 +11,7 @@ import { appRoutes } from "./drover/app-routes.ts";
 import { mdworkbenchApi } from "./mdworkbench/index.ts";
 import { openmoleApi } from "./openmole/index.ts";
 import { drainRoutes } from "./drover/drain-routes.ts";
+import { controllerRoutes } from "./drover/controller-routes.ts";
 import { queueRoutes } from "./drover/queue-routes.ts";
 import { tokenRoutes, userRoutes } from "./drover/auth-routes.ts";
 import { mwsApi } from "./mws/index.ts";
@@ -78,6 +79,7 @@ export function buildHttpApi(ctx: ApiContext) {
     .use(userRoutes(ctx))
     .use(agentTokenRoutes(ctx))
     .use(drainRoutes(ctx))
+    .use(controllerRoutes(ctx))
     .use(queueRoutes(ctx))
     .use(appRoutes(ctx))
     .use(jobRoutes(ctx))

@@ -10,6 +10,10 @@ export interface Database {
   db: Db;
   kind: "postgres" | "pglite";
   close(): Promise<void>;
+  /** Postgres: the URL it was opened with (a controller opens a second connection for its leadership lock) */
+  url?: string;
+  /** Postgres: LISTEN on a channel (on a connection of its own, listening again after a reconnect) */
+  listen?(channel: string, onMessage: (payload: string) => void): Promise<{ unlisten(): Promise<void> }>;
 }
 
 const log = logger("db");
@@ -28,7 +32,16 @@ export async function openDatabase(opts: { url: string; dataDir: string }): Prom
     const client = postgres(opts.url, { max: 10, onnotice: () => {}, connect_timeout: 10, connection: { jit: "off", application_name: "drover" } });
     const db = drizzle(preparingMarked(client), { schema }) as unknown as Db;
     log.info("using Postgres", { host: new URL(opts.url).host });
-    return { db, kind: "postgres", close: () => client.end({ timeout: 5 }) };
+    return {
+      db,
+      kind: "postgres",
+      url: opts.url,
+      close: () => client.end({ timeout: 5 }),
+      listen: async (channel, onMessage) => {
+        const { unlisten } = await client.listen(channel, onMessage);
+        return { unlisten };
+      },
+    };
   }
   const { PGlite } = await import("@electric-sql/pglite");
   const { drizzle } = await import("drizzle-orm/pglite");

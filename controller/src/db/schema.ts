@@ -625,3 +625,19 @@ export const workflowErrors = pgTable(
   },
   (t) => [index("workflow_errors_execution").on(t.execution, t.id)],
 );
+
+/**
+ * The controller processes sharing this database, each seen again every second while it lives
+ * (see peers/peers.ts). The one holding the leadership lock (leader_since set) does the work that
+ * must happen once: liveness, reservation upkeep, the workflow engine.
+ */
+export const controllers = pgTable("controllers", {
+  id: text("id").primaryKey(),
+  httpUrl: text("http_url").notNull(),
+  grpcAddress: text("grpc_address").notNull(),
+  hostname: text("hostname").notNull(),
+  startedAt: tz("started_at").notNull().defaultNow(),
+  seenAt: tz("seen_at").notNull().defaultNow(),
+  leaderSince: tz("leader_since"),
+});
+export type ControllerRow = typeof controllers.$inferSelect;

@@ -57,7 +57,7 @@ export async function cancelJob(core: Core, principal: Principal, id: number): P
 export async function suspendJob(core: Core, principal: Principal, id: number): Promise<Job> {
   const job = await getJob(core.db, principal, id);
   if (job.state !== "running") throw invalid(`Job ${id} is ${job.state}; only a running job can be suspended`);
-  if (!core.links.isConnected(job.nodeId!)) throw conflict(`Job ${id}'s node ${job.nodeId} is not connected; try again when it is`);
+  if (!(await core.links.reachable(job.nodeId!))) throw conflict(`Job ${id}'s node ${job.nodeId} is not connected; try again when it is`);
   const [row] = await core.db.transaction(async (tx) => {
     const rows = await tx
       .update(jobs)
@@ -79,7 +79,7 @@ export async function suspendJob(core: Core, principal: Principal, id: number): 
 export async function resumeJob(core: Core, principal: Principal, id: number): Promise<Job> {
   const job = await getJob(core.db, principal, id);
   if (job.state !== "suspended") throw invalid(`Job ${id} is ${job.state}; only a suspended job can be resumed`);
-  if (!core.links.isConnected(job.nodeId!)) throw conflict(`Job ${id}'s node ${job.nodeId} is not connected; try again when it is`);
+  if (!(await core.links.reachable(job.nodeId!))) throw conflict(`Job ${id}'s node ${job.nodeId} is not connected; try again when it is`);
   const pausedMs = job.suspendedAt ? now() - job.suspendedAt.getTime() : 0;
   const [row] = await core.db.transaction(async (tx) => {
     const rows = await tx

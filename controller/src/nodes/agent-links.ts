@@ -1,3 +1,4 @@
+import { logger } from "@drover/shared/log";
 import { create, ControllerMessageSchema, ArchiveJob_Format, type ArchiveChunk, type ControllerMessage } from "@drover/proto/service";
 
 /** What to send of a job's directory: all of it as a tar.gz, or some of its files as a zip, or one file. */
@@ -10,6 +11,8 @@ export interface ArchiveRequest {
   /** the run's working directory when it is not the job's own directory on the node */
   directory?: string;
 }
+
+const log = logger("nodes");
 
 /** An archive asked of a node, until its last piece arrives. */
 interface PendingArchive {
@@ -36,9 +39,23 @@ export interface AgentLink {
   tokenId?: number;
 }
 
-/** The agents connected to this controller, by node id. */
+/** How messages reach agents connected to other controllers on the same database (see peers/peers.ts). */
+export interface PeerRelay {
+  forward(nodeId: string, message: ControllerMessage): Promise<boolean>;
+  disconnect(nodeId: string, reason: string): Promise<void>;
+  holderOf(nodeId: string): Promise<string | undefined>;
+}
+
+/**
+ * The agents connected to this controller, by node id; a message for a node connected to
+ * another controller is relayed through it.
+ */
 export class AgentLinks {
   private links = new Map<string, AgentLink>();
+  /** set when other controllers may share the database */
+  relay: PeerRelay | undefined;
+  /** called when a node's stream ends here (its row then says no controller holds it) */
+  onDetach: ((nodeId: string) => void) | undefined;
   private archives = new Map<bigint, PendingArchive>();
   private nextArchive = 1n;
 
@@ -51,6 +68,7 @@ export class AgentLinks {
   detach(link: AgentLink): void {
     if (this.links.get(link.nodeId) !== link) return;
     this.links.delete(link.nodeId);
+    this.onDetach?.(link.nodeId);
     for (const [id, a] of this.archives) if (a.nodeId === link.nodeId) this.endArchive(id, a, new Error(`node ${link.nodeId} disconnected while sending the archive`));
   }
 
@@ -107,12 +125,19 @@ export class AgentLinks {
     else a.controller.error(e);
   }
 
-  /** Sends to a node's agent; false when it is not connected here. */
-  send(nodeId: string, message: ControllerMessage): boolean {
+  /**
+   * Sends to a node's agent: here, or through the controller holding its stream. A node held
+   * nowhere gets what it must know when it registers again (see reconcileNode).
+   */
+  send(nodeId: string, message: ControllerMessage): void {
     const link = this.links.get(nodeId);
-    if (!link) return false;
-    link.send(message);
-    return true;
+    if (link) return link.send(message);
+    this.relay?.forward(nodeId, message).catch((e) => log.warn("could not pass a message to the controller holding the node", { node: nodeId, error: e }));
+  }
+
+  /** True when the node's agent is connected here or to another live controller. */
+  async reachable(nodeId: string): Promise<boolean> {
+    return this.links.has(nodeId) || (!!this.relay && (await this.relay.holderOf(nodeId)) !== undefined);
   }
 
   /** Closes the streams of agents that connected with a token (it was revoked); returns their nodes. */
@@ -122,9 +147,11 @@ export class AgentLinks {
     return cut.map((l) => l.nodeId);
   }
 
-  /** Closes a node's stream, if it has one here. */
+  /** Closes a node's stream, here or where it is held. */
   disconnect(nodeId: string, reason: string): void {
-    this.links.get(nodeId)?.close(reason);
+    const link = this.links.get(nodeId);
+    if (link) return link.close(reason);
+    this.relay?.disconnect(nodeId, reason).catch((e) => log.warn("could not ask the controller holding the node to close its stream", { node: nodeId, error: e }));
   }
 
   /** How many of a node's jobs ended per second lately (0 when it is not connected here). */

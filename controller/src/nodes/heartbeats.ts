@@ -17,7 +17,12 @@ export class HeartbeatWriter {
   private readonly timer: ReturnType<typeof setInterval>;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly db: Db, intervalMs = 1000) {
+  /**
+   * holder: this controller, and whether it holds a node's stream now — said again with each
+   * flush for the nodes it holds, so that a row that lost its holder in a race gets it back
+   * (see peers/peers.ts)
+   */
+  constructor(private readonly db: Db, intervalMs = 1000, private readonly holder?: { id: string; holds(nodeId: string): boolean }) {
     this.timer = setInterval(() => void this.flush(), intervalMs);
   }
 
@@ -29,13 +34,14 @@ export class HeartbeatWriter {
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
       if (!this.pending.size) return;
-      const beats = [...this.pending].map(([node, at]) => ({ node, at: new Date(at).toISOString() }));
+      const beats = [...this.pending].map(([node, at]) => ({ node, at: new Date(at).toISOString(), held: this.holder?.holds(node) ?? false }));
       this.pending = new Map();
       try {
         // (rows locked in id order, as the sample writer does: two writers of many nodes must not deadlock)
         await this.db.execute(sql`
           with locked as (select id from nodes where id = any(${`{${beats.map((b) => JSON.stringify(b.node)).join(",")}}`}::text[]) order by id for update)
-          update nodes n set last_heartbeat_at = greatest(n.last_heartbeat_at, v.at) from ${recordset(beats, "node text, at timestamptz")}
+          update nodes n set last_heartbeat_at = greatest(n.last_heartbeat_at, v.at), controller_id = case when v.held then ${this.holder?.id ?? null}::text else n.controller_id end
+          from ${recordset(beats, "node text, at timestamptz, held boolean")}
           where n.id = v.node and n.id in (select id from locked)`);
       } catch (e) {
         log.error("heartbeats not stored; they are taken again with the next ones", { nodes: beats.length, error: e });

@@ -37,7 +37,8 @@ export function watchLiveness(core: Core): () => void {
   const every = Math.max(100, Math.min(1000, core.config.nodes.heartbeatTimeoutMs / 4));
   let busy = false;
   const timer = setInterval(async () => {
-    if (busy) return;
+    // (once for the cluster: by the controller that leads, see peers/leadership.ts)
+    if (busy || (core.leadership && !core.leadership.isLeader())) return;
     busy = true;
     try {
       await checkLiveness(core);

@@ -82,5 +82,6 @@ export async function reservationUpkeep(core: Core, standing?: StandingCatalogue
 /** Runs the upkeep every `intervalMs`; returns the stop. */
 export function startReservationUpkeep(core: Core, standing: StandingCatalogue, intervalMs = 2000): () => Promise<void> {
   const failed = new Set<string>();
-  return everyInterval(async () => void (await reservationUpkeep(core, standing, failed)), intervalMs, (e) => log.error("reservation upkeep failed", { error: e }));
+  // (once for the cluster: by the controller that leads, see peers/leadership.ts)
+  return everyInterval(async () => void (core.leadership && !core.leadership.isLeader() ? undefined : await reservationUpkeep(core, standing, failed)), intervalMs, (e) => log.error("reservation upkeep failed", { error: e }));
 }

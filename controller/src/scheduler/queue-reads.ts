@@ -116,7 +116,7 @@ export function readWaitingOnDependencies(tx: Tx, limit: number): Promise<Candid
 
 export type PlacedNode = Pick<
   Node,
-  "id" | "cores" | "memoryBytes" | "features" | "partition" | "state" | "arch" | "os" | "diskBytes" | "swapBytes" | "availableDiskBytes" | "availableSwapBytes" | "gres"
+  "id" | "cores" | "memoryBytes" | "features" | "partition" | "state" | "arch" | "os" | "diskBytes" | "swapBytes" | "availableDiskBytes" | "availableSwapBytes" | "gres" | "controllerId"
 >;
 
 /** Every registered node (connected or not, up or not), with what placement needs of it. */
@@ -124,15 +124,16 @@ export function readNodes(tx: Tx): Promise<PlacedNode[]> {
   type Row = {
     id: string; cores: number; memory_bytes: number | string; features: unknown; partition: string; state: string; arch: string; os: string;
     disk_bytes: number | string; swap_bytes: number | string; available_disk_bytes: number | string | null; available_swap_bytes: number | string | null; gres: unknown;
+    controller_id: string | null;
   };
   const num = (v: number | string | null) => (v === null ? null : Number(v));
   return tx
-    .execute(prepared(sql`select id, cores, memory_bytes, features, partition, state, arch, os, disk_bytes, swap_bytes, available_disk_bytes, available_swap_bytes, gres from nodes`))
+    .execute(prepared(sql`select id, cores, memory_bytes, features, partition, state, arch, os, disk_bytes, swap_bytes, available_disk_bytes, available_swap_bytes, gres, controller_id from nodes`))
     .then((r) =>
       rowsOf<Row>(r).map((n) => ({
         id: n.id, cores: n.cores, memoryBytes: Number(n.memory_bytes), features: jsonValue<string[]>(n.features), partition: n.partition, state: n.state, arch: n.arch, os: n.os,
         diskBytes: Number(n.disk_bytes), swapBytes: Number(n.swap_bytes), availableDiskBytes: num(n.available_disk_bytes), availableSwapBytes: num(n.available_swap_bytes),
-        gres: jsonValue<Record<string, number>>(n.gres),
+        gres: jsonValue<Record<string, number>>(n.gres), controllerId: n.controller_id,
       })),
     );
 }

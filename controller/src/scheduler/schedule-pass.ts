@@ -48,6 +48,54 @@ export type DispatchedJob = Pick<
   rootAllowed: boolean;
 };
 
+/** A dispatched job as the dispatch statement returns it (see DISPATCHED_COLUMNS). */
+export type DispatchedRow = {
+  id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null;
+  priority: number; queue_position: number | string; walltime_enforced: boolean; behaviours: unknown; scratch_dir: string | null; scratch_base: string | null; scratch_home: boolean; container: unknown;
+  input_files: unknown;
+  app: string | null;
+  workflow: string | null;
+  owner: string;
+  stdout_file: string | null;
+  stderr_file: string | null;
+  login_environment: boolean;
+  gres: unknown;
+};
+
+/** What the run message needs of a job, as the dispatch statement returns it. */
+export const DISPATCHED_COLUMNS = sql.raw(`j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.queue_position, j.walltime_enforced, j.behaviours,
+  j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app, j.workflow,
+  j.owner, j.stdout_file, j.stderr_file, j.login_environment, j.gres`);
+
+/** The job of a run message, from its row; unixUsers: the accounts administrators mapped users to. */
+export function dispatchedJobOf(r: DispatchedRow, unixUsers: Map<string, string>): DispatchedJob {
+  return {
+    id: Number(r.id),
+    attempt: r.attempt,
+    argv: jsonValue<string[]>(r.argv),
+    workingDirectory: r.working_directory,
+    environment: jsonValue<Record<string, string>>(r.environment),
+    walltimeMs: r.walltime_ms === null ? null : Number(r.walltime_ms),
+    priority: r.priority,
+    queuePosition: Number(r.queue_position),
+    walltimeEnforced: r.walltime_enforced,
+    behaviours: jsonValue<JobBehaviours>(r.behaviours),
+    scratchDir: r.scratch_dir,
+    scratchBase: r.scratch_base,
+    scratchHome: r.scratch_home,
+    container: r.container === null ? null : jsonValue<JobContainer>(r.container),
+    inputFiles: jsonValue<JobInputFile[]>(r.input_files),
+    app: r.app,
+    workflow: r.workflow,
+    unixUser: unixUsers.get(r.owner) ?? r.owner,
+    rootAllowed: unixUsers.get(r.owner) === "root",
+    stdoutFile: r.stdout_file,
+    stderrFile: r.stderr_file,
+    loginEnvironment: r.login_environment,
+    gres: jsonValue<Record<string, number>>(r.gres),
+  };
+}
+
 const behaviourList = (list: JobBehaviour[] | undefined) =>
   (list ?? []).map((b) => ({ kind: "run" in b ? { case: "run" as const, value: b.run } : { case: "cleanup" as const, value: true } }));
 
@@ -108,6 +156,9 @@ export function runMessage(job: DispatchedJob, allocation: Allocation[]): Contro
  */
 export async function schedulePass(core: Core, opts: { writeReasons?: boolean; backfill?: boolean } = {}): Promise<number> {
   const connected = new Set(core.links.connectedNodeIds());
+  // nodes whose streams other live controllers hold are placed on too (see peers/peers.ts)
+  const peers = core.peers;
+  const reachable = (n: { id: string; controllerId: string | null }) => connected.has(n.id) || (!!peers && peers.holdsElsewhere(n.controllerId));
   const at = new Date(now());
   const dispatched = await core.db.transaction(async (tx) => {
     // Queries that do not depend on each other are sent together: Postgres runs them in order
@@ -116,10 +167,12 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     // called: each is started here, in this order.)
     const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
     // QoS levels that limit their users' running jobs (only then are those counted)
+    // (with no node to place on, what the nodes hold need not be read)
+    const anyNodes = connected.size > 0 || !!peers;
     const qosLimits = new Map([...(core.queues?.current().qos.values() ?? [])].filter((q) => q.maxRunningPerUser !== null).map((q) => [q.name, q.maxRunningPerUser!]));
     const [, draining, registered, releases, unixUsers, runningByQos, liveReservations] = await Promise.all([
-      locked, isDraining(tx), core.nodeCache ? core.nodeCache.get(tx) : readNodes(tx), connected.size ? readAllocations(tx, at) : Promise.resolve([]), connected.size ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
-      connected.size && qosLimits.size ? readRunningByQos(tx) : Promise.resolve(new Map<string, number>()),
+      locked, isDraining(tx), core.nodeCache ? core.nodeCache.get(tx) : readNodes(tx), anyNodes ? readAllocations(tx, at) : Promise.resolve([]), anyNodes ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
+      anyNodes && qosLimits.size ? readRunningByQos(tx) : Promise.resolve(new Map<string, number>()),
       readPlanReservations(tx, at),
     ]);
     // draining (an administrator's switch): nothing new starts; running jobs finish
@@ -133,7 +186,7 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
       usage.set(r.node, u);
     }
     const capacity: NodeCapacity[] = registered
-      .filter((n) => n.state === "up" && connected.has(n.id))
+      .filter((n) => n.state === "up" && reachable(n))
       .map((n) => ({
         id: n.id,
         freeCpus: n.cores - (usage.get(n.id)?.cpus ?? 0),
@@ -301,18 +354,6 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     }
     // one statement dispatches every placed job (a job taken meanwhile by another controller
     // or cancelled is simply not returned)
-    type Dispatched = {
-      id: number | string; attempt: number; argv: unknown; working_directory: string | null; environment: unknown; walltime_ms: number | string | null;
-      priority: number; queue_position: number | string; walltime_enforced: boolean; behaviours: unknown; scratch_dir: string | null; scratch_base: string | null; scratch_home: boolean; container: unknown;
-      input_files: unknown;
-      app: string | null;
-      workflow: string | null;
-      owner: string;
-      stdout_file: string | null;
-      stderr_file: string | null;
-      login_environment: boolean;
-      gres: unknown;
-    };
     // A job that asked for a directory of its own gets one per run, under its base, named
     // after its identity (or id) as wr names them: BASE/drover_cwd/a/b/c/rest.ID.ATTEMPT
     const dispatchedRows = tx.execute(prepared(sql`
@@ -326,42 +367,15 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
           "id bigint, node text, alloc jsonb, rsv text",
         )}
         where j.id = v.id and ${anyId("j.id", placed.map(({ job }) => job.id))} and j.state = 'queued'
-        returning j.id, j.attempt, j.argv, j.working_directory, j.environment, j.walltime_ms, j.priority, j.queue_position, j.walltime_enforced, j.behaviours,
-          j.scratch_dir, j.scratch_base, j.scratch_home, j.container, j.input_files, j.app, j.workflow,
-          j.owner, j.stdout_file, j.stderr_file, j.login_environment, j.gres`));
+        returning ${DISPATCHED_COLUMNS}`));
     const [, , , result] = await Promise.all([reasonsWritten, warned, bypassWritten, dispatchedRows.then((r) => r)]);
-    const updated = rowsOf<Dispatched>(result);
+    const updated = rowsOf<DispatchedRow>(result);
     // what the run message needs, as stored now (a modification may have come in since the select)
     const fresh = new Map(updated.map((r) => [Number(r.id), r]));
     const sent = placed
       .filter(({ job }) => fresh.has(job.id))
       .map(({ job, allocation }) => {
-        const r = fresh.get(job.id)!;
-        const row: DispatchedJob = {
-          id: job.id,
-          attempt: r.attempt,
-          argv: jsonValue<string[]>(r.argv),
-          workingDirectory: r.working_directory,
-          environment: jsonValue<Record<string, string>>(r.environment),
-          walltimeMs: r.walltime_ms === null ? null : Number(r.walltime_ms),
-          priority: r.priority,
-          queuePosition: Number(r.queue_position),
-          walltimeEnforced: r.walltime_enforced,
-          behaviours: jsonValue<JobBehaviours>(r.behaviours),
-          scratchDir: r.scratch_dir,
-          scratchBase: r.scratch_base,
-          scratchHome: r.scratch_home,
-          container: r.container === null ? null : jsonValue<JobContainer>(r.container),
-          inputFiles: jsonValue<JobInputFile[]>(r.input_files),
-          app: r.app,
-          workflow: r.workflow,
-          unixUser: unixUsers.get(r.owner) ?? r.owner,
-          rootAllowed: unixUsers.get(r.owner) === "root",
-          stdoutFile: r.stdout_file,
-          stderrFile: r.stderr_file,
-          loginEnvironment: r.login_environment,
-          gres: jsonValue<Record<string, number>>(r.gres),
-        };
+        const row = dispatchedJobOf(fresh.get(job.id)!, unixUsers);
         return { job: row, allocation };
       });
     if (!sent.length) return [];
@@ -372,14 +386,34 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
         update reservations r set used_by_job = v.id from ${recordset(inReservations.map((p) => ({ id: p.job.id, rsv: p.reservation })), "id bigint, rsv text")}
         where r.id = v.rsv and r.used_by_job is null and r.flags ? 'SINGLEUSE'`);
     }
+    // Jobs for nodes whose streams other controllers hold reach them through those: told in
+    // this transaction (the note leaves when it commits). The nodes' rows are read under a share
+    // lock, so a node that registers elsewhere meanwhile waits for this dispatch and then
+    // releases what its agent never got (see reconcileNode).
+    const here = new Set(sent.filter(({ allocation }) => connected.has(allocation[0]!.node)).map(({ job }) => job.id));
+    if (peers && here.size < sent.length) {
+      const away = sent.filter(({ job }) => !here.has(job.id));
+      const nodeIds = [...new Set(away.map(({ allocation }) => allocation[0]!.node))];
+      const holders = new Map(
+        rowsOf<{ id: string; controller_id: string | null }>(await tx.execute(sql`select id, controller_id from nodes where id = any(${`{${nodeIds.map((n) => JSON.stringify(n)).join(",")}}`}::text[]) order by id for share`)).map((r) => [r.id, r.controller_id ?? ""]),
+      );
+      const byNode = new Map<string, [number, number][]>();
+      for (const { job, allocation } of away) {
+        const node = allocation[0]!.node;
+        // (a node that came to this controller during the pass is sent to from here)
+        if (holders.get(node) === peers.me.id) here.add(job.id);
+        else byNode.set(node, [...(byNode.get(node) ?? []), [job.id, job.attempt]]);
+      }
+      await peers.notifyRuns(tx, holders, byNode);
+    }
     // (while a job is dispatching, its DISPATCH is listed as a pending action: see pending-actions.ts)
     await recordJobEvents(
       tx,
       sent.map(({ job, allocation }) => ({ jobId: job.id, kind: "dispatched", data: { node: allocation[0]!.node, attempt: job.attempt, nodes: allocation.map((a) => a.node) } })),
     );
-    return sent;
+    return sent.map((d) => ({ ...d, here: here.has(d.job.id) }));
   });
-  for (const { job, allocation } of dispatched) core.links.send(allocation[0]!.node, runMessage(job, allocation));
+  for (const { job, allocation, here } of dispatched) if (here) core.links.send(allocation[0]!.node, runMessage(job, allocation));
   if (dispatched.length) core.metrics?.dispatches.inc(dispatched.length);
   return dispatched.length;
 }

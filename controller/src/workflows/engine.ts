@@ -43,7 +43,8 @@ export function startWorkflowEngine(core: Core, intervalMs = 250): { kick(): voi
   let again = false;
   let stopped = false;
   const run = () => {
-    if (stopped) return;
+    // (once for the cluster: by the controller that leads, see peers/leadership.ts)
+    if (stopped || (core.leadership && !core.leadership.isLeader())) return;
     if (busy) {
       again = true;
       return;

@@ -1,0 +1,22 @@
+import { afterAll, expect, test } from "bun:test";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Cluster } from "../tests/helpers/cluster.ts";
+import { freshPostgres } from "../tests/helpers/databases.ts";
+test("peek", async () => {
+  const db = await freshPostgres();
+  const url = (db as any).url;
+  const a = new Cluster({ databaseUrl: url, env: { DROVER_LOG_LEVEL: "debug", DROVER_SCHEDULER_INTERVAL: "60s" } });
+  const b = new Cluster({ databaseUrl: url, env: { DROVER_LOG_LEVEL: "debug", DROVER_SCHEDULER_INTERVAL: "60s" } });
+  await a.startController();
+  mkdirSync(join(b.home, "keys"), { recursive: true }); copyFileSync(join(a.home, "keys", "jwt-secret"), join(b.home, "keys", "jwt-secret"));
+  await b.startController();
+  await b.startAgent("pb-1", { controllers: [`127.0.0.1:${b.grpcPort}`] });
+  await Bun.sleep(1500);
+  const t0 = performance.now();
+  const id = await a.submit({ commandFile: "/bin/true", hosts: ["pb-1"] });
+  await a.waitForState(id, ["COMPLETED"], 30_000);
+  console.log("took", performance.now() - t0);
+  console.log(b.controller!.stderr.join("").split("\n").filter((l) => /another controller|peers/.test(l)).join("\n"));
+  await a.stop(); await b.stop(); await db.close();
+}, 60000);
