@@ -35,7 +35,11 @@ export async function openFromNode(core: Core, job: Pick<Job, "id" | "attempt" |
   const node = job.allocatedNodes[0]?.node ?? job.nodeId;
   if (!node || job.attempt === 0) throw new DroverError("not_found", `Job ${job.id} never reached a node: it has no directory`);
   const opening = core.links.openArchive(node, job.id, job.attempt, what);
-  if (!opening) throw new DroverError("unavailable", `Node ${node}, which holds job ${job.id}'s directory, is not connected; try again when it is back`);
+  if (!opening) {
+    const elsewhere = await core.peers?.urlOfHolder(node);
+    if (elsewhere) throw new DroverError("unavailable", `Node ${node}, which holds job ${job.id}'s directory, is connected to another controller: ask ${elsewhere}`);
+    throw new DroverError("unavailable", `Node ${node}, which holds job ${job.id}'s directory, is not connected; try again when it is back`);
+  }
   try {
     return await opening;
   } catch (e) {

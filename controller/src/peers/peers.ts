@@ -96,6 +96,14 @@ export class Peers {
     return this.holdsElsewhere(row?.controller_id ?? null) ? row!.controller_id! : undefined;
   }
 
+  /** The REST URL of the live controller holding a node's stream other than this one, if any. */
+  async urlOfHolder(nodeId: string): Promise<string | undefined> {
+    const holder = await this.holderOf(nodeId);
+    if (!holder) return undefined;
+    const [row] = rowsOf<{ http_url: string }>(await this.core.db.execute(sql`select http_url from controllers where id = ${holder}`));
+    return row?.http_url;
+  }
+
   /** Passes a message for a node's agent to the controller holding its stream; false when none does. */
   async forward(nodeId: string, message: ControllerMessage, hops = 0): Promise<boolean> {
     const holder = await this.holderOf(nodeId);
