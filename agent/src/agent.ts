@@ -31,6 +31,8 @@ import { Spool, type AgentBody } from "./spool.ts";
 import { RunAs, type RunJobsAs } from "./run-as.ts";
 
 const log = logger("agent");
+/** How long after the last job ended the agent still looks for its escapees every second. */
+const IDLE_SWEEP_AFTER_MS = 10_000;
 
 export interface AgentOptions {
   /** controller gRPC address, host:port; several separated by commas: it fails over from one to the next */
@@ -97,6 +99,8 @@ export class Agent {
   /** the processes of ended jobs that left their process groups (escapees.ts) */
   private escapees: Escapees;
   private lastSweep = 0;
+  /** when the last job ended here (sweeps for its escapees go on a while after) */
+  private lastJobEndAt = Date.now();
   private readonly runAs: RunAs;
   nodeId = "";
 
@@ -514,6 +518,7 @@ export class Agent {
         this.jobs.delete(key);
         this.gpusHeld.delete(key);
         this.saveStateSoon();
+        this.lastJobEndAt = Date.now();
         this.sweepSoon();
         this.reportProgress(job);
         this.reportEnd(spec, end);
@@ -534,7 +539,12 @@ export class Agent {
 
   private superviseJobs(): void {
     this.tick++;
-    this.sweepEscapees();
+    // Escapees exist only while jobs run or just after one ended (they come back to the agent
+    // within moments of their parent's end): an idle node does not look through /proc each
+    // second (that was most of an idle agent's CPU).
+    if (this.jobs.size || Date.now() - this.lastJobEndAt < IDLE_SWEEP_AFTER_MS || this.escapees.pending) this.sweepEscapees();
+    // (an idle node allocates nothing here: every allocation wakes the garbage collector sooner)
+    if (!this.jobs.size && !this.backlog.size) return;
     this.returnOverdue();
     // one look at /proc for all jobs whose memory the kernel does not watch
     const polled = new Set([...this.jobs.values()].filter((j) => j.pollsRss && j.pid).map((j) => j.pid));

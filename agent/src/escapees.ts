@@ -92,6 +92,11 @@ export class Escapees {
   private killed = new Set<number>();
   private lastFullScan = 0;
 
+  /** True while processes it killed, or zombies it saw, wait to be collected by a later sweep. */
+  get pending(): boolean {
+    return this.killed.size > 0 || this.zombies.size > 0;
+  }
+
   constructor(
     /** the marker value: this agent's jobs directory */
     private readonly marker: string,

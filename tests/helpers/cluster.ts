@@ -159,7 +159,7 @@ export class Cluster {
       ["agent/src/main.ts", "--controller", (opts.controllers ?? [`127.0.0.1:${this.grpcPort}`]).join(","), "--token-file", tokenFile, "--name", name, "--data-dir", dataDir, "--grace", "1s", "--max-backoff", "500ms", ...(opts.runJobsAsUsers ? [] : ["--run-jobs-as", "agent"]), ...(opts.args ?? [])],
       // as the systemd unit of scripts/install-agent runs it
       // (DROVER_AGENT_JIT=1: with the JIT, for measurements)
-      { BUN_JSC_useJIT: process.env.DROVER_AGENT_JIT === "1" ? "1" : "0", ...asEnv },
+      { BUN_JSC_useJIT: process.env.DROVER_AGENT_JIT === "1" ? "1" : "0", BUN_JSC_numberOfGCMarkers: "1", ...asEnv },
       prefix,
     );
     this.agents.set(name, agent);

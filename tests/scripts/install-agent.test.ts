@@ -26,6 +26,7 @@ test("install-agent writes the binary, a private token and a systemd unit that s
   );
   expect(unit).toContain("Restart=always");
   expect(unit).toContain("Environment=BUN_JSC_useJIT=0");
+  expect(unit).toContain("Environment=BUN_JSC_numberOfGCMarkers=1");
   expect(unit).toContain("WantedBy=multi-user.target");
   expect(statSync(join(root, "etc/drover/agent-token")).mode & 0o777).toBe(0o600);
   expect(readFileSync(join(root, "etc/drover/controller-ca.pem"), "utf8")).toContain("BEGIN CERTIFICATE");

@@ -1,0 +1,10 @@
+import { Cluster } from "../tests/helpers/cluster.ts";
+import { freshDatabase } from "../scripts/bench-database.ts";
+const db = await freshDatabase();
+const c = new Cluster({ databaseUrl: db.url, env: { DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_SAMPLE_INTERVAL: "10s" } });
+await c.startController();
+const a = await c.startAgent("s-0");
+await Bun.sleep(12000);
+const s = Bun.spawnSync(["timeout", "-s", "INT", "20", "strace", "-f", "-c", "-p", String(a.proc.pid)], { stderr: "pipe", stdout: "pipe" });
+console.log(s.stderr.toString().split("\n").slice(0, 30).join("\n"));
+await c.stop(); await db.drop(); process.exit(0);

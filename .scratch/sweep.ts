@@ -1,0 +1,10 @@
+import { Cluster } from "../tests/helpers/cluster.ts";
+import { freshDatabase } from "../scripts/bench-database.ts";
+const db = await freshDatabase();
+process.env.DROVER_DEBUG_SWEEP = "1";
+const c = new Cluster({ databaseUrl: db.url, env: { DROVER_HEARTBEAT_INTERVAL: "5s", DROVER_SAMPLE_INTERVAL: "10s" } });
+await c.startController();
+const a = await c.startAgent("s-0");
+await Bun.sleep(25000);
+console.log(a.stderr.join("").split("\n").filter((l) => l.includes("SWEEP")).slice(-8).join("\n"), a.stderr.join("").split("\n").filter((l) => l.includes("SWEEP")).length);
+await c.stop(); await db.drop(); process.exit(0);
