@@ -3,7 +3,10 @@
 // GET /rest/nodes), then M one-processor jobs queued over them (placements and completions per
 // second). Postgres on this machine; the controller, the simulator and Postgres share its CPUs.
 //
-//   bun scripts/bench-scale.ts [--agents 10000] [--jobs 100000] [--idle 30s] [--write]
+//   bun scripts/bench-scale.ts [--agents 10000] [--jobs 100000] [--idle 30s] [--controllers 1] [--write]
+//
+// --controllers K: K controllers on the one database (peers, see README "Several controllers"),
+// the agents spread evenly over them (one simulator each); jobs are submitted through the first.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +17,8 @@ import { freePort } from "../tests/helpers/cluster.ts";
 import { ticks, postgresTicks } from "./cpu-ticks.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
 
-const { values } = parseArgs({ options: { agents: { type: "string", default: "10000" }, jobs: { type: "string", default: "100000" }, idle: { type: "string", default: "30s" }, cores: { type: "string", default: "4" }, write: { type: "boolean" } } });
+const { values } = parseArgs({ options: { agents: { type: "string", default: "10000" }, jobs: { type: "string", default: "100000" }, idle: { type: "string", default: "30s" }, cores: { type: "string", default: "4" }, controllers: { type: "string", default: "1" }, write: { type: "boolean" } } });
+const CONTROLLERS = Math.max(1, Number(values.controllers));
 const AGENTS = Number(values.agents);
 const JOBS = Number(values.jobs);
 const IDLE_MS = parseDuration(values.idle!);
@@ -26,43 +30,61 @@ await admin.unsafe(`create database ${db}`);
 const url = new URL(PG);
 url.pathname = `/${db}`;
 const home = mkdtempSync(join(tmpdir(), "drover-scale-"));
-const [httpPort, grpcPort] = [await freePort(), await freePort()];
+const ports = await Promise.all(Array.from({ length: CONTROLLERS }, async () => [await freePort(), await freePort()] as const));
+const [httpPort] = ports[0]!;
 const figures: Record<string, string> = {};
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 const base = `http://127.0.0.1:${httpPort}`;
+const one = CONTROLLERS === 1;
+const ctl = one ? "controller" : `${CONTROLLERS} controllers`;
 
 // DROVER_CPU_PROFILE=1: the controller writes a CPU profile (markdown) into $TMPDIR/drover-profile-scale
 const profile = process.env.DROVER_CPU_PROFILE === "1" ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${join(tmpdir(), "drover-profile-scale")}`] : [];
-const controller = Bun.spawn([process.execPath, ...profile, "controller/src/cli.ts", "controller"], {
-  cwd: ROOT,
-  env: { ...process.env, DROVER_HOME: home, DROVER_HTTP_PORT: String(httpPort), DROVER_GRPC_PORT: String(grpcPort), DATABASE_URL: url.toString(), DROVER_ADMIN_PASSWORD: "scale-admin-password", DROVER_LOG_LEVEL: "warn" },
-  stdout: "ignore",
-  stderr: "inherit",
-});
-let simulator: ReturnType<typeof Bun.spawn> | undefined;
-try {
+const controllers: ReturnType<typeof Bun.spawn>[] = [];
+const startController = async (k: number) => {
+  const [http, grpc] = ports[k]!;
+  const dir = join(home, `controller-${k}`);
+  controllers.push(Bun.spawn([process.execPath, ...profile, "controller/src/cli.ts", "controller"], {
+    cwd: ROOT,
+    env: { ...process.env, DROVER_HOME: dir, DROVER_HTTP_PORT: String(http), DROVER_GRPC_PORT: String(grpc), DATABASE_URL: url.toString(), DROVER_ADMIN_PASSWORD: "scale-admin-password", DROVER_LOG_LEVEL: "warn" },
+    stdout: "ignore",
+    stderr: "inherit",
+  }));
   for (let i = 0; ; i++) {
-    if ((await fetch(`${base}/health`).catch(() => undefined))?.ok) break;
+    if ((await fetch(`http://127.0.0.1:${http}/health`).catch(() => undefined))?.ok) break;
     if (i > 600) throw new Error("the controller did not start");
     await Bun.sleep(100);
   }
+};
+const controllersTicks = () => controllers.reduce((sum, c) => sum + ticks(c.pid), 0);
+const controllersRss = () => controllers.reduce((sum, c) => sum + rss(c.pid), 0);
+const simulators: ReturnType<typeof Bun.spawn>[] = [];
+try {
+  // (one after another: the first applies the migrations)
+  for (let k = 0; k < CONTROLLERS; k++) await startController(k);
   const { token } = (await (await fetch(`${base}/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "scale-admin-password" }) })).json()) as { token: string };
   const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
   const agentToken = ((await (await fetch(`${base}/auth/agent-tokens`, { method: "POST", headers: auth, body: JSON.stringify({ name: "simulator" }) })).json()) as { token: string }).token;
   const tokenFile = join(home, "agent-token");
   writeFileSync(tokenFile, agentToken, { mode: 0o600 });
 
-  // N simulated agents, connecting 1,000 a second
+  // N simulated agents, connecting 1,000 a second (spread over the controllers)
   const simStart = performance.now();
-  simulator = Bun.spawn([process.execPath, "scripts/simulate-agents.ts", "--controller", `127.0.0.1:${grpcPort}`, "--token-file", tokenFile, "--agents", String(AGENTS), "--cores", values.cores!, "--ramp", "1000", "--job-time", "1s", "--stats", "1s"], {
-    cwd: ROOT, stdout: "pipe", stderr: "inherit",
-  });
-  const lines: string[] = [];
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of simulator!.stdout as ReadableStream<Uint8Array>) lines.push(...decoder.decode(chunk).split("\n").filter(Boolean));
-  })();
-  const registered = () => Number(/registered=(\d+)/.exec(lines.at(-1) ?? "")?.[1] ?? 0);
+  const outputs: string[][] = [];
+  for (let k = 0; k < CONTROLLERS; k++) {
+    const n = Math.floor(AGENTS / CONTROLLERS) + (k < AGENTS % CONTROLLERS ? 1 : 0);
+    const sim = Bun.spawn([process.execPath, "scripts/simulate-agents.ts", "--controller", `127.0.0.1:${ports[k]![1]}`, "--token-file", tokenFile, "--agents", String(n), "--prefix", `sim${k}`, "--cores", values.cores!, "--ramp", String(Math.ceil(1000 / CONTROLLERS)), "--job-time", "1s", "--stats", "1s"], {
+      cwd: ROOT, stdout: "pipe", stderr: "inherit",
+    });
+    simulators.push(sim);
+    const lines: string[] = [];
+    outputs.push(lines);
+    void (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of sim.stdout as ReadableStream<Uint8Array>) lines.push(...decoder.decode(chunk).split("\n").filter(Boolean));
+    })();
+  }
+  const registered = () => outputs.reduce((sum, lines) => sum + Number(/registered=(\d+)/.exec(lines.at(-1) ?? "")?.[1] ?? 0), 0);
   while (registered() < AGENTS) {
     if (performance.now() - simStart > 600_000) throw new Error(`only ${registered()} of ${AGENTS} agents registered in 10 minutes`);
     await Bun.sleep(500);
@@ -71,14 +93,14 @@ try {
 
   // idle: default heartbeat (5 s) and sample (10 s) intervals
   await Bun.sleep(10_000);
-  const t0 = { c: ticks(controller.pid), pg: postgresTicks(), at: performance.now(), lines: lines.length };
+  const t0 = { c: controllersTicks(), pg: postgresTicks(), at: performance.now(), lines: outputs.map((l) => l.length) };
   await Bun.sleep(IDLE_MS);
   const secs = (performance.now() - t0.at) / 1000;
-  const t1 = { c: ticks(controller.pid), pg: postgresTicks() };
-  const window = lines.slice(t0.lines);
-  const mean = (key: string) => window.map((l) => Number(new RegExp(`${key}=(\\d+)`).exec(l)?.[1] ?? 0)).reduce((a, b) => a + b, 0) / Math.max(1, window.length);
-  figures[`idle, ${AGENTS.toLocaleString("en")} nodes: controller CPU (% of one core) / Postgres CPU`] = `${((t1.c - t0.c) / secs).toFixed(1)}% / ${((t1.pg - t0.pg) / secs).toFixed(0)}%`;
-  figures[`idle, ${AGENTS.toLocaleString("en")} nodes: controller RSS`] = `${rss(controller.pid).toFixed(0)} MB`;
+  const t1 = { c: controllersTicks(), pg: postgresTicks() };
+  const windows = outputs.map((lines, k) => lines.slice(t0.lines[k]));
+  const mean = (key: string) => windows.reduce((sum, window) => sum + window.map((l) => Number(new RegExp(`${key}=(\\d+)`).exec(l)?.[1] ?? 0)).reduce((a, b) => a + b, 0) / Math.max(1, window.length), 0);
+  figures[`idle, ${AGENTS.toLocaleString("en")} nodes: ${ctl} CPU (% of one core) / Postgres CPU`] = `${((t1.c - t0.c) / secs).toFixed(1)}% / ${((t1.pg - t0.pg) / secs).toFixed(0)}%`;
+  figures[`idle, ${AGENTS.toLocaleString("en")} nodes: ${ctl} RSS`] = `${controllersRss().toFixed(0)} MB`;
   figures[`idle, ${AGENTS.toLocaleString("en")} nodes: heartbeats / samples taken per second`] = `${mean("heartbeats/s").toFixed(0)} / ${mean("samples/s").toFixed(0)}`;
   const lat: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -123,16 +145,15 @@ try {
   await sql.end();
   for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`);
   if (values.write) {
-    writeBenchmarkSection(`Scale: ${AGENTS.toLocaleString("en")} simulated agents on one controller${JOBS ? `, ${JOBS.toLocaleString("en")} jobs` : ""}`, `bun scripts/bench-scale.ts --agents ${AGENTS} --jobs ${JOBS} --write`, figures, [
-      "Agents are simulated by scripts/simulate-agents.ts in one process (real gRPC streams over 100 connections, the real protocol); the controller, the simulator and Postgres share the machine's two cores.",
+    writeBenchmarkSection(`Scale: ${AGENTS.toLocaleString("en")} simulated agents on ${one ? "one controller" : `${CONTROLLERS} controllers sharing one Postgres`}${JOBS ? `, ${JOBS.toLocaleString("en")} jobs` : ""}`, `bun scripts/bench-scale.ts --agents ${AGENTS} --jobs ${JOBS}${one ? "" : ` --controllers ${CONTROLLERS}`} --write`, figures, [
+      `Agents are simulated by scripts/simulate-agents.ts (${one ? "one process" : `one process per controller, each with its share of the agents`}; real gRPC streams over 100 connections each, the real protocol); the ${one ? "controller, the simulator" : "controllers, the simulators"} and Postgres share the machine's two cores.`,
       "Default intervals: a heartbeat every 5 s and a sample every 10 s per node.",
     ]);
   }
 } finally {
-  simulator?.kill("SIGTERM");
-  controller.kill("SIGTERM");
-  await controller.exited;
-  await simulator?.exited;
+  for (const sim of simulators) sim.kill("SIGTERM");
+  for (const c of controllers) c.kill("SIGTERM");
+  await Promise.all([...controllers, ...simulators].map((p) => p.exited));
   await admin.unsafe(`drop database if exists ${db} with (force)`);
   await admin.end();
   rmSync(home, { recursive: true, force: true });

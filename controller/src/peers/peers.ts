@@ -27,9 +27,12 @@ const MAX_HOPS = 2;
  * whose stream it holds, start jobs dispatched to such a node (read back from the database:
  * what a job needs may not fit in a note), or close a node's stream.
  */
+/** A job dispatched to a node: [job id, attempt, node]. */
+export type Dispatch = [number, number, string];
+
 type Note =
   | { k: "send"; node: string; m: string; hops?: number }
-  | { k: "run"; node: string; jobs: [number, number][]; hops?: number }
+  | { k: "run"; jobs: Dispatch[]; hops?: number }
   | { k: "disconnect"; node: string; reason: string; hops?: number };
 
 /** The LISTEN channel of a controller (an identifier: letters, digits and _). */
@@ -126,15 +129,31 @@ export class Peers {
 
   /**
    * Inside a dispatch's transaction: tells each node's holder which jobs to start there (the
-   * notes leave when the transaction commits). byNode: node → [job id, attempt].
+   * notes leave when the transaction commits), one note per holder as far as NOTIFY allows.
+   * holders: node → the controller holding its stream.
    */
-  async notifyRuns(tx: Tx, holders: Map<string, string>, byNode: Map<string, [number, number][]>, hops = 0): Promise<void> {
+  async notifyRuns(tx: Tx, holders: Map<string, string>, dispatches: Dispatch[], hops = 0): Promise<void> {
+    const byHolder = new Map<string, Dispatch[]>();
+    for (const d of dispatches) {
+      const holder = holders.get(d[2]);
+      if (holder) byHolder.set(holder, [...(byHolder.get(holder) ?? []), d]);
+    }
     const notes: { channel: string; payload: string }[] = [];
-    for (const [node, jobs] of byNode) {
-      const holder = holders.get(node);
-      if (!holder) continue;
-      // (split so that no note passes NOTIFY's 8000 bytes: 300 pairs are well within)
-      for (let i = 0; i < jobs.length; i += 300) notes.push({ channel: channelOf(holder), payload: JSON.stringify({ k: "run", node, jobs: jobs.slice(i, i + 300), hops } satisfies Note) });
+    for (const [holder, list] of byHolder) {
+      let chunk: Dispatch[] = [];
+      let bytes = 0;
+      const push = () => {
+        if (chunk.length) notes.push({ channel: channelOf(holder), payload: JSON.stringify({ k: "run", jobs: chunk, hops } satisfies Note) });
+        chunk = [];
+        bytes = 0;
+      };
+      for (const d of list) {
+        const size = JSON.stringify(d).length + 1;
+        if (bytes + size > MAX_NOTE - 40) push();
+        chunk.push(d);
+        bytes += size;
+      }
+      push();
     }
     if (!notes.length) return;
     await tx.execute(sql`select pg_notify(n.channel, n.payload) from jsonb_to_recordset(${JSON.stringify(notes)}::jsonb) as n(channel text, payload text)`);
@@ -155,6 +174,7 @@ export class Peers {
     }
     try {
       const hops = (note.hops ?? 0) + 1;
+      if (note.k === "run") return await this.startRuns(note.jobs, hops);
       const here = this.core.links.isConnected(note.node);
       if (note.k === "send") {
         const message = decodeControllerMessage(Buffer.from(note.m, "base64"));
@@ -163,41 +183,44 @@ export class Peers {
       } else if (note.k === "disconnect") {
         if (here) this.core.links.disconnect(note.node, note.reason);
         else if (hops <= MAX_HOPS) await this.disconnect(note.node, note.reason, hops);
-      } else if (note.k === "run") {
-        await this.startRuns(note.node, note.jobs, hops);
       }
     } catch (e) {
-      log.error("could not act on a note from another controller", { kind: note.k, node: note.node, error: e });
+      log.error("could not act on a note from another controller", { kind: note.k, error: e });
     }
   }
 
   /**
-   * Sends the run messages of jobs another controller dispatched to a node held here: those
+   * Sends the run messages of jobs another controller dispatched to nodes held here: those
    * still dispatching there, in the attempt it dispatched (one released or cancelled meanwhile
-   * is not started). A node that moved on has them passed to its new holder; a node that is
-   * held nowhere has them when it registers again (its reconciliation releases what it never got).
+   * is not started). Jobs of a node that moved on are passed to its new holder; of a node held
+   * nowhere, left for its next registration (its reconciliation releases what it never got).
    */
-  private async startRuns(node: string, jobs: [number, number][], hops: number): Promise<void> {
-    if (!this.core.links.isConnected(node)) {
-      if (hops > MAX_HOPS) return;
+  private async startRuns(dispatches: Dispatch[], hops: number): Promise<void> {
+    const away = dispatches.filter(([, , node]) => !this.core.links.isConnected(node));
+    if (away.length && hops <= MAX_HOPS) {
       await this.core.db.transaction(async (tx) => {
-        const rows = rowsOf<{ controller_id: string | null }>(await tx.execute(sql`select controller_id from nodes where id = ${node} for share`));
-        const holder = rows[0]?.controller_id ?? null;
-        if (this.holdsElsewhere(holder)) await this.notifyRuns(tx, new Map([[node, holder!]]), new Map([[node, jobs]]), hops);
+        const nodes = [...new Set(away.map(([, , node]) => node))];
+        const rows = rowsOf<{ id: string; controller_id: string | null }>(
+          await tx.execute(sql`select id, controller_id from nodes where id = any(${`{${nodes.map((n) => JSON.stringify(n)).join(",")}}`}::text[]) order by id for share`),
+        );
+        const holders = new Map(rows.filter((r) => this.holdsElsewhere(r.controller_id)).map((r) => [r.id, r.controller_id!]));
+        await this.notifyRuns(tx, holders, away, hops);
       });
-      return;
     }
-    const attempts = new Map(jobs);
+    const here = dispatches.filter(([, , node]) => this.core.links.isConnected(node));
+    if (!here.length) return;
+    const wanted = new Map(here.map(([id, attempt, node]) => [id, { attempt, node }]));
     const [rows, unixUsers] = await Promise.all([
       this.core.db
-        .execute(sql`select ${DISPATCHED_COLUMNS}, j.allocated_nodes from jobs j where j.id = any(${`{${jobs.map(([id]) => id).join(",")}}`}::bigint[]) and j.state = 'dispatching' and j.node_id = ${node}`)
-        .then((r) => rowsOf<DispatchedRow & { allocated_nodes: unknown }>(r)),
+        .execute(sql`select ${DISPATCHED_COLUMNS}, j.node_id, j.allocated_nodes from jobs j where j.id = any(${`{${[...wanted.keys()].join(",")}}`}::bigint[]) and j.state = 'dispatching'`)
+        .then((r) => rowsOf<DispatchedRow & { node_id: string; allocated_nodes: unknown }>(r)),
       readUnixUsers(this.core.db),
     ]);
-    log.debug("starting jobs another controller dispatched to a node held here", { node, jobs: jobs.length, dispatching: rows.length });
+    log.debug("starting jobs another controller dispatched to nodes held here", { jobs: here.length, dispatching: rows.length });
     for (const r of rows) {
-      if (attempts.get(Number(r.id)) !== r.attempt) continue;
-      this.core.links.send(node, runMessage(dispatchedJobOf(r, unixUsers), jsonValue<Allocation[]>(r.allocated_nodes)));
+      const w = wanted.get(Number(r.id));
+      if (!w || w.attempt !== r.attempt || w.node !== r.node_id) continue;
+      this.core.links.send(w.node, runMessage(dispatchedJobOf(r, unixUsers), jsonValue<Allocation[]>(r.allocated_nodes)));
     }
   }
 

@@ -15,6 +15,7 @@ import { readAclExtras, readAllocations, readNodes, readPlanReservations, readRu
 import { admission } from "../reservations/acl.ts";
 import { backlogFactor } from "./backlog.ts";
 import { SCHEDULER_LOCK } from "./lock.ts";
+import type { Dispatch } from "../peers/peers.ts";
 
 const log = logger("scheduler");
 
@@ -397,14 +398,14 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
       const holders = new Map(
         rowsOf<{ id: string; controller_id: string | null }>(await tx.execute(sql`select id, controller_id from nodes where id = any(${`{${nodeIds.map((n) => JSON.stringify(n)).join(",")}}`}::text[]) order by id for share`)).map((r) => [r.id, r.controller_id ?? ""]),
       );
-      const byNode = new Map<string, [number, number][]>();
+      const dispatches: Dispatch[] = [];
       for (const { job, allocation } of away) {
         const node = allocation[0]!.node;
         // (a node that came to this controller during the pass is sent to from here)
         if (holders.get(node) === peers.me.id) here.add(job.id);
-        else byNode.set(node, [...(byNode.get(node) ?? []), [job.id, job.attempt]]);
+        else dispatches.push([job.id, job.attempt, node]);
       }
-      await peers.notifyRuns(tx, holders, byNode);
+      await peers.notifyRuns(tx, holders, dispatches);
     }
     // (while a job is dispatching, its DISPATCH is listed as a pending action: see pending-actions.ts)
     await recordJobEvents(
