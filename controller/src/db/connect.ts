@@ -1,4 +1,5 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { logger } from "@drover/shared/log";
 import * as schema from "./schema.ts";
@@ -17,6 +18,9 @@ export interface Database {
 }
 
 const log = logger("db");
+
+/** The embedded database's shared buffers (Postgres's default, 128MB, was most of drover start's memory). */
+const EMBEDDED_SHARED_BUFFERS = "16MB";
 
 /**
  * Opens the database: Postgres when `url` is a postgres:// URL, else the embedded PGlite
@@ -45,8 +49,17 @@ export async function openDatabase(opts: { url: string; dataDir: string }): Prom
   }
   const { PGlite } = await import("@electric-sql/pglite");
   const { drizzle } = await import("drizzle-orm/pglite");
-  if (!opts.dataDir.startsWith("memory://")) mkdirSync(opts.dataDir, { recursive: true });
-  const client = await PGlite.create(opts.dataDir, await embeddedAssets());
+  const onDisk = !opts.dataDir.startsWith("memory://");
+  if (onDisk) mkdirSync(opts.dataDir, { recursive: true });
+  // a first start of the binary unpacks the data directory it carries instead of running initdb
+  const template = onDisk && !existsSync(join(opts.dataDir, "PG_VERSION")) ? embeddedTemplate() : undefined;
+  const client = await PGlite.create(opts.dataDir, {
+    ...(await embeddedAssets()),
+    ...(template ? { loadDataDir: template } : {}),
+    // Postgres's 128 MB of shared buffers would sit in PGlite's memory; the embedded database
+    // serves one small cluster and the files it reads stay in the system's page cache anyway
+    startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${EMBEDDED_SHARED_BUFFERS}`],
+  });
   const db = drizzle(client, { schema }) as unknown as Db;
   log.info("using the embedded database", { dir: opts.dataDir });
   return { db, kind: "pglite", close: () => client.close() };
@@ -85,4 +98,9 @@ function preparingMarked<T extends object>(client: T): T {
 async function embeddedAssets(): Promise<Record<string, unknown>> {
   const assets = (globalThis as { __droverPgliteAssets?: () => Promise<Record<string, unknown>> }).__droverPgliteAssets;
   return assets ? await assets() : {};
+}
+
+/** The initialised data directory a `drover` binary carries (see scripts/pglite-template.ts). */
+function embeddedTemplate(): Blob | undefined {
+  return (globalThis as { __droverPgliteTemplate?: () => Blob }).__droverPgliteTemplate?.();
 }

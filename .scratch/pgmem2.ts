@@ -1,0 +1,12 @@
+import { PGlite } from "@electric-sql/pglite";
+const dir = process.argv[2]!;
+const rss = () => process.memoryUsage().rss / 2 ** 20;
+const t0 = performance.now();
+const opts: any = { startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${process.argv[3] ?? "16MB"}`, "-c", "work_mem=4MB"] };
+if (process.argv[5]) opts.loadDataDir = Bun.file(process.argv[5]);
+const pg = await PGlite.create(dir, opts);
+const r = await pg.query("show shared_buffers");
+console.log(`create ${(performance.now() - t0).toFixed(0)} ms, rss ${rss().toFixed(0)} MB`, JSON.stringify(r.rows));
+Bun.gc(true); await Bun.sleep(300);
+console.log(`after gc rss ${rss().toFixed(0)} MB`);
+await pg.close();
