@@ -113,6 +113,12 @@ export class Peers {
     if (!holder) return false;
     const note: Note = { k: "send", node: nodeId, m: Buffer.from(encodeControllerMessage(message)).toString("base64"), hops };
     const payload = JSON.stringify(note);
+    if (payload.length > MAX_NOTE && message.body.case === "run") {
+      // (a job's run read back from the database by the holder, as dispatches to its nodes are)
+      const run = message.body.value;
+      await this.notify(holder, JSON.stringify({ k: "run", jobs: [[Number(run.jobId), run.attempt, nodeId]], hops } satisfies Note));
+      return true;
+    }
     if (payload.length > MAX_NOTE) {
       log.warn("a message for a node held by another controller is too large to pass on; the node will have it when it reconnects", { node: nodeId, bytes: payload.length });
       return false;
