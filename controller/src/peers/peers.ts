@@ -88,6 +88,11 @@ export class Peers {
     }
   }
 
+  /** True when other controllers live (whose nodes passes may place on). */
+  get othersAlive(): boolean {
+    return this.alive.size > 0;
+  }
+
   /** True when another live controller holds this node's stream (so jobs may be placed there). */
   holdsElsewhere(controllerId: string | null): boolean {
     return controllerId !== null && controllerId !== this.me.id && this.alive.has(controllerId);

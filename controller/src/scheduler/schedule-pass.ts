@@ -167,9 +167,9 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     // (A drizzle query starts when .then is called on it, the reads of queue-reads.ts when
     // called: each is started here, in this order.)
     const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
-    // QoS levels that limit their users' running jobs (only then are those counted)
     // (with no node to place on, what the nodes hold need not be read)
-    const anyNodes = connected.size > 0 || !!peers;
+    const anyNodes = connected.size > 0 || (peers?.othersAlive ?? false);
+    // QoS levels that limit their users' running jobs (only then are those counted)
     const qosLimits = new Map([...(core.queues?.current().qos.values() ?? [])].filter((q) => q.maxRunningPerUser !== null).map((q) => [q.name, q.maxRunningPerUser!]));
     const [, draining, registered, releases, unixUsers, runningByQos, liveReservations] = await Promise.all([
       locked, isDraining(tx), core.nodeCache ? core.nodeCache.get(tx) : readNodes(tx), anyNodes ? readAllocations(tx, at) : Promise.resolve([]), anyNodes ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
