@@ -100,7 +100,13 @@ async function embeddedAssets(): Promise<Record<string, unknown>> {
   return assets ? await assets() : {};
 }
 
-/** The initialised data directory a `drover` binary carries (see scripts/pglite-template.ts). */
+/**
+ * The initialised data directory a `drover` binary carries, or the one scripts/start made
+ * (DROVER_PGLITE_TEMPLATE): see scripts/pglite-template.ts.
+ */
 function embeddedTemplate(): Blob | undefined {
-  return (globalThis as { __droverPgliteTemplate?: () => Blob }).__droverPgliteTemplate?.();
+  const carried = (globalThis as { __droverPgliteTemplate?: () => Blob }).__droverPgliteTemplate?.();
+  if (carried) return carried;
+  const file = process.env.DROVER_PGLITE_TEMPLATE;
+  return file && existsSync(file) ? Bun.file(file) : undefined;
 }
