@@ -7,10 +7,15 @@ const ISSUER = "drover";
 
 /** Signs and checks user tokens (HS256 only: `alg: none` and other algorithms are refused). */
 export class TokenIssuer {
+  /** the secret as a WebCrypto key, imported once (jose would import the raw bytes on every check) */
+  private readonly key: Promise<CryptoKey>;
+
   constructor(
-    private readonly secret: Uint8Array,
+    secret: Uint8Array,
     readonly lifetimeMs: number,
-  ) {}
+  ) {
+    this.key = crypto.subtle.importKey("raw", new Uint8Array(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+  }
 
   /** A signed token for the principal, valid for the configured lifetime (or the one given: OpenMOLE's 24 h). */
   async issue(principal: Principal, lifetimeMs = this.lifetimeMs): Promise<{ token: string; duration: number }> {
@@ -21,14 +26,14 @@ export class TokenIssuer {
       .setIssuer(ISSUER)
       .setIssuedAt(issuedAt)
       .setExpirationTime(issuedAt + Math.ceil(lifetimeMs / 1000))
-      .sign(this.secret);
+      .sign(await this.key);
     return { token, duration: lifetimeMs };
   }
 
   /** The principal a token names, or an unauthenticated error saying what is wrong with it. */
   async verify(token: string): Promise<Principal> {
     try {
-      const { payload } = await jwtVerify(token, this.secret, {
+      const { payload } = await jwtVerify(token, await this.key, {
         algorithms: ["HS256"],
         issuer: ISSUER,
         currentDate: new Date(now()),
