@@ -3,7 +3,7 @@
 // its result, and the next job runs through the survivor.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { forEachDatabaseUrl } from "../helpers/databases.ts";
-import { Cluster } from "../helpers/cluster.ts";
+import { peerControllers, type Cluster } from "../helpers/cluster.ts";
 import { until } from "../helpers/until.ts";
 
 await forEachDatabaseUrl("agent failover between controllers", (url, kind) => {
@@ -12,10 +12,7 @@ await forEachDatabaseUrl("agent failover between controllers", (url, kind) => {
   let a: Cluster;
   let b: Cluster;
   beforeAll(async () => {
-    a = new Cluster({ databaseUrl: url(), env: { DROVER_NODE_BACKLOG: "0" } });
-    b = new Cluster({ databaseUrl: url(), env: { DROVER_NODE_BACKLOG: "0" } });
-    await a.startController();
-    await b.startController();
+    [a, b] = await peerControllers(url(), { DROVER_NODE_BACKLOG: "0" });
     await a.startAgent("fo-node", { controllers: [`127.0.0.1:${a.grpcPort}`, `127.0.0.1:${b.grpcPort}`] });
   }, 90_000);
   afterAll(async () => {

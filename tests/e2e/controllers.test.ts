@@ -3,10 +3,10 @@
 // of the leading controller with 200 jobs in flight — every job ends exactly once, with its
 // result, and the once-only work (liveness here) moves to the survivor.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { forEachDatabaseUrl } from "../helpers/databases.ts";
-import { Cluster } from "../helpers/cluster.ts";
+import { peerControllers, type Cluster } from "../helpers/cluster.ts";
 import { until } from "../helpers/until.ts";
 
 type Controllers = { controllers: { id: string; url: string; alive: boolean; leader: boolean; nodes: number; self: boolean }[] };
@@ -17,13 +17,8 @@ await forEachDatabaseUrl("two controllers on one Postgres", (url, kind) => {
   let a: Cluster;
   let b: Cluster;
   beforeAll(async () => {
-    a = new Cluster({ databaseUrl: url(), env: { DROVER_NODE_BACKLOG: "0" } });
-    b = new Cluster({ databaseUrl: url(), env: { DROVER_NODE_BACKLOG: "0" } });
-    await a.startController();
-    // controllers of one cluster sign tokens with one secret (the README's "two controllers")
-    mkdirSync(join(b.home, "keys"), { recursive: true, mode: 0o700 });
-    copyFileSync(join(a.home, "keys", "jwt-secret"), join(b.home, "keys", "jwt-secret"));
-    await b.startController();
+    // (the second signs tokens with the first's secret, as the README's "Several controllers" asks)
+    [a, b] = await peerControllers(url(), { DROVER_NODE_BACKLOG: "0" });
     const [toA, toB] = [`127.0.0.1:${a.grpcPort}`, `127.0.0.1:${b.grpcPort}`];
     for (const n of ["pa-1", "pa-2"]) await a.startAgent(n, { controllers: [toA, toB], args: ["--cpus", "4"] });
     for (const n of ["pb-1", "pb-2"]) await b.startAgent(n, { controllers: [toB, toA], args: ["--cpus", "4"] });

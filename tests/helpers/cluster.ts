@@ -1,6 +1,6 @@
 // A real cluster for end-to-end tests: the controller and each agent are separate `bun`
 // processes talking gRPC over loopback; jobs are real child processes of the agents.
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -224,4 +224,19 @@ export class Cluster {
     );
     rmSync(this.home, { recursive: true, force: true });
   }
+}
+
+/**
+ * Two controllers sharing one Postgres database, started one after the other (the first applies
+ * the migrations); the second signs tokens with the first's secret, as the README's "Several
+ * controllers" asks, so that a token of one is good at the other.
+ */
+export async function peerControllers(databaseUrl: string, env: Record<string, string> = {}): Promise<[Cluster, Cluster]> {
+  const a = new Cluster({ databaseUrl, env });
+  const b = new Cluster({ databaseUrl, env });
+  await a.startController();
+  mkdirSync(join(b.home, "keys"), { recursive: true, mode: 0o700 });
+  copyFileSync(join(a.home, "keys", "jwt-secret"), join(b.home, "keys", "jwt-secret"));
+  await b.startController();
+  return [a, b];
 }

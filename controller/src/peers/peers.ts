@@ -106,10 +106,10 @@ export class Peers {
 
   /** The REST URL of the live controller holding a node's stream other than this one, if any. */
   async urlOfHolder(nodeId: string): Promise<string | undefined> {
-    const holder = await this.holderOf(nodeId);
-    if (!holder) return undefined;
-    const [row] = rowsOf<{ http_url: string }>(await this.core.db.execute(sql`select http_url from controllers where id = ${holder}`));
-    return row?.http_url;
+    const [row] = rowsOf<{ id: string; http_url: string }>(
+      await this.core.db.execute(sql`select c.id, c.http_url from nodes n join controllers c on c.id = n.controller_id where n.id = ${nodeId}`),
+    );
+    return row && this.holdsElsewhere(row.id) ? row.http_url : undefined;
   }
 
   /** Passes a message for a node's agent to the controller holding its stream; false when none does. */
