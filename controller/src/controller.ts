@@ -27,6 +27,7 @@ import { launchCallbackRenderer } from "./api/mdworkbench/index.ts";
 import { loadTemplateFiles } from "./api/mws/template-files.ts";
 import type { ApiContext } from "./api/context.ts";
 import { ensureAdmin } from "./users/bootstrap-admin.ts";
+import { submissionBatches } from "./jobs/submit-job.ts";
 import type { Core } from "./core.ts";
 import { AgentLinks } from "./nodes/agent-links.ts";
 import { watchLiveness } from "./nodes/liveness.ts";
@@ -106,6 +107,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       standing: new StandingCatalogue(join(config.home, "etc", "standing-reservations.yaml")),
       nodeCache: new NodeCache(),
     };
+    core.submissions = submissionBatches(core);
     core.heartbeats = new HeartbeatWriter(database.db, Math.min(1000, Math.max(50, config.nodes.heartbeatTimeoutMs / 8)), { id: core.controllerId, holds: (node) => links.isConnected(node) });
     // the work that must happen once in the cluster waits until this controller leads
     core.leadership = new Leadership(database, (leader) => database.db.execute(sql`update controllers set leader_since = ${leader ? sql`now()` : null} where id = ${core.controllerId}`).then(() => {}));

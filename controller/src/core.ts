@@ -8,6 +8,8 @@ import type { AgentLinks } from "./nodes/agent-links.ts";
 import type { Metrics } from "./metrics/metrics.ts";
 import type { Peers } from "./peers/peers.ts";
 import type { Leadership } from "./peers/leadership.ts";
+import type { Batches } from "./jobs/submission-batches.ts";
+import type { PlainSubmission, SubmittedJob } from "./jobs/submit-job.ts";
 
 /** What the core's operations need: the database, the connected agents, a way to ask for a scheduling pass. */
 export interface Core {
@@ -36,4 +38,6 @@ export interface Core {
   peers?: Peers;
   /** whether this controller does the work that must happen once (liveness, reservation upkeep, workflows) */
   leadership?: Leadership;
+  /** plain submissions arriving together are stored together (else each in its own transaction) */
+  submissions?: Batches<PlainSubmission, SubmittedJob[]>;
 }

@@ -7,7 +7,7 @@ import { now } from "@drover/shared/clock";
 import { memoryAfterMemoryKill } from "./learning.ts";
 import { retryDelayMs, runFailed, shouldRetry } from "./retry.ts";
 import { recordWarnings } from "../scheduler/warnings.ts";
-import { recordJobEvent, recordJobEvents, type NewJobEvent, type Tx } from "./job-events.ts";
+import { recordJobEvent, recordJobEvents, startRecorded, type NewJobEvent, type Tx } from "./job-events.ts";
 import { settlePendingActions, settlePendingActionsOf } from "./pending-actions.ts";
 
 // Agents deliver these at least once (they replay their spool after a reconnect), so each
@@ -134,9 +134,15 @@ async function finishLockedJob(tx: Tx, nodeId: string, ev: JobFinished, job: Job
 
   const final = finalOutcome(job, nodeId, ev, !!sisterLost);
   if (nodeWarning(nodeId, ev)) await recordWarnings(tx, [nodeWarning(nodeId, ev)!]);
+  const uncounted = ev.started && job.state !== "running" && job.state !== "suspended" && !(await startRecorded(tx, id, ev.attempt));
+  if (uncounted) await recordJobEvent(tx, id, "started", { node: nodeId, pid: null, attempt: ev.attempt });
   await tx
     .update(jobs)
-    .set({ ...final.set, messages: final.reason || final.notes.length ? sql`${jobs.messages} || ${JSON.stringify([...(final.reason ? [final.reason] : []), ...final.notes])}::jsonb` : undefined })
+    .set({
+      ...final.set,
+      messages: final.reason || final.notes.length ? sql`${jobs.messages} || ${JSON.stringify([...(final.reason ? [final.reason] : []), ...final.notes])}::jsonb` : undefined,
+      startCount: uncounted ? sql`${jobs.startCount} + 1` : undefined,
+    })
     .where(eq(jobs.id, id));
   await recordJobEvent(tx, id, final.state, final.event);
   return final.state;

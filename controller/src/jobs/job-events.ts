@@ -2,6 +2,7 @@ import type { Db } from "../db/connect.ts";
 import { asc, eq, sql } from "drizzle-orm";
 import { jobEvents } from "../db/schema.ts";
 import { prepared, recordset } from "../db/recordset.ts";
+import { rowsOf } from "../db/migrate.ts";
 
 /** Anything that can run queries: the database or an open transaction. */
 export type Tx = Pick<Db, "select" | "insert" | "update" | "delete" | "execute">;
@@ -31,4 +32,14 @@ export async function recordJobEvents(tx: Tx, events: NewJobEvent[]): Promise<vo
 /** A job's events, oldest first. */
 export async function listJobEvents(db: Pick<Tx, "select">, jobId: number) {
   return db.select().from(jobEvents).where(eq(jobEvents.jobId, jobId)).orderBy(asc(jobEvents.id));
+}
+
+/**
+ * Whether the start of this attempt of the job was recorded. A controller that dies between
+ * dispatching a job and storing its agent's start report leaves it dispatching (or, found out
+ * meanwhile, lost); its agent then reports the run to another controller.
+ */
+export async function startRecorded(tx: Tx, jobId: number, attempt: number): Promise<boolean> {
+  const rows = rowsOf(await tx.execute(sql`select 1 from job_events where job_id = ${jobId} and kind = 'started' and (data->>'attempt')::int = ${attempt} limit 1`));
+  return rows.length > 0;
 }

@@ -19,6 +19,7 @@ import { checkReservationsRequested } from "../reservations/requested.ts";
 import { readNodes, type PlacedNode } from "../scheduler/queue-reads.ts";
 import type { NodeCache } from "../scheduler/node-cache.ts";
 import { NEVER_RUNNABLE, neverRunnable } from "../scheduler/queue-plan.ts";
+import { Batches, type Batched } from "./submission-batches.ts";
 
 /**
  * Whose jobs a submission makes: the caller's, unless an administrator submits for another
@@ -71,24 +72,27 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
   const withTemplates = specs.some((s) => s.templates?.length);
   // without templates every spec is complete now; with them, once the templates are applied
   if (!withTemplates) specs.forEach(checkJobSpec);
-  const deps = [...new Set(specs.flatMap((s) => s.dependsOn ?? []))];
-  const created = await core.db.transaction(async (tx) => {
-    if (deps.length) {
-      const found = await tx.select({ id: jobs.id, owner: jobs.owner }).from(jobs).where(inArray(jobs.id, deps));
-      const visible = new Set(found.filter((j) => mayActOn(principal, j.owner)).map((j) => j.id));
-      const missing = deps.filter((d) => !visible.has(d));
-      if (missing.length) throw invalid(`Dependency job(s) ${missing.join(", ")} do not exist`);
-    }
-    if (!opts.acceptUnrunnable) await refuseNeverRunnable(tx, specs, core.nodeCache);
-    await checkReservationsRequested(tx, principal.username, specs);
-    if (withTemplates) {
+  // plain submissions arriving together are stored together (submission-batches.ts)
+  const together = core.submissions && !withTemplates && !opts.dedupeByIdentity && !opts.alsoRecord && !opts.readBack;
+  const created = together
+    ? await core.submissions!.add({ principal, specs, acceptUnrunnable: !!opts.acceptUnrunnable })
+    : await submitAlone(core, principal, specs, opts);
+  core.kick();
+  core.metrics?.submissions.inc(created.filter((c) => !c.existing && !c.skipped).length);
+  return created;
+}
+
+/** One submission in its own transaction. */
+async function submitAlone(core: Core, principal: Principal, specs: JobSpec[], opts: SubmitOptions): Promise<SubmittedJob[]> {
+  return core.db.transaction(async (tx) => {
+    await checkSubmission(tx, core, principal, specs, !!opts.acceptUnrunnable);
+    if (specs.some((s) => s.templates?.length)) {
       const rows: SubmittedJob[] = [];
       for (const spec of specs) rows.push(await insertPlanned(tx, principal, await planWithTemplates(tx, spec, spec.templates ?? [])));
       return rows;
     }
-    const learned = await learnedUsage(tx, principal.username, [...new Set(specs.map((s) => s.reqGroup ?? "").filter(Boolean))]);
-    const learnedSpecs = specs.map((s) => applyLearning(s, learned.get(s.reqGroup ?? "")));
-    const answer = opts.dedupeByIdentity ? await insertNewIdentities(tx, principal, learnedSpecs, !!opts.rerun) : await insertJobs(tx, principal, learnedSpecs);
+    const learnedSpecs = await withLearning(tx, principal, specs);
+    const answer = opts.dedupeByIdentity ? await insertNewIdentities(tx, principal, learnedSpecs, !!opts.rerun) : await insertJobs(tx, learnedSpecs.map((s) => jobRow(principal, s)));
     // callbacks are recorded with their jobs (a job added anew only)
     await addCallbacks(tx, learnedSpecs.flatMap((s, i) => (s.statusLocation && !answer[i]!.existing && !answer[i]!.skipped ? [{ jobId: answer[i]!.id, url: s.statusLocation }] : [])));
     // what the caller records with the jobs, in the same transaction (a workflow's instances)
@@ -97,9 +101,78 @@ export async function submitJobs(core: Core, principal: Principal, requested: Jo
     const rows = new Map((await tx.select().from(jobs).where(inArray(jobs.id, [...new Set(answer.map((a) => a.id))]))).map((r) => [r.id, r]));
     return answer.map((a) => ({ ...a, row: rows.get(a.id) }));
   });
-  core.kick();
-  core.metrics?.submissions.inc(created.filter((c) => !c.existing && !c.skipped).length);
-  return created;
+}
+
+/** A plain submission waiting to be stored with others (no templates, identities or read-back). */
+export interface PlainSubmission {
+  principal: Principal;
+  specs: JobSpec[];
+  acceptUnrunnable: boolean;
+}
+
+/** The controller's batches of plain submissions (see submission-batches.ts). */
+export function submissionBatches(core: Core): Batches<PlainSubmission, SubmittedJob[]> {
+  return new Batches((batch) => storeTogether(core, batch), (s) => s.specs.length);
+}
+
+/**
+ * Stores a batch of submissions: each is checked on its own (a refusal refuses only its own
+ * submission), then every job of those accepted is inserted by one statement. Should that
+ * statement fail, each submission is tried again alone, so that it fails only the one at fault.
+ */
+async function storeTogether(core: Core, batch: Batched<PlainSubmission, SubmittedJob[]>[]): Promise<void> {
+  const accepted: { member: Batched<PlainSubmission, SubmittedJob[]>; specs: JobSpec[] }[] = [];
+  for (const member of batch) {
+    const { principal, specs, acceptUnrunnable } = member.item;
+    try {
+      await checkSubmission(core.db, core, principal, specs, acceptUnrunnable);
+      accepted.push({ member, specs: await withLearning(core.db, principal, specs) });
+    } catch (e) {
+      member.reject(e);
+    }
+  }
+  if (!accepted.length) return;
+  const rows = accepted.flatMap((a) => a.specs.map((s) => jobRow(a.member.item.principal, s)));
+  const callbacks = accepted.flatMap((a) => a.specs.map((s) => s.statusLocation));
+  let ids: SubmittedJob[];
+  try {
+    // (one statement is atomic by itself; with callbacks to record too, a transaction)
+    ids = callbacks.some(Boolean)
+      ? await core.db.transaction(async (tx) => {
+          const answer = await insertJobs(tx, rows);
+          await addCallbacks(tx, answer.flatMap((a, i) => (callbacks[i] ? [{ jobId: a.id, url: callbacks[i]! }] : [])));
+          return answer;
+        })
+      : await insertJobs(core.db, rows);
+  } catch (e) {
+    if (accepted.length === 1) return accepted[0]!.member.reject(e);
+    await Promise.all(accepted.map(({ member: m }) => submitAlone(core, m.item.principal, m.item.specs, { acceptUnrunnable: m.item.acceptUnrunnable }).then(m.resolve, m.reject)));
+    return;
+  }
+  let at = 0;
+  for (const a of accepted) {
+    a.member.resolve(ids.slice(at, at + a.specs.length));
+    at += a.specs.length;
+  }
+}
+
+/** What a submission is checked for before anything of it is stored (each throws a 4xx saying why). */
+async function checkSubmission(tx: Tx, core: Core, principal: Principal, specs: JobSpec[], acceptUnrunnable: boolean): Promise<void> {
+  const deps = [...new Set(specs.flatMap((s) => s.dependsOn ?? []))];
+  if (deps.length) {
+    const found = await tx.select({ id: jobs.id, owner: jobs.owner }).from(jobs).where(inArray(jobs.id, deps));
+    const visible = new Set(found.filter((j) => mayActOn(principal, j.owner)).map((j) => j.id));
+    const missing = deps.filter((d) => !visible.has(d));
+    if (missing.length) throw invalid(`Dependency job(s) ${missing.join(", ")} do not exist`);
+  }
+  if (!acceptUnrunnable) await refuseNeverRunnable(tx, specs, core.nodeCache);
+  await checkReservationsRequested(tx, principal.username, specs);
+}
+
+/** The specs with what the owner's earlier jobs of their requirement groups used (wr's learning). */
+async function withLearning(tx: Tx, principal: Principal, specs: JobSpec[]): Promise<JobSpec[]> {
+  const learned = await learnedUsage(tx, principal.username, [...new Set(specs.map((s) => s.reqGroup ?? "").filter(Boolean))]);
+  return specs.map((s) => applyLearning(s, learned.get(s.reqGroup ?? "")));
 }
 
 /**
@@ -170,7 +243,7 @@ async function insertNewIdentities(tx: Tx, principal: Principal, specs: JobSpec[
     fresh.push(s);
     return { fresh: fresh.length - 1, copy: false };
   });
-  const inserted = await insertJobs(tx, principal, fresh);
+  const inserted = await insertJobs(tx, fresh.map((s) => jobRow(principal, s)));
   return plan.map((p) => ("job" in p ? p.job : p.copy ? { ...inserted[p.fresh]!, existing: true } : inserted[p.fresh]!));
 }
 
@@ -220,11 +293,10 @@ function compactRow(row: Record<string, unknown>): Record<string, unknown> {
  * number: the rows travel as one jsonb parameter (recordset.ts), in order, so the ids they get
  * follow the order given.
  */
-async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promise<SubmittedJob[]> {
-  if (!specs.length) return [];
-  const rows = specs.map((spec) => {
-    const r = jobRow(principal, spec);
-    return compactRow({
+async function insertJobs(tx: Tx, jobRows: NewJob[]): Promise<SubmittedJob[]> {
+  if (!jobRows.length) return [];
+  const rows = jobRows.map((r) =>
+    compactRow({
       name: r.name, owner: r.owner, job_group: r.group, argv: r.argv, working_directory: r.workingDirectory, environment: r.environment,
       cpus: r.cpus, tasks_per_node: r.tasksPerNode, memory_bytes: r.memoryBytes, disk_bytes: r.diskBytes,
       walltime_ms: r.walltimeMs, hosts: r.hosts, features: r.features, priority: r.priority, holds: r.holds, depends_on: r.dependsOn,
@@ -236,8 +308,8 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
       swap_bytes: r.swapBytes, arch: r.arch, os: r.os, node_access: r.nodeAccess, stdout_file: r.stdoutFile, stderr_file: r.stderrFile,
       login_environment: r.loginEnvironment, gres: r.gres, mail_events: r.mailEvents, mail_to: r.mailTo,
       queue: r.queue, qos: r.qos, account: r.account, reservation_requested: r.reservationRequested,
-    });
-  });
+    }),
+  );
   const inserted = rowsOf<{ id: number | string }>(
     await tx.execute(prepared(sql`
       with inserted as (
@@ -246,9 +318,9 @@ async function insertJobs(tx: Tx, principal: Principal, specs: JobSpec[]): Promi
         from rows from (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (${sql.raw(RECORD_TYPES)}))
           with ordinality as v(${sql.raw(INSERT_NAMES)}, n)
         order by n
-        returning id
+        returning id, owner
       ), submitted as (
-        insert into job_events (job_id, kind, data) select id, 'submitted', ${JSON.stringify({ by: principal.username })}::jsonb from inserted
+        insert into job_events (job_id, kind, data) select id, 'submitted', jsonb_build_object('by', owner) from inserted
       )
       select id from inserted order by id`)),
   );

@@ -6,7 +6,7 @@ import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
 import { jobs, nodes, type Job } from "../db/schema.ts";
 import { signalMessage } from "../jobs/control-job.ts";
-import { recordJobEvent, type Tx } from "../jobs/job-events.ts";
+import { recordJobEvent, startRecorded, type Tx } from "../jobs/job-events.ts";
 import { dropPendingActions, openPendingActions, settlePendingActions } from "../jobs/pending-actions.ts";
 
 const log = logger("nodes");
@@ -113,9 +113,17 @@ export async function reconcileNode(core: Core, nodeId: string, running: JobRef[
       const stillHere = sameRun && job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
       const takeBack = sameRun && (job.state === "lost" || (job.state === "queued" && job.allocatedNodes[0]?.node === nodeId));
       if (stillHere || takeBack) {
-        const state = ref.suspended ? "suspended" : "running";
+        // a run whose start was not stored (its controller died first) stays dispatching: the
+        // start report in the agent's spool, sent after registering, then counts and describes
+        // it (pid, output paths); a suspended one cannot wait for that, and counts it here
+        const started = job.state === "running" || job.state === "suspended" || (await startRecorded(tx, id, job.attempt));
+        const state = ref.suspended ? "suspended" : started ? "running" : "dispatching";
         if (job.state !== state || takeBack) {
-          await tx.update(jobs).set({ state, nodeId, reason: null, endedAt: null }).where(eq(jobs.id, id));
+          await tx
+            .update(jobs)
+            .set({ state, nodeId, reason: null, endedAt: null, startCount: !started && ref.suspended ? sql`${jobs.startCount} + 1` : undefined })
+            .where(eq(jobs.id, id));
+          if (!started && ref.suspended) await recordJobEvent(tx, id, "started", { node: nodeId, pid: null, attempt: job.attempt });
           await recordJobEvent(tx, id, "reconciled", { node: nodeId, state, was: job.state });
         }
         // the node's own account of the job (started; suspended or not) is adopted above, so

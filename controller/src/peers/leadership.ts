@@ -1,5 +1,5 @@
 import { logger } from "@drover/shared/log";
-import type { Database } from "../db/connect.ts";
+import { postgresTarget, type Database } from "../db/connect.ts";
 
 const log = logger("peers");
 
@@ -36,7 +36,8 @@ export class Leadership {
     if (!this.database.url) return this.become(true);
     const { default: postgres } = await import("postgres");
     // one connection, never rotated (its end would free the lock) nor closed for idleness
-    this.client = postgres(this.database.url, { max: 1, max_lifetime: null, idle_timeout: 0, connect_timeout: 5, onnotice: () => {}, connection: { application_name: "drover-leadership" } });
+    const target = postgresTarget(this.database.url);
+    this.client = postgres(target.url, { ...target.options, max: 1, max_lifetime: null, idle_timeout: 0, connect_timeout: 5, onnotice: () => {}, connection: { application_name: "drover-leadership" } });
     await this.check();
     this.timer = setInterval(() => void this.check(), CHECK_EVERY_MS);
   }

@@ -206,7 +206,8 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
 
     // processors free now plus those the nodes' backlogs may still promise
     const room = capacity.reduce((sum, n) => sum + Math.max(0, n.freeCpus + Math.floor(n.cores! * n.backlogFactor!)), 0);
-    if (room === 0 && !(await anyQueuedNeedsReason(tx))) return [];
+    // (no room: this pass could only say why jobs wait, which is written at most once a second)
+    if (room === 0 && (opts.writeReasons === false || !(await anyQueuedNeedsReason(tx)))) return [];
 
     // as many again as there is room for, for jobs that turn out not to fit anywhere
     const limit = Math.min(PASS_SIZE, room * 2 + REASON_UPDATES);

@@ -7,6 +7,12 @@ const log = logger("scheduler");
 /** A pass (or a burst of agent events) this large means load: the next one waits for the batch window. */
 export const BUSY = 8;
 
+/**
+ * After a pass that placed nothing, the next waits this long from its start: a burst of
+ * submissions to a full (or nodeless) cluster made a pass per submission, each for nothing.
+ */
+const IDLE_GAP_MS = 10;
+
 /** How often, at most, the reasons why queued jobs wait are brought up to date. */
 const REASONS_EVERY_MS = 1000;
 /** How often, at most, a pass looks deep down the queue for jobs to backfill. */
@@ -49,8 +55,9 @@ export class Scheduler {
   private async loop(): Promise<void> {
     try {
       do {
-        // only under load: a pass that placed few jobs is followed at once (latency first)
-        const wait = this.lastPassPlaced >= BUSY ? this.lastPassAt + this.core().config.scheduler.batchWindowMs - performance.now() : 0;
+        // under load the batch window; after a pass that placed nothing, a short gap; else at once (latency first)
+        const gap = this.lastPassPlaced >= BUSY ? this.core().config.scheduler.batchWindowMs : this.lastPassPlaced === 0 ? IDLE_GAP_MS : 0;
+        const wait = this.lastPassAt + gap - performance.now();
         if (wait > 0) await Bun.sleep(wait);
         if (this.stopped) return;
         this.again = false;

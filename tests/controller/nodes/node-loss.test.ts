@@ -1,6 +1,8 @@
 import { beforeAll, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { create, RegisterSchema, SignalJob_Kind, type ControllerMessage } from "@drover/proto/service";
+import { create, JobFinishedSchema, JobStartedSchema, RegisterSchema, SignalJob_Kind, type ControllerMessage } from "@drover/proto/service";
+import { applyJobEvents } from "../../../controller/src/jobs/agent-events.ts";
+import { recordJobEvent } from "../../../controller/src/jobs/job-events.ts";
 import { loadConfig } from "../../../shared/src/config.ts";
 import type { Core } from "../../../controller/src/core.ts";
 import { jobs, type Job } from "../../../controller/src/db/schema.ts";
@@ -50,11 +52,32 @@ await forEachDatabase("node loss and reconciliation", (database) => {
   });
 
   test("a lost job the agent still runs (same attempt) is taken back instead of run twice", async () => {
-    const j = await jobOn({ state: "lost", attempt: 1, retries: 0 });
+    const j = await jobOn({ state: "lost", attempt: 1, retries: 0, startCount: 1 });
+    await recordJobEvent(core.db, j.id, "started", { node: "n1", pid: 7, attempt: 1 });
     await reconcileNode(core, "n1", [{ $typeName: "drover.agent.v1.JobRef", jobId: BigInt(j.id), attempt: 1, suspended: false }], []);
     const after = await reload(j.id);
     expect(after.state).toBe("running");
     expect(after.nodeId).toBe("n1");
+  });
+
+  // (its controller was killed after dispatching it, before storing the agent's start report)
+  test("a run whose start was never stored stays dispatching until the start in the agent's spool arrives: started once, with its pid and output", async () => {
+    const j = await jobOn({ state: "dispatching", attempt: 1, retries: 0 });
+    const run = { $typeName: "drover.agent.v1.JobRef", jobId: BigInt(j.id), attempt: 1, suspended: false } as const;
+    await reconcileNode(core, "n1", [run], []);
+    expect(await reload(j.id)).toMatchObject({ state: "dispatching", nodeId: "n1", startCount: 0 });
+    const start = create(JobStartedSchema, { jobId: BigInt(j.id), attempt: 1, pid: 4321, startedAtMs: 1_000n, stdoutPath: "/d/out", stderrPath: "/d/err" });
+    const end = create(JobFinishedSchema, { jobId: BigInt(j.id), attempt: 1, exitCode: 0, started: true, startedAtMs: 1_000n, endedAtMs: 2_000n });
+    await core.db.transaction((tx) => applyJobEvents(tx, "n1", { started: [start], outputs: [], finished: [], signalled: [] }));
+    await core.db.transaction((tx) => applyJobEvents(tx, "n1", { started: [], outputs: [], finished: [end], signalled: [] }));
+    expect(await reload(j.id)).toMatchObject({ state: "completed", startCount: 1, pid: 4321, stdoutPath: "/d/out" });
+  });
+
+  test("a run declared lost before its start was stored, whose end then arrives, counts its start once", async () => {
+    const j = await jobOn({ state: "lost", attempt: 1, retries: 0 });
+    const end = create(JobFinishedSchema, { jobId: BigInt(j.id), attempt: 1, exitCode: 0, started: true, startedAtMs: 1_000n, endedAtMs: 2_000n });
+    await core.db.transaction((tx) => applyJobEvents(tx, "n1", { started: [], outputs: [], finished: [end], signalled: [] }));
+    expect(await reload(j.id)).toMatchObject({ state: "completed", startCount: 1 });
   });
 
   test("a run of an older attempt is stale: the agent is told to kill it and the job is untouched", async () => {

@@ -1,0 +1,18 @@
+import postgres from "postgres";
+import { Cluster } from "../tests/helpers/cluster.ts";
+import { freshDatabase } from "../scripts/bench-database.ts";
+const db = await freshDatabase();
+const name = new URL(db.url).pathname.slice(1);
+const admin = postgres(db.url, { max: 1 });
+await admin.unsafe(`alter database ${name} set log_min_duration_statement = 0`);
+await admin.end();
+const c = new Cluster({ databaseUrl: db.url, env: {} });
+await c.startController();
+const token = await c.adminToken();
+const body = JSON.stringify({ commandFile: "/bin/true", holds: ["USER"] });
+await Bun.sleep(1000);
+console.log("START", new Date().toISOString());
+let n = 0; const end = performance.now() + 3000;
+await Promise.all(Array.from({ length: 16 }, async () => { while (performance.now() < end) { const r = await fetch(`${c.url}/rest/jobs`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body }); await r.arrayBuffer(); n++; } }));
+console.log("END", new Date().toISOString(), n);
+await c.stop(); await db.drop(); process.exit(0);
