@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { isLoopback, type Config } from "@drover/shared/config";
 import { DroverError } from "@drover/shared/errors";
@@ -153,7 +155,11 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     const port = app.server!.port;
     const url = `${httpTls ? "https" : "http"}://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
     log.info("REST API listening", { url });
-    core.peers = new Peers(core, database, { id: core.controllerId, httpUrl: url, grpcAddress });
+    // (the address the others reach this one at: a wildcard bind is this machine's name)
+    const wildcard = (host: string) => ["0.0.0.0", "::", "[::]", ""].includes(host);
+    const reachableUrl = wildcard(config.http.host) ? url.replace(/\/\/(\[[^\]]*\]|[^:/]*)/, `//${hostname()}`) : url;
+    const reachableGrpc = wildcard(config.grpc.host) ? `${hostname()}:${grpc.port}` : grpcAddress;
+    core.peers = new Peers(core, database, { id: core.controllerId, httpUrl: reachableUrl, grpcAddress: reachableGrpc }, { tokens, ca: tls?.caFile ? readFileSync(tls.caFile, "utf8") : undefined });
     await core.peers.start();
     links.relay = core.peers;
     await core.leadership.start();

@@ -1,5 +1,6 @@
 // Two controllers as peers on one Postgres, with agents as processes spread over both: a job
-// submitted through one runs on a node the other holds; a cancel through one reaches it; kill -9
+// submitted through one runs on a node the other holds, its files are fetched through either;
+// a cancel through one reaches it; kill -9
 // of the leading controller with 200 jobs in flight — every job ends exactly once, with its
 // result, and the once-only work (liveness here) moves to the survivor.
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -8,6 +9,7 @@ import { join } from "node:path";
 import { forEachDatabaseUrl } from "../helpers/databases.ts";
 import { peerControllers, type Cluster } from "../helpers/cluster.ts";
 import { until } from "../helpers/until.ts";
+import { caesarJobId } from "../../controller/src/api/caesar/views.ts";
 
 type Controllers = { controllers: { id: string; url: string; alive: boolean; leader: boolean; nodes: number; self: boolean }[] };
 
@@ -44,6 +46,13 @@ await forEachDatabaseUrl("two controllers on one Postgres", (url, kind) => {
     const done = await a.waitForState(id, ["COMPLETED"], 30_000);
     expect(done).toMatchObject({ masterHost: "pb-1", completionCode: 3, startCount: 1 });
     expect(readFileSync(done.standardOutputFilePath, "utf8")).toBe("through-b\n");
+    // its directory through A, which does not hold pb-1: A has B fetch it from the node
+    const n = Number(id.split(".").pop());
+    const archive = await a.api(`/caesar/api/v1.0/job/${caesarJobId(n)}/output`);
+    expect(archive.status).toBe(200);
+    expect(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await archive.arrayBuffer())))).toContain("through-b\n");
+    // (what controllers ask one another takes no user's token, an administrator's neither)
+    expect((await a.api("/cluster/peer/job-archive", { method: "POST", json: { node: "pb-1", jobId: n, attempt: 1, top: "x" } })).status).toBe(401);
 
     const long = await a.submit({ commandFile: "/bin/sleep", commandLineArguments: "120", hosts: ["pb-2"] });
     await a.waitForState(long, ["RUNNING"], 30_000);

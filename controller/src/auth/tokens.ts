@@ -5,6 +5,9 @@ import type { Principal } from "./principal.ts";
 
 const ISSUER = "drover";
 const MAX_CHECKED = 10_000;
+/** The audience of the tokens controllers show one another (README "Several controllers"). */
+const PEER_AUDIENCE = "drover-peer";
+const PEER_TOKEN_SECONDS = 120;
 
 /** Signs and checks user tokens (HS256 only: `alg: none` and other algorithms are refused). */
 export class TokenIssuer {
@@ -34,6 +37,33 @@ export class TokenIssuer {
       .setExpirationTime(issuedAt + Math.ceil(lifetimeMs / 1000))
       .sign(await this.key);
     return { token, duration: lifetimeMs };
+  }
+
+  /**
+   * A short-lived token one controller shows another that shares its secret, good for the
+   * peers' own routes only: its role is no user's, so no user route takes it.
+   */
+  async issuePeer(controllerId: string): Promise<string> {
+    const issuedAt = Math.floor(now() / 1000);
+    return new SignJWT({ role: "peer" })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(controllerId)
+      .setIssuer(ISSUER)
+      .setAudience(PEER_AUDIENCE)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + PEER_TOKEN_SECONDS)
+      .sign(await this.key);
+  }
+
+  /** The controller a peer token names; unauthenticated for anything else (a user's token too). */
+  async verifyPeer(token: string): Promise<string> {
+    try {
+      const { payload } = await jwtVerify(token, await this.key, { algorithms: ["HS256"], issuer: ISSUER, audience: PEER_AUDIENCE, currentDate: new Date(now()) });
+      if (payload.role === "peer" && typeof payload.sub === "string") return payload.sub;
+    } catch (e) {
+      if (!(e instanceof joseErrors.JOSEError)) throw e;
+    }
+    throw unauthenticated("Only another controller sharing this one's secret may call this route");
   }
 
   /** The principal a token names, or an unauthenticated error saying what is wrong with it. */

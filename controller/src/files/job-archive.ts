@@ -6,8 +6,8 @@ import { ArchiveJob_Format } from "@drover/proto/service";
 
 /**
  * A job's whole directory as a tar.gz, streamed from the node that ran it (through that
- * agent's own connection), its entries under `top`. 503 saying so when that node is not
- * connected; 404 when the node no longer has the directory.
+ * agent's own connection, or that of the controller holding it), its entries under `top`. 503
+ * saying so when that node is not connected; 404 when the node no longer has the directory.
  */
 export function openJobArchive(core: Core, job: Job, top: string): Promise<ReadableStream<Uint8Array>> {
   return openFromNode(core, job, { top });
@@ -30,22 +30,28 @@ function runDirectory(job: Job): string {
   return job.scratchDir ? `${job.scratchDir}/cwd` : (job.workingDirectory ?? "");
 }
 
-/** Something of a job's directory from the node that ran it (see AgentLinks.openArchive). */
+/**
+ * Something of a job's directory from the node that ran it (see AgentLinks.openArchive): through
+ * this controller's stream to the node, or through the controller that holds it (peers).
+ */
 export async function openFromNode(core: Core, job: Pick<Job, "id" | "attempt" | "nodeId" | "allocatedNodes">, what: ArchiveRequest): Promise<ReadableStream<Uint8Array>> {
   const node = job.allocatedNodes[0]?.node ?? job.nodeId;
   if (!node || job.attempt === 0) throw new DroverError("not_found", `Job ${job.id} never reached a node: it has no directory`);
   const opening = core.links.openArchive(node, job.id, job.attempt, what);
-  if (!opening) {
-    const elsewhere = await core.peers?.urlOfHolder(node);
-    if (elsewhere) throw new DroverError("unavailable", `Node ${node}, which holds job ${job.id}'s directory, is connected to another controller: ask ${elsewhere}`);
-    throw new DroverError("unavailable", `Node ${node}, which holds job ${job.id}'s directory, is not connected; try again when it is back`);
-  }
+  if (opening) return archiveFrom(node, job.id, opening);
+  const relayed = await core.peers?.openArchive(node, job.id, job.attempt, what);
+  if (relayed) return relayed;
+  throw new DroverError("unavailable", `Node ${node}, which holds job ${job.id}'s directory, is not connected; try again when it is back`);
+}
+
+/** An archive being opened on a node, its failures in words a client can act on. */
+export async function archiveFrom(node: string, jobId: number, opening: Promise<ReadableStream<Uint8Array>>): Promise<ReadableStream<Uint8Array>> {
   try {
     return await opening;
   } catch (e) {
     const message = (e as Error).message;
-    if (message.includes("no longer on this node")) throw new DroverError("not_found", `Node ${node} no longer has job ${job.id}'s directory`);
-    if (message.includes("is not a file of the job's directory")) throw new DroverError("not_found", `Node ${node} no longer has that file of job ${job.id}: ${message}`);
-    throw new DroverError("unavailable", `Node ${node} could not send job ${job.id}'s directory: ${message}`);
+    if (message.includes("no longer on this node")) throw new DroverError("not_found", `Node ${node} no longer has job ${jobId}'s directory`);
+    if (message.includes("is not a file of the job's directory")) throw new DroverError("not_found", `Node ${node} no longer has that file of job ${jobId}: ${message}`);
+    throw new DroverError("unavailable", `Node ${node} could not send job ${jobId}'s directory: ${message}`);
   }
 }

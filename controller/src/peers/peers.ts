@@ -10,6 +10,9 @@ import { DISPATCHED_COLUMNS, dispatchedJobOf, runMessage, type DispatchedRow } f
 import { readUnixUsers } from "../scheduler/queue-reads.ts";
 import type { Allocation } from "../scheduler/placement.ts";
 import { jsonValue } from "../db/migrate.ts";
+import { DroverError } from "@drover/shared/errors";
+import type { TokenIssuer } from "../auth/tokens.ts";
+import type { ArchiveRequest } from "../nodes/agent-links.ts";
 
 const log = logger("peers");
 
@@ -58,7 +61,38 @@ export class Peers {
     private readonly core: Core,
     private readonly database: Database,
     readonly me: { id: string; httpUrl: string; grpcAddress: string },
+    /** how this controller proves itself to the others (job files through them), and the CA of their HTTPS */
+    private readonly reach: { tokens?: TokenIssuer; ca?: string } = {},
   ) {}
+
+  private peerToken: { token: string; until: number } | undefined;
+
+  /**
+   * Something of a job's directory from a node another live controller holds, through that
+   * controller (POST /cluster/peer/job-archive, see api/drover/controller-routes.ts);
+   * undefined when no other controller holds the node.
+   */
+  async openArchive(nodeId: string, jobId: number, attempt: number, what: ArchiveRequest): Promise<ReadableStream<Uint8Array> | undefined> {
+    const url = await this.urlOfHolder(nodeId);
+    if (!url || !this.reach.tokens) return undefined;
+    if (!this.peerToken || this.peerToken.until < Date.now()) this.peerToken = { token: await this.reach.tokens.issuePeer(this.me.id), until: Date.now() + 60_000 };
+    const res = await fetch(`${url}/cluster/peer/job-archive`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.peerToken.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ node: nodeId, jobId, attempt, ...what }),
+      ...(this.reach.ca ? { tls: { ca: this.reach.ca } } : {}),
+    }).catch((e: Error) => {
+      throw new DroverError("unavailable", `Node ${nodeId}, which holds job ${jobId}'s directory, is connected to the controller at ${url}, which could not be reached: ${e.message}`);
+    });
+    if (res.ok && res.body) return res.body;
+    // (the holder's own words: its error body is MWS's shape, {"messages": [...]})
+    const text = await res.text();
+    let said = text.slice(0, 500);
+    try {
+      said = ((JSON.parse(text) as { messages?: string[] }).messages ?? [said]).join("; ");
+    } catch {}
+    throw new DroverError(res.status === 404 ? "not_found" : "unavailable", said);
+  }
 
   async start(): Promise<void> {
     await this.core.db.execute(sql`
