@@ -120,6 +120,21 @@ export function useAt(releases: Release[], at: number): Map<string, NodeUse> {
  */
 export function neverRunnable(job: PlacementRequest, registered: RegisteredNode[]): string | undefined {
   if (!registered.length) return undefined; // nothing registered yet: it waits for nodes to join
+  // (the answer depends on what the job asks and the nodes registered only: asked once per kind
+  // of request while the scheduler's copy of the nodes stands — an idle copy of 10,000 nodes was
+  // made for every job that had to wait)
+  const key = JSON.stringify([job.cpus, job.memoryBytes, job.hosts, job.features, job.partition, job.tasksPerNode, job.arch ?? null, job.os ?? null, job.diskBytes ?? 0, job.swapBytes ?? 0, job.gres ?? {}]);
+  let answers = neverRunnableAnswers.get(registered);
+  if (!answers) neverRunnableAnswers.set(registered, (answers = new Map()));
+  if (answers.has(key)) return answers.get(key);
+  const answer = neverRunnableNow(job, registered);
+  if (answers.size < 10_000) answers.set(key, answer);
+  return answer;
+}
+
+const neverRunnableAnswers = new WeakMap<RegisteredNode[], Map<string, string | undefined>>();
+
+function neverRunnableNow(job: PlacementRequest, registered: RegisteredNode[]): string | undefined {
   const idle = registered.map((n) => ({
     id: n.id, freeCpus: n.cores, freeMemoryBytes: n.memoryBytes, features: n.features, partition: n.partition, arch: n.arch, os: n.os,
     freeDiskBytes: n.diskBytes || undefined, freeSwapBytes: n.swapBytes ?? undefined, freeGres: n.gres,
