@@ -174,28 +174,37 @@ export const wanted = (job: Pick<PlacementRequest, "features" | "partition" | "a
  * one a look at every node would choose: the freest that suits, the first of equals).
  */
 class FreeIndex {
-  private static readonly made = new WeakMap<NodeCapacity[], FreeIndex | "seen">();
-  /** free processors → nodes with that many, in the array's order; keys largest first */
+  private static readonly made = { free: new WeakMap<NodeCapacity[], FreeIndex | "seen">(), room: new WeakMap<NodeCapacity[], FreeIndex | "seen">() };
+  /** the processors a node has for a job: free now, or (backlogs) free plus what its backlog may promise */
+  private static readonly keyOf = {
+    free: (n: NodeCapacity) => n.freeCpus,
+    room: (n: NodeCapacity) => (n.cores === undefined || !(n.backlogFactor! > 0) ? -Infinity : n.freeCpus + Math.floor(n.cores * n.backlogFactor!)),
+  };
+  /** processors → nodes with that many, in the array's order; keys largest first */
   private readonly buckets = new Map<number, NodeCapacity[]>();
   private keys: number[] = [];
   private readonly position = new Map<NodeCapacity, number>();
 
-  static of(nodes: NodeCapacity[]): FreeIndex | undefined {
-    const known = FreeIndex.made.get(nodes);
+  static of(nodes: NodeCapacity[], kind: "free" | "room" = "free"): FreeIndex | undefined {
+    const made = FreeIndex.made[kind];
+    const known = made.get(nodes);
     if (known instanceof FreeIndex) return known;
     if (known === undefined) {
-      FreeIndex.made.set(nodes, "seen");
+      made.set(nodes, "seen");
       return undefined;
     }
-    const index = new FreeIndex(nodes);
-    FreeIndex.made.set(nodes, index);
+    const index = new FreeIndex(nodes, FreeIndex.keyOf[kind]);
+    made.set(nodes, index);
     return index;
   }
 
-  private constructor(nodes: NodeCapacity[]) {
+  private constructor(
+    nodes: NodeCapacity[],
+    private readonly key: (n: NodeCapacity) => number,
+  ) {
     nodes.forEach((n, i) => {
       this.position.set(n, i);
-      this.bucket(n.freeCpus).push(n);
+      this.bucket(key(n)).push(n);
     });
   }
 
@@ -211,7 +220,7 @@ class FreeIndex {
 
   /** Moves a node to the bucket of its free processors now, in its place among them. */
   private move(n: NodeCapacity): void {
-    const b = this.bucket(n.freeCpus);
+    const b = this.bucket(this.key(n));
     const at = this.position.get(n)!;
     let lo = 0;
     let hi = b.length;
@@ -223,7 +232,7 @@ class FreeIndex {
     b.splice(lo, 0, n);
   }
 
-  /** The node with the most free processors (at least `cpus`) that `ok` takes; the first of equals. */
+  /** The node with the most processors (at least `cpus`) that `ok` takes; the first of equals. */
   freest(cpus: number, ok: (n: NodeCapacity) => boolean): NodeCapacity | undefined {
     for (let k = 0; k < this.keys.length; k++) {
       const free = this.keys[k]!;
@@ -231,11 +240,12 @@ class FreeIndex {
       const b = this.buckets.get(free)!;
       for (let i = 0; i < b.length; ) {
         const n = b[i]!;
-        if (n.freeCpus !== free) {
+        const now = this.key(n);
+        if (now !== free) {
           b.splice(i, 1);
           this.move(n);
           // (a node that gained, which a pass does not do, sends the look back to the top)
-          if (n.freeCpus > free) return this.freest(cpus, ok);
+          if (now > free) return this.freest(cpus, ok);
           continue;
         }
         if (ok(n)) return n;
@@ -267,6 +277,11 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
     return { allocation: picked.map(({ n, cpus }) => ({ node: n.id, cpus, memoryBytes: memory(cpus) })) };
   };
 
+  const need = (cpus: number) =>
+    `${cpus} free processors and ${mb(memory(cpus))} of free memory${job.diskBytes ? `, ${mb(disk(cpus))} of free disk` : ""}${job.swapBytes ? `, ${mb(swap(cpus))} of free swap` : ""}${
+      Object.keys(job.gres ?? {}).length ? `, and ${gresText(job.gres)} free` : ""
+    }`;
+
   // The common case first, in one pass over the nodes without copying or sorting them: a job for
   // one node goes on the freest node that suits it and has room (the first such, among equals, as
   // the sort below would pick). With 10,000 nodes the filters and sort below, made for every job,
@@ -290,6 +305,9 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
     }
     if (best) return take([{ n: best, cpus: job.cpus }]);
   }
+  // (no node has room for a job of one processor or none: only why is left to say, and a look
+  // for one node that suits does, where the lists below would be made for every waiting job)
+  if (oneNode && job.cpus <= 1 && nodes.some((n) => suits(job, n) && mayShare(job, n.use))) return { reason: `waiting for resources: no connected node has ${need(job.cpus)}` };
   const suited = nodes.filter((n) => suits(job, n));
   if (suited.length === 0) {
     if (job.features.length || job.partition || job.arch || job.os) return { reason: `no connected node ${wanted(job)}` };
@@ -301,11 +319,6 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
     if (job.nodeAccess === "SINGLEUSER") return { reason: "waiting for nodes without other users' jobs (SINGLEUSER)" };
     return { reason: "waiting for resources: the nodes that suit it are taken by jobs that do not share them (SINGLEJOB, or another user's SINGLEUSER)" };
   }
-  const need = (cpus: number) =>
-    `${cpus} free processors and ${mb(memory(cpus))} of free memory${job.diskBytes ? `, ${mb(disk(cpus))} of free disk` : ""}${job.swapBytes ? `, ${mb(swap(cpus))} of free swap` : ""}${
-      Object.keys(job.gres ?? {}).length ? `, and ${gresText(job.gres)} free` : ""
-    }`;
-
   if (job.hosts.length) {
     const perHost = job.tasksPerNode ?? Math.max(1, Math.ceil(job.cpus / job.hosts.length));
     const picked: { n: NodeCapacity; cpus: number }[] = [];
@@ -354,34 +367,43 @@ export function place(job: PlacementRequest, nodes: NodeCapacity[]): { allocatio
  * long). Only single-node jobs qualify. The node's backlogFactor × its processors (and memory)
  * may be promised beyond what it has; the node with the most room left is chosen.
  */
-export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[]): { allocation: Allocation[] } | undefined {
+export function placeInBacklog(job: PlacementRequest, nodes: NodeCapacity[], excluded?: (n: NodeCapacity) => boolean): { allocation: Allocation[] } | undefined {
   // spanning jobs (tasksPerNode below the count, or several hosts) never wait in a backlog, nor
   // jobs that do not share their nodes (the node's running jobs would have to end first)
   // (nor, for now, jobs of generic resources: the agent gives those out as jobs start)
   if ((job.tasksPerNode !== null && job.tasksPerNode < job.cpus) || job.hosts.length > 1 || job.nodeAccess || Object.keys(job.gres ?? {}).length) return undefined;
-  let best: NodeCapacity | undefined;
-  let bestRoom = 0;
-  for (const n of nodes) {
+  const memory = Math.max(job.cpus, 1) * job.memoryBytes;
+  const each = Math.max(job.cpus, 1);
+  const ok = (n: NodeCapacity) => {
     const factor = n.backlogFactor ?? 0;
-    if (n.cores === undefined || n.memoryBytes === undefined || factor <= 0) continue;
-    if (job.hosts.length && job.hosts[0] !== n.id) continue;
-    if (!suits(job, n) || !mayShare(job, n.use)) continue;
+    if (n.cores === undefined || n.memoryBytes === undefined || factor <= 0) return false;
+    if (job.hosts.length && job.hosts[0] !== n.id) return false;
+    if (excluded?.(n) || !suits(job, n) || !mayShare(job, n.use)) return false;
     // the job alone must fit the node, and the promise must stay within the backlog allowance
-    const memory = Math.max(job.cpus, 1) * job.memoryBytes;
-    if (job.cpus > n.cores || memory > n.memoryBytes) continue;
+    if (job.cpus > n.cores || memory > n.memoryBytes) return false;
     const room = n.freeCpus + Math.floor(n.cores * factor);
     const memoryRoom = n.freeMemoryBytes + Math.floor(n.memoryBytes * factor);
-    if (room < job.cpus || memoryRoom < memory) continue;
+    if (room < job.cpus || memoryRoom < memory) return false;
     // (the disk and swap it needs must be free now: they are not held by the jobs it waits for)
-    const each = Math.max(job.cpus, 1);
-    if ((n.freeDiskBytes ?? Infinity) < each * (job.diskBytes ?? 0) || (n.freeSwapBytes ?? Infinity) < each * (job.swapBytes ?? 0)) continue;
-    if (!best || room > bestRoom) {
-      best = n;
-      bestRoom = room;
+    return (n.freeDiskBytes ?? Infinity) >= each * (job.diskBytes ?? 0) && (n.freeSwapBytes ?? Infinity) >= each * (job.swapBytes ?? 0);
+  };
+  // the node with the most room (free processors and backlog allowance), the first of equals:
+  // through the index by room when the pass gives the same nodes again (see FreeIndex)
+  const index = FreeIndex.of(nodes, "room");
+  let best: NodeCapacity | undefined;
+  if (index) best = index.freest(job.cpus, ok);
+  else {
+    let bestRoom = 0;
+    for (const n of nodes) {
+      if (!ok(n)) continue;
+      const room = n.freeCpus + Math.floor(n.cores! * n.backlogFactor!);
+      if (!best || room > bestRoom) {
+        best = n;
+        bestRoom = room;
+      }
     }
   }
   if (!best) return undefined;
-  const memory = Math.max(job.cpus, 1) * job.memoryBytes;
   best.freeCpus -= job.cpus;
   best.freeMemoryBytes -= memory;
   addUse(best, job);

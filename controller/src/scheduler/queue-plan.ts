@@ -306,7 +306,7 @@ export function planQueue(
       if (job.mayWaitInBacklog && !job.reservation) {
         // (not onto a node a reservation that does not admit it holds at any time from now: it may start there any moment)
         const barred = windows.blocks(job, now, Infinity);
-        const waiting = placeInBacklog(job, nodes.filter((n) => !closed.has(n.id) && !barred.has(n.id)));
+        const waiting = placeInBacklog(job, nodes, (n) => closed.has(n.id) || barred.has(n.id));
         if (waiting) {
           started(job, waiting.allocation, true);
           continue;
