@@ -16,9 +16,7 @@ import { now } from "@drover/shared/clock";
 import { atEndOfTurn } from "@drover/shared/end-of-turn";
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
-import { applyJobEvents } from "../jobs/agent-events.ts";
 import { runFailed } from "../jobs/retry.ts";
-import { recordWarnings } from "../scheduler/warnings.ts";
 import { fileWindowForNode } from "../files/serve-file.ts";
 
 /** Stored files cross the stream in pieces of this size. */
@@ -189,14 +187,7 @@ export class AgentSession implements AgentLink {
         for (const f of burst.finished) if (f.started && !f.returned) metrics.jobRunSeconds.observe(Number(f.walltimeMs) / 1000);
       }
       const warnings = this.countFailures(burst.finished);
-      await this.writer.write(
-        events,
-        async (tx) => {
-          await applyJobEvents(tx, this.nodeId, burst, { retryDelayMs: this.core.config.scheduler.retryDelayMs });
-          if (warnings.length) await recordWarnings(tx, warnings);
-        },
-        samples.length ? { nodeId: this.nodeId, samples } : undefined,
-      );
+      await this.writer.write({ nodeId: this.nodeId, burst, warnings, events }, samples.length ? { nodeId: this.nodeId, samples } : undefined);
     }
     if (heartbeat && !samples.length && !this.core.heartbeats) await recordHeartbeat(this.core.db, this.nodeId);
     if (ackSeq > 0n) this.send(create(ControllerMessageSchema, { body: { case: "ack", value: { seq: ackSeq } } }));

@@ -17,28 +17,29 @@ const TAIL_LIMIT = 64 * 1024;
 // (Postgres text cannot hold NUL characters: a job that prints one must not stop its node's events)
 const clip = (s: string) => (s.length > TAIL_LIMIT ? s.slice(-TAIL_LIMIT) : s).replaceAll("\0", "\uFFFD");
 
-/** The processes of dispatched jobs started on the node (a burst of JobStarted, in one statement). */
-async function applyJobsStarted(tx: Tx, nodeId: string, events: JobStarted[]): Promise<void> {
+/** The processes of dispatched jobs started on their nodes (the JobStarted of many bursts, in one statement). */
+async function applyJobsStarted(tx: Tx, events: { nodeId: string; ev: JobStarted }[]): Promise<void> {
   if (!events.length) return;
-  const rows = events.map((ev) => ({
+  const rows = events.map(({ nodeId, ev }) => ({
     id: Number(ev.jobId),
     attempt: ev.attempt,
+    node: nodeId,
     pid: ev.pid,
     started_at: new Date(Number(ev.startedAtMs)).toISOString(),
     out: ev.stdoutPath,
     err: ev.stderrPath,
   }));
-  const started = rowsOf<{ id: number | string; attempt: number; pid: number }>(
+  const started = rowsOf<{ id: number | string; attempt: number; pid: number; node: string }>(
     await tx.execute(prepared(sql`
       update jobs j set state = 'running', pid = v.pid, start_count = j.start_count + 1, started_at = v.started_at,
         stdout_path = v.out, stderr_path = v.err, reason = null
-      from ${recordset(rows, "id bigint, attempt int, pid int, started_at timestamptz, out text, err text")}
-      where j.id = v.id and ${anyId("j.id", rows.map((r) => r.id))} and j.attempt = v.attempt and j.node_id = ${nodeId} and j.state = 'dispatching'
-      returning j.id, v.attempt, v.pid`)),
+      from ${recordset(rows, "id bigint, attempt int, node text, pid int, started_at timestamptz, out text, err text")}
+      where j.id = v.id and ${anyId("j.id", rows.map((r) => r.id))} and j.attempt = v.attempt and j.node_id = v.node and j.state = 'dispatching'
+      returning j.id, v.attempt, v.pid, v.node`)),
   );
   await recordJobEvents(
     tx,
-    started.map((r) => ({ jobId: Number(r.id), kind: "started", data: { node: nodeId, pid: r.pid, attempt: r.attempt } })),
+    started.map((r) => ({ jobId: Number(r.id), kind: "started", data: { node: r.node, pid: r.pid, attempt: r.attempt } })),
   );
 }
 
@@ -281,31 +282,48 @@ async function lockEndingJobs(tx: Tx, ids: number[]): Promise<EndingJob[]> {
  * node, a result for a job declared lost) one by one.
  */
 export async function applyJobEvents(tx: Tx, nodeId: string, burst: JobEventBurst, opts: EventOptions = {}): Promise<void> {
-  const finishes = [...new Map(burst.finished.map((ev) => [runKey(ev), ev])).values()];
-  const found = await lockEndingJobs(tx, finishes.map((ev) => Number(ev.jobId)));
+  await applyJobEventsOfNodes(tx, [{ nodeId, burst }], opts);
+}
+
+/**
+ * applyJobEvents for the bursts of many nodes at once (at most one burst a node): the common
+ * starts and ends of all of them in one statement each — 10,000 agents' bursts were 10,000 times
+ * a handful of statements, one after another, in the writer's transaction.
+ */
+export async function applyJobEventsOfNodes(tx: Tx, bursts: { nodeId: string; burst: JobEventBurst }[], opts: EventOptions = {}): Promise<void> {
+  const finishes = bursts.flatMap(({ nodeId, burst }) => [...new Map(burst.finished.map((ev) => [runKey(ev), ev])).values()].map((ev) => ({ nodeId, ev })));
+  const found = await lockEndingJobs(tx, [...new Set(finishes.map(({ ev }) => Number(ev.jobId)))]);
   const byId = new Map(found.map((j) => [j.id, j]));
-  const plain: { job: EndingJob; ev: JobFinished }[] = [];
-  const other: { id: number; ev: JobFinished }[] = [];
-  for (const ev of finishes) {
+  const plain: { nodeId: string; job: EndingJob; ev: JobFinished }[] = [];
+  const other: { nodeId: string; id: number; ev: JobFinished }[] = [];
+  for (const { nodeId, ev } of finishes) {
     const job = byId.get(Number(ev.jobId));
     if (!job || job.attempt !== ev.attempt) continue; // stale or unknown: nothing to do
     const onThisNode = job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
     const retry = job.retryFailures && job.retries > job.failures && runFailed(ev);
-    if (onThisNode && !ev.returned && !job.requeueRequestedAt && !job.sisterLostReason && !retry) plain.push({ job, ev });
-    else other.push({ id: job.id, ev });
+    if (onThisNode && !ev.returned && !job.requeueRequestedAt && !job.sisterLostReason && !retry) plain.push({ nodeId, job, ev });
+    else other.push({ nodeId, id: job.id, ev });
   }
-  const plainDispatching = new Set(plain.filter(({ job }) => job.state === "dispatching").map(({ ev }) => runKey(ev)));
-  const startedAndEnded = new Map(burst.started.filter((ev) => plainDispatching.has(runKey(ev))).map((ev) => [runKey(ev), ev]));
-
-  await applyJobsStarted(tx, nodeId, burst.started.filter((ev) => !startedAndEnded.has(runKey(ev))));
-  for (const output of burst.outputs) await applyJobOutput(tx, nodeId, output);
-  if (burst.progress?.length) await recordProgress(tx, burst.progress);
-  for (const { id, ev } of other) {
+  const plainDispatching = new Set(plain.filter(({ job }) => job.state === "dispatching").map(({ nodeId, ev }) => `${nodeId}/${runKey(ev)}`));
+  // a job that started and ended since the last burst is written once, as ended
+  const startedAndEnded = new Map<string, JobStarted>();
+  const started: { nodeId: string; ev: JobStarted }[] = [];
+  for (const { nodeId, burst } of bursts) {
+    for (const ev of burst.started) {
+      if (plainDispatching.has(`${nodeId}/${runKey(ev)}`)) startedAndEnded.set(`${nodeId}/${runKey(ev)}`, ev);
+      else started.push({ nodeId, ev });
+    }
+  }
+  await applyJobsStarted(tx, started);
+  for (const { nodeId, burst } of bursts) for (const output of burst.outputs) await applyJobOutput(tx, nodeId, output);
+  const progress = bursts.flatMap(({ burst }) => burst.progress ?? []);
+  if (progress.length) await recordProgress(tx, progress);
+  for (const { nodeId, id, ev } of other) {
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, id)); // locked above
     if (job) await finishLockedJob(tx, nodeId, ev, job, opts);
   }
-  await finishPlainJobs(tx, nodeId, plain, startedAndEnded);
-  for (const signalled of burst.signalled) await applyJobSignalled(tx, signalled);
+  await finishPlainJobs(tx, plain, startedAndEnded);
+  for (const { burst } of bursts) for (const signalled of burst.signalled) await applyJobSignalled(tx, signalled);
 }
 
 /**
@@ -321,7 +339,7 @@ async function recordProgress(tx: Tx, progress: JobProgress[]): Promise<void> {
 }
 
 /** The common ends of a burst, in one statement (see applyJobEvents). */
-async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: EndingJob; ev: JobFinished }[], startedAndEnded: Map<string, JobStarted>): Promise<void> {
+async function finishPlainJobs(tx: Tx, plain: { nodeId: string; job: EndingJob; ev: JobFinished }[], startedAndEnded: Map<string, JobStarted>): Promise<void> {
   if (!plain.length) return;
   await settlePendingActionsOf(
     tx,
@@ -329,15 +347,16 @@ async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: EndingJob; 
   );
   const ts = (d: Date | null) => (d ? d.toISOString() : null);
   const events: NewJobEvent[] = [];
-  const rows = plain.map(({ job, ev }) => {
+  const rows = plain.map(({ nodeId, job, ev }) => {
     const { state, set, reason, event, notes } = finalOutcome(job, nodeId, ev, false);
     // a process that started and ended since the last burst: its start is recorded here
-    const start = startedAndEnded.get(runKey(ev));
+    const start = startedAndEnded.get(`${nodeId}/${runKey(ev)}`);
     const startedNow = job.state === "dispatching" && ev.started;
     if (startedNow) events.push({ jobId: job.id, kind: "started", data: { node: nodeId, pid: start?.pid ?? null, attempt: ev.attempt } });
     events.push({ jobId: job.id, kind: state, data: event });
     return {
       id: job.id,
+      node: nodeId,
       state,
       reason: set.reason,
       exit_code: set.exitCode,
@@ -359,16 +378,16 @@ async function finishPlainJobs(tx: Tx, nodeId: string, plain: { job: EndingJob; 
       outputs: set.outputFiles,
     };
   });
-  await recordWarnings(tx, plain.map(({ ev }) => nodeWarning(nodeId, ev)).filter((w): w is string => !!w));
+  await recordWarnings(tx, plain.map(({ nodeId, ev }) => nodeWarning(nodeId, ev)).filter((w): w is string => !!w));
   await tx.execute(prepared(sql`
-    update jobs j set state = v.state, node_id = ${nodeId}, reason = v.reason, exit_code = v.exit_code, signal = v.signal,
+    update jobs j set state = v.state, node_id = v.node, reason = v.reason, exit_code = v.exit_code, signal = v.signal,
       started_at = v.started_at, ended_at = v.ended_at, walltime_used_ms = v.walltime, cpu_time_ms = v.cpu, peak_rss_bytes = v.rss,
       stdout_tail = v.out, stderr_tail = v.err, suspended_at = null, suspended_ms = v.suspended_ms, messages = j.messages || v.msg,
       pid = coalesce(v.pid, j.pid), start_count = j.start_count + v.starts,
       stdout_path = coalesce(v.out_path, j.stdout_path), stderr_path = coalesce(v.err_path, j.stderr_path), end_cause = v.cause, output_files = v.outputs
     from ${recordset(
       rows,
-      `id bigint, state text, reason text, exit_code int, signal text, started_at timestamptz, ended_at timestamptz, walltime bigint,
+      `id bigint, node text, state text, reason text, exit_code int, signal text, started_at timestamptz, ended_at timestamptz, walltime bigint,
        cpu bigint, rss bigint, out text, err text, suspended_ms bigint, msg jsonb, pid int, starts int, out_path text, err_path text, cause text, outputs jsonb`,
     )}
     where j.id = v.id and ${anyId("j.id", rows.map((r) => r.id))}`));

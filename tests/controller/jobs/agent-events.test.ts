@@ -2,7 +2,7 @@ import { beforeAll, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
 import { create, JobFinishedSchema, JobOutputSchema, JobStartedSchema, RegisterSchema } from "@drover/proto/service";
 import { jobEvents, jobs, type Job } from "../../../controller/src/db/schema.ts";
-import { applyJobEvents, type JobEventBurst } from "../../../controller/src/jobs/agent-events.ts";
+import { applyJobEvents, applyJobEventsOfNodes, type JobEventBurst } from "../../../controller/src/jobs/agent-events.ts";
 import { listPendingActions, openPendingActions } from "../../../controller/src/jobs/pending-actions.ts";
 import { registerNode } from "../../../controller/src/nodes/register-node.ts";
 import type { Db } from "../../../controller/src/db/connect.ts";
@@ -33,6 +33,24 @@ await forEachDatabase("agent events", (database) => {
   const reload = async (id: number) => (await db.select().from(jobs).where(eq(jobs.id, id)))[0]!;
   const kinds = async (id: number) => (await db.select().from(jobEvents).where(eq(jobEvents.jobId, id)).orderBy(asc(jobEvents.id))).map((e) => e.kind);
   const pending = async (id: number) => (await listPendingActions(db, { username: "admin", role: "admin" })).filter((a) => a.jobId === id);
+
+  test("the bursts of several nodes at once: each event applies on its own node only", async () => {
+    await registerNode(db, create(RegisterSchema, { nodeName: "ev2", hostname: "ev2", cores: 4, memoryBytes: 1n << 30n }), "test");
+    const [a, b] = [await dispatched(), await dispatched()];
+    const [c] = await db.insert(jobs).values({ owner: "u", argv: ["true"], state: "dispatching", nodeId: "ev2", attempt: 1, allocatedNodes: [{ node: "ev2", cpus: 1 }], dispatchedAt: new Date() }).returning();
+    const none = { outputs: [], signalled: [] };
+    await db.transaction((tx) =>
+      applyJobEventsOfNodes(tx, [
+        { nodeId: "ev1", burst: { ...none, started: [started(a.id, 11), started(b.id, 12)], finished: [finished(b.id)] } },
+        // (a start of ev1's job reported by ev2 is not ev2's to report)
+        { nodeId: "ev2", burst: { ...none, started: [started(c!.id, 13), started(a.id, 99)], finished: [] } },
+      ]),
+    );
+    expect(await reload(a.id)).toMatchObject({ state: "running", nodeId: "ev1", pid: 11, startCount: 1 });
+    expect(await reload(b.id)).toMatchObject({ state: "completed", nodeId: "ev1", pid: 12, startCount: 1 });
+    expect(await reload(c!.id)).toMatchObject({ state: "running", nodeId: "ev2", pid: 13, startCount: 1 });
+    expect(await kinds(b.id)).toEqual(["started", "completed"]);
+  });
 
   test("a job that started and ended within one burst is recorded as started once, then completed", async () => {
     const job = await dispatched();
