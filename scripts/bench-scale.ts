@@ -134,10 +134,11 @@ try {
   let firstDispatch = 0;
   let lastCount = 0;
   for (;;) {
-    const [row] = await sql`select count(*) filter (where dispatched_at is not null or state <> 'queued') as placed, count(*) filter (where state = 'completed') as done, count(*) filter (where started_at is not null) as started from jobs`;
+    const [row] = await sql`select count(*) filter (where dispatched_at is not null or state <> 'queued') as placed, count(*) filter (where state = 'completed') as done, count(*) filter (where started_at is not null or state in ('lost', 'failed', 'cancelled', 'completed')) as settled from jobs`;
     const placed = Number(row!.placed);
     if (placed > 0 && !firstDispatch) firstDispatch = performance.now();
-    if (Number(LONG ? row!.started : row!.done) >= JOBS) break;
+    // (a long job is settled once started, or ended without starting: lost with its node)
+    if (Number(LONG ? row!.settled : row!.done) >= JOBS) break;
     if (performance.now() - submitStart > 1_800_000) throw new Error(`stuck: ${placed} placed, ${row!.done} completed`);
     lastCount = placed;
     await Bun.sleep(500);

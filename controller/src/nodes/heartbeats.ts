@@ -14,6 +14,8 @@ const log = logger("nodes");
  */
 export class HeartbeatWriter {
   private pending = new Map<string, number>();
+  /** when each node was last heard from here, stored or not */
+  private readonly heard = new Map<string, number>();
   private readonly timer: ReturnType<typeof setInterval>;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -27,7 +29,17 @@ export class HeartbeatWriter {
   }
 
   record(nodeId: string): void {
-    this.pending.set(nodeId, now());
+    const t = now();
+    this.pending.set(nodeId, t);
+    this.heard.set(nodeId, t);
+  }
+
+  /**
+   * Whether this controller heard from the node at `at` or later. A flush kept waiting behind
+   * other writers' row locks (a busy cluster: seconds) must not have live nodes taken for lost.
+   */
+  heardSince(nodeId: string, at: number): boolean {
+    return (this.heard.get(nodeId) ?? -Infinity) >= at;
   }
 
   /** Stores what has come in (one statement); the next flush waits for this one. */

@@ -24,7 +24,8 @@ export async function checkLiveness(core: Core): Promise<string[]> {
     .select({ id: nodes.id })
     .from(nodes)
     .where(and(eq(nodes.state, "drained"), lt(nodes.lastHeartbeatAt, new Date(cutoff)), sql`exists (select 1 from jobs where jobs.node_id = ${nodes.id} and jobs.state in ('dispatching','running','suspended'))`));
-  const lost = [...stale, ...staleDrained].map((n) => n.id);
+  // (heard from here meanwhile, though not yet stored: alive)
+  const lost = [...stale, ...staleDrained].map((n) => n.id).filter((id) => !core.heartbeats?.heardSince(id, cutoff));
   for (const id of lost) {
     core.links.disconnect(id, "no heartbeat within the timeout"); // a silent but open stream
     await markNodeLost(core, id, `no heartbeat for ${Math.round(timeout / 1000)} s`);

@@ -113,17 +113,20 @@ export async function reconcileNode(core: Core, nodeId: string, running: JobRef[
       const stillHere = sameRun && job.nodeId === nodeId && ["dispatching", "running", "suspended"].includes(job.state);
       const takeBack = sameRun && (job.state === "lost" || (job.state === "queued" && job.allocatedNodes[0]?.node === nodeId));
       if (stillHere || takeBack) {
-        // a run whose start was not stored (its controller died first) stays dispatching: the
-        // start report in the agent's spool, sent after registering, then counts and describes
-        // it (pid, output paths); a suspended one cannot wait for that, and counts it here
+        // A run whose start was not stored: one still dispatching (its controller died before
+        // storing the start) waits for the start report in the agent's spool, which then counts
+        // and describes it (pid, output paths); one taken back from "lost" (or the queue) had its
+        // start report read and acknowledged while it was lost, and one suspended cannot wait:
+        // their start counts here.
         const started = job.state === "running" || job.state === "suspended" || (await startRecorded(tx, id, job.attempt));
-        const state = ref.suspended ? "suspended" : started ? "running" : "dispatching";
+        const countStart = !started && (takeBack || ref.suspended);
+        const state = ref.suspended ? "suspended" : started || countStart ? "running" : "dispatching";
         if (job.state !== state || takeBack) {
           await tx
             .update(jobs)
-            .set({ state, nodeId, reason: null, endedAt: null, startCount: !started && ref.suspended ? sql`${jobs.startCount} + 1` : undefined })
+            .set({ state, nodeId, reason: null, endedAt: null, startCount: countStart ? sql`${jobs.startCount} + 1` : undefined })
             .where(eq(jobs.id, id));
-          if (!started && ref.suspended) await recordJobEvent(tx, id, "started", { node: nodeId, pid: null, attempt: job.attempt });
+          if (countStart) await recordJobEvent(tx, id, "started", { node: nodeId, pid: null, attempt: job.attempt });
           await recordJobEvent(tx, id, "reconciled", { node: nodeId, state, was: job.state });
         }
         // the node's own account of the job (started; suspended or not) is adopted above, so

@@ -1,6 +1,6 @@
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
-import { schedulePass } from "./schedule-pass.ts";
+import { PASS_SIZE, schedulePass } from "./schedule-pass.ts";
 
 const log = logger("scheduler");
 
@@ -75,7 +75,7 @@ export class Scheduler {
           this.core().metrics?.passSeconds.observe((performance.now() - started) / 1000);
           this.lastPassPlaced = n;
           // A full pass means more may be waiting: go round again (after the window).
-          if (n >= 1000) this.again = true;
+          if (n >= PASS_SIZE) this.again = true;
         } catch (e) {
           if (this.stopped) return;
           log.error("scheduling pass failed", { error: e });

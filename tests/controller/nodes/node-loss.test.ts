@@ -5,9 +5,11 @@ import { applyJobEvents } from "../../../controller/src/jobs/agent-events.ts";
 import { recordJobEvent } from "../../../controller/src/jobs/job-events.ts";
 import { loadConfig } from "../../../shared/src/config.ts";
 import type { Core } from "../../../controller/src/core.ts";
-import { jobs, type Job } from "../../../controller/src/db/schema.ts";
+import { jobs, nodes, type Job } from "../../../controller/src/db/schema.ts";
 import { AgentLinks } from "../../../controller/src/nodes/agent-links.ts";
 import { markNodeLost, reconcileNode } from "../../../controller/src/nodes/node-loss.ts";
+import { checkLiveness } from "../../../controller/src/nodes/liveness.ts";
+import { HeartbeatWriter } from "../../../controller/src/nodes/heartbeats.ts";
 import { registerNode } from "../../../controller/src/nodes/register-node.ts";
 import { forEachDatabase } from "../../helpers/databases.ts";
 
@@ -29,6 +31,20 @@ await forEachDatabase("node loss and reconciliation", (database) => {
     return row!;
   };
   const reload = async (id: number) => (await core.db.select().from(jobs).where(eq(jobs.id, id)))[0]!;
+
+  test("a node whose last stored heartbeat is old but which this controller heard from since is not taken for lost", async () => {
+    await registerNode(core.db, create(RegisterSchema, { nodeName: "n9", hostname: "n9", cores: 4, memoryBytes: 1n << 30n }), "test");
+    await core.db.update(nodes).set({ lastHeartbeatAt: new Date(Date.now() - 3_600_000) }).where(eq(nodes.id, "n9"));
+    const heartbeats = new HeartbeatWriter(core.db, 3_600_000);
+    try {
+      const watched = { ...core, startedAt: 0, heartbeats };
+      heartbeats.record("n9");
+      expect(await checkLiveness(watched)).not.toContain("n9");
+      expect(await checkLiveness({ ...core, startedAt: 0 })).toContain("n9");
+    } finally {
+      await heartbeats.stop();
+    }
+  });
 
   test("a timed-out node's unconfirmed job without retries is lost, not run again", async () => {
     const j = await jobOn({ state: "dispatching", attempt: 1, retries: 0 });
@@ -71,6 +87,16 @@ await forEachDatabase("node loss and reconciliation", (database) => {
     await core.db.transaction((tx) => applyJobEvents(tx, "n1", { started: [start], outputs: [], finished: [], signalled: [] }));
     await core.db.transaction((tx) => applyJobEvents(tx, "n1", { started: [], outputs: [], finished: [end], signalled: [] }));
     expect(await reload(j.id)).toMatchObject({ state: "completed", startCount: 1, pid: 4321, stdoutPath: "/d/out" });
+  });
+
+  test("a run declared lost while dispatching (its start report read, and acknowledged, meanwhile) and taken back counts its start once", async () => {
+    const j = await jobOn({ state: "lost", attempt: 1, retries: 0 });
+    await reconcileNode(core, "n1", [{ $typeName: "drover.agent.v1.JobRef", jobId: BigInt(j.id), attempt: 1, suspended: false }], []);
+    expect(await reload(j.id)).toMatchObject({ state: "running", startCount: 1 });
+    // (should the start report come again after all, it counts no more)
+    const start = create(JobStartedSchema, { jobId: BigInt(j.id), attempt: 1, pid: 5, startedAtMs: 1_000n, stdoutPath: "/d/out", stderrPath: "/d/err" });
+    await core.db.transaction((tx) => applyJobEvents(tx, "n1", { started: [start], outputs: [], finished: [], signalled: [] }));
+    expect(await reload(j.id)).toMatchObject({ state: "running", startCount: 1 });
   });
 
   test("a run declared lost before its start was stored, whose end then arrives, counts its start once", async () => {
