@@ -48,28 +48,29 @@ export function controllerRoutes(ctx: ApiContext) {
  * from a node whose stream this controller holds, for a controller asked for it that does not.
  */
 function peerRoutes(ctx: ApiContext) {
-  return new Elysia().post(
-    "/cluster/peer/job-archive",
-    async ({ request, body }) => {
-      const header = request.headers.get("authorization") ?? "";
-      await ctx.auth.tokens.verifyPeer(header.replace(/^Bearer\s+/i, ""));
-      const { node, jobId, attempt, ...what } = body;
-      // (held here or nowhere: a request is passed on once at most)
-      const opening = ctx.core.links.openArchive(node, jobId, attempt, what);
-      if (!opening) throw new DroverError("unavailable", `Node ${node}, which holds job ${jobId}'s directory, is not connected; try again when it is back`);
-      return new Response(await archiveFrom(node, jobId, opening), { headers: { "content-type": "application/octet-stream" } });
-    },
-    {
-      body: t.Object({
-        node: t.String({ minLength: 1 }),
-        jobId: t.Integer({ minimum: 1 }),
-        attempt: t.Integer({ minimum: 1 }),
-        top: t.String(),
-        format: t.Optional(t.Integer({ minimum: 0 })),
-        paths: t.Optional(t.Array(t.String())),
-        directory: t.Optional(t.String()),
-      }),
-      detail: { summary: "(between controllers) something of a job's directory from a node this controller holds", tags: ["drover"] },
-    },
-  );
+  return new Elysia()
+    // (before the body is looked at: a caller without a peer token learns nothing but 401)
+    .derive(async ({ request }) => ({ peer: await ctx.auth.tokens.verifyPeer((request.headers.get("authorization") ?? "").replace(/^Bearer\s+/i, "")) }))
+    .post(
+      "/cluster/peer/job-archive",
+      async ({ body }) => {
+        const { node, jobId, attempt, ...what } = body;
+        // (held here or nowhere: a request is passed on once at most)
+        const opening = ctx.core.links.openArchive(node, jobId, attempt, what);
+        if (!opening) throw new DroverError("unavailable", `Node ${node}, which holds job ${jobId}'s directory, is not connected; try again when it is back`);
+        return new Response(await archiveFrom(node, jobId, opening), { headers: { "content-type": "application/octet-stream" } });
+      },
+      {
+        body: t.Object({
+          node: t.String({ minLength: 1 }),
+          jobId: t.Integer({ minimum: 1 }),
+          attempt: t.Integer({ minimum: 1 }),
+          top: t.String(),
+          format: t.Optional(t.Integer({ minimum: 0 })),
+          paths: t.Optional(t.Array(t.String())),
+          directory: t.Optional(t.String()),
+        }),
+        detail: { summary: "(between controllers) something of a job's directory from a node this controller holds", tags: ["drover"] },
+      },
+    );
 }
