@@ -28,31 +28,22 @@ export class TokenIssuer {
 
   /** A signed token for the principal, valid for the configured lifetime (or the one given: OpenMOLE's 24 h). */
   async issue(principal: Principal, lifetimeMs = this.lifetimeMs): Promise<{ token: string; duration: number }> {
-    const issuedAt = Math.floor(now() / 1000);
-    const token = await new SignJWT({ role: principal.role })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setSubject(principal.username)
-      .setIssuer(ISSUER)
-      .setIssuedAt(issuedAt)
-      .setExpirationTime(issuedAt + Math.ceil(lifetimeMs / 1000))
-      .sign(await this.key);
-    return { token, duration: lifetimeMs };
+    return { token: await this.sign(principal.role, principal.username, Math.ceil(lifetimeMs / 1000)), duration: lifetimeMs };
   }
 
   /**
    * A short-lived token one controller shows another that shares its secret, good for the
    * peers' own routes only: its role is no user's, so no user route takes it.
    */
-  async issuePeer(controllerId: string): Promise<string> {
+  issuePeer(controllerId: string): Promise<string> {
+    return this.sign("peer", controllerId, PEER_TOKEN_SECONDS, PEER_AUDIENCE);
+  }
+
+  private async sign(role: string, subject: string, seconds: number, audience?: string): Promise<string> {
     const issuedAt = Math.floor(now() / 1000);
-    return new SignJWT({ role: "peer" })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setSubject(controllerId)
-      .setIssuer(ISSUER)
-      .setAudience(PEER_AUDIENCE)
-      .setIssuedAt(issuedAt)
-      .setExpirationTime(issuedAt + PEER_TOKEN_SECONDS)
-      .sign(await this.key);
+    const jwt = new SignJWT({ role }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(subject).setIssuer(ISSUER);
+    if (audience) jwt.setAudience(audience);
+    return jwt.setIssuedAt(issuedAt).setExpirationTime(issuedAt + seconds).sign(await this.key);
   }
 
   /** The controller a peer token names; unauthenticated for anything else (a user's token too). */

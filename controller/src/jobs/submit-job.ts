@@ -192,7 +192,6 @@ async function refuseNeverRunnable(tx: Tx, specs: JobSpec[], cache?: NodeCache):
 /** Why a job of the submission can never run on these nodes (undefined: each could, or no node yet). */
 function firstRefusal(specs: JobSpec[], registered: PlacedNode[]): string | undefined {
   if (!registered.length) return undefined;
-  const checked = new Map<string, string | undefined>();
   for (const [i, s] of specs.entries()) {
     if (s.templates?.length) continue; // (the templates complete it: checked as it waits)
     const request = {
@@ -200,10 +199,8 @@ function firstRefusal(specs: JobSpec[], registered: PlacedNode[]): string | unde
       tasksPerNode: s.tasksPerNode ?? null, arch: s.arch ?? null, os: s.os ?? null, diskBytes: s.diskBytes ?? 0, swapBytes: s.swapBytes ?? 0,
       gres: Object.fromEntries(Object.entries(s.gres ?? {}).filter(([, n]) => n > 0)),
     };
-    // (a large submission's jobs mostly ask for the same: each distinct request is checked once)
-    const key = JSON.stringify(request);
-    if (!checked.has(key)) checked.set(key, neverRunnable(request, registered));
-    const why = checked.get(key);
+    // (neverRunnable answers each distinct request once for these nodes: a large submission's jobs mostly ask the same)
+    const why = neverRunnable(request, registered);
     if (why) return `${specs.length > 1 ? `Job ${i + 1} of the submission` : "The job"} cannot run here: ${why.replace(`${NEVER_RUNNABLE}: `, "no registered node can ever run it: ")}; nothing was stored`;
   }
   return undefined;

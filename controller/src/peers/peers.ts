@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { sql } from "drizzle-orm";
 import { decodeControllerMessage, encodeControllerMessage, type ControllerMessage } from "@drover/proto/service";
 import { logger } from "@drover/shared/log";
+import { now } from "@drover/shared/clock";
 import type { Core } from "../core.ts";
 import type { Database } from "../db/connect.ts";
 import { rowsOf } from "../db/migrate.ts";
@@ -75,7 +76,8 @@ export class Peers {
   async openArchive(nodeId: string, jobId: number, attempt: number, what: ArchiveRequest): Promise<ReadableStream<Uint8Array> | undefined> {
     const url = await this.urlOfHolder(nodeId);
     if (!url || !this.reach.tokens) return undefined;
-    if (!this.peerToken || this.peerToken.until < Date.now()) this.peerToken = { token: await this.reach.tokens.issuePeer(this.me.id), until: Date.now() + 60_000 };
+    // (issued for two minutes, used for one)
+    if (!this.peerToken || this.peerToken.until < now()) this.peerToken = { token: await this.reach.tokens.issuePeer(this.me.id), until: now() + 60_000 };
     const res = await fetch(`${url}/cluster/peer/job-archive`, {
       method: "POST",
       headers: { authorization: `Bearer ${this.peerToken.token}`, "content-type": "application/json" },
