@@ -20,9 +20,9 @@ const log = (k: string, v: string) => {
   console.log(`${k}: ${v}`);
 };
 
-/** CPU (% of a core) and RSS of a process over `seconds`, after it settled. */
+/** CPU (% of a core) and RSS of a process over `seconds`, after it settled (30 s: its start-up work, registration and the first collections of start-up garbage, is not idling). */
 async function measure(pid: number): Promise<{ cpu: number; rss: number }> {
-  await Bun.sleep(10_000);
+  await Bun.sleep(30_000);
   const t = ticks(pid);
   const w0 = performance.now();
   await Bun.sleep(seconds * 1000);

@@ -88,7 +88,8 @@ export class Agent {
   private cursor = 0n;
   private failures = 0;
   private facts: NodeFacts | undefined;
-  private timers: ReturnType<typeof setInterval>[] = [];
+  /** superviseJobs each second, while the node has jobs or just had one (undefined when idle) */
+  private superviseTimer: ReturnType<typeof setInterval> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private sampleTimer: ReturnType<typeof setInterval> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -101,6 +102,8 @@ export class Agent {
   private lastSweep = 0;
   /** when the last job ended here (sweeps for its escapees go on a while after) */
   private lastJobEndAt = Date.now();
+  /** a message went to the controller since the last heartbeat tick */
+  private sentSinceHeartbeat = false;
   private readonly runAs: RunAs;
   nodeId = "";
 
@@ -168,14 +171,14 @@ export class Agent {
     }
     const facts = await (this.opts.readFacts ?? readNodeFacts)(this.opts.dataDir);
     this.facts = this.opts.cpus ? { ...facts, cores: this.opts.cpus } : facts;
-    this.timers.push(setInterval(() => this.superviseJobs(), 1000));
+    this.superviseSoon();
     this.setIntervals(5000, 10_000);
     this.connect();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
+    if (this.superviseTimer) clearInterval(this.superviseTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.sampleTimer) clearInterval(this.sampleTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
@@ -310,10 +313,26 @@ export class Agent {
     if (!pending.length) return;
     for (const batch of batchesOf(pending.map((e) => e.bytes))) this.stream.write(batch.length === 1 ? batch[0]! : encodeAgentBatch(batch));
     this.cursor = pending.at(-1)!.seq;
+    this.sentSinceHeartbeat = true;
   }
 
   private sendLive(body: AgentBody): void {
-    if (this.stream && this.registered) this.stream.write(create(AgentMessageSchema, { body }));
+    if (!this.stream || !this.registered) return;
+    this.stream.write(create(AgentMessageSchema, { body }));
+    this.sentSinceHeartbeat = true;
+  }
+
+  /**
+   * Any message is a sign of life to the controller: a heartbeat only fills a silence of one
+   * interval (so an idle node sends half as many messages; the gap between two stays under
+   * two intervals).
+   */
+  private heartbeat(): void {
+    if (this.sentSinceHeartbeat) this.sentSinceHeartbeat = false;
+    else {
+      this.sendLive({ case: "heartbeat", value: { runningJobs: this.jobs.size } });
+      this.sentSinceHeartbeat = false;
+    }
   }
 
   private handle(m: ControllerMessage): void {
@@ -386,7 +405,7 @@ export class Agent {
   private setIntervals(heartbeatMs: number, sampleMs: number): void {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.sampleTimer) clearInterval(this.sampleTimer);
-    this.heartbeatTimer = setInterval(() => this.sendLive({ case: "heartbeat", value: { runningJobs: this.jobs.size } }), heartbeatMs);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), heartbeatMs);
     this.sampleTimer = setInterval(() => {
       this.spool.append({ case: "samples", value: { samples: [this.sampler.sample()] } });
       this.flushSoon();
@@ -420,6 +439,7 @@ export class Agent {
     if (!this.backlog.size && this.fits(spec)) return this.runJob(spec);
     if (this.backlogWaitMs <= 0) return this.reportEnd(spec, { ...notStarted("the node's processors were taken", Date.now(), ""), returned: true, overdue: true });
     this.backlog.add({ key, spec, since: Date.now() });
+    this.superviseSoon();
     // it may come before the ones waiting (a higher priority) and fit now
     this.startWaiting();
   }
@@ -505,6 +525,7 @@ export class Agent {
     }
     const job = new JobProcess(spec, this.jobsDir, join(this.opts.dataDir, "nodefiles"), this.opts.graceMs ?? 10_000, this.cgroups, this.guard, this.fetcher, this.runAs);
     this.jobs.set(key, job);
+    this.superviseSoon();
     void job
       .run((pid) => {
         this.saveStateSoon();
@@ -537,14 +558,27 @@ export class Agent {
 
   private readonly sweepSoon = atEndOfTurn(() => setTimeout(() => this.sweepEscapees(), 100));
 
+  /** Supervises the jobs each second from now on (until the node is idle again). */
+  private superviseSoon(): void {
+    this.superviseTimer ??= setInterval(() => this.superviseJobs(), 1000);
+  }
+
   private superviseJobs(): void {
     this.tick++;
     // Escapees exist only while jobs run or just after one ended (they come back to the agent
     // within moments of their parent's end): an idle node does not look through /proc each
     // second (that was most of an idle agent's CPU).
-    if (this.jobs.size || Date.now() - this.lastJobEndAt < IDLE_SWEEP_AFTER_MS || this.escapees.pending) this.sweepEscapees();
-    // (an idle node allocates nothing here: every allocation wakes the garbage collector sooner)
-    if (!this.jobs.size && !this.backlog.size) return;
+    const recent = this.jobs.size || Date.now() - this.lastJobEndAt < IDLE_SWEEP_AFTER_MS || this.escapees.pending;
+    if (recent) this.sweepEscapees();
+    if (!this.jobs.size && !this.backlog.size) {
+      // an idle node wakes for nothing: even an empty tick each second woke the allocator's
+      // scavenger thread after it (a third of an idle agent's CPU)
+      if (!recent) {
+        clearInterval(this.superviseTimer);
+        this.superviseTimer = undefined;
+      }
+      return;
+    }
     this.returnOverdue();
     // one look at /proc for all jobs whose memory the kernel does not watch
     const polled = new Set([...this.jobs.values()].filter((j) => j.pollsRss && j.pid).map((j) => j.pid));

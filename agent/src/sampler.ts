@@ -48,10 +48,18 @@ export function readNetworkBytes(): number {
   }
 }
 
+let disksSeen = { at: 0, names: new Set<string>() };
+
+/** The whole disks (/sys/block, but loop and RAM devices), looked up again once a minute. */
+function wholeDisks(): Set<string> {
+  if (Date.now() - disksSeen.at > 60_000) disksSeen = { at: Date.now(), names: new Set(readdirSync("/sys/block").filter((d) => !/^(loop|ram|zram)/.test(d))) };
+  return disksSeen.names;
+}
+
 /** Bytes read and written on the block devices (whole disks, not their partitions), from /proc/diskstats. */
 export function readIoBytes(): number {
   try {
-    const disks = new Set(readdirSync("/sys/block").filter((d) => !/^(loop|ram|zram)/.test(d)));
+    const disks = wholeDisks();
     let sectors = 0;
     for (const line of readFileSync("/proc/diskstats", "utf8").split("\n")) {
       const f = line.trim().split(/\s+/);

@@ -164,14 +164,12 @@ export class AgentSession implements AgentLink {
     }
     let ackSeq = 0n;
     let finished = false;
-    let heartbeat = false;
     const rest = batch.slice(i);
     const samples = rest.flatMap((m) => (m.body.case === "samples" ? m.body.value.samples : []));
     const of = <C extends NonNullable<AgentMessage["body"]["case"]>>(c: C) =>
       rest.flatMap((m) => (m.body.case === c ? [m.body.value as Extract<AgentMessage["body"], { case: C }>["value"]] : []));
     for (const m of rest) {
       if (m.seq > ackSeq) ackSeq = m.seq;
-      if (m.body.case === "heartbeat") heartbeat = true;
       if (m.body.case === "jobFinished") {
         finished = true;
         if (m.body.value.started) this.ends.add();
@@ -189,7 +187,8 @@ export class AgentSession implements AgentLink {
       const warnings = this.countFailures(burst.finished);
       await this.writer.write({ nodeId: this.nodeId, burst, warnings, events }, samples.length ? { nodeId: this.nodeId, samples } : undefined);
     }
-    if (heartbeat && !samples.length && !this.core.heartbeats) await recordHeartbeat(this.core.db, this.nodeId);
+    // (any message is a sign of life: an agent sends heartbeats only into silences)
+    if (!samples.length && !this.core.heartbeats) await recordHeartbeat(this.core.db, this.nodeId);
     if (ackSeq > 0n) this.send(create(ControllerMessageSchema, { body: { case: "ack", value: { seq: ackSeq } } }));
     if (finished) {
       this.core.kick();
