@@ -11,21 +11,32 @@ const log = logger("nodes");
  * Declares nodes down when they have not been heard from within the heartbeat timeout.
  * The deadline counts from the later of the last heartbeat and this controller's start, so
  * a controller restart gives every agent a full timeout to reconnect.
+ *
+ * A node is judged by the controller that holds its stream, by what it heard itself: the
+ * heartbeat stored in the database can lag behind a busy holder's writes by seconds, and
+ * another controller reading it would take live nodes for lost. The leader judges the nodes
+ * no live controller holds (their controller died, or they never came back).
  */
 export async function checkLiveness(core: Core): Promise<string[]> {
   const timeout = core.config.nodes.heartbeatTimeoutMs;
   const cutoff = now() - timeout;
   if (core.startedAt > cutoff) return [];
+  const leads = !core.leadership || core.leadership.isLeader();
+  const silent = lt(nodes.lastHeartbeatAt, new Date(cutoff));
+  const mine = leads ? undefined : eq(nodes.controllerId, core.controllerId);
   const stale = await core.db
-    .select({ id: nodes.id })
+    .select({ id: nodes.id, holder: nodes.controllerId })
     .from(nodes)
-    .where(and(eq(nodes.state, "up"), lt(nodes.lastHeartbeatAt, new Date(cutoff))));
+    .where(and(eq(nodes.state, "up"), silent, mine));
   const staleDrained = await core.db
-    .select({ id: nodes.id })
+    .select({ id: nodes.id, holder: nodes.controllerId })
     .from(nodes)
-    .where(and(eq(nodes.state, "drained"), lt(nodes.lastHeartbeatAt, new Date(cutoff)), sql`exists (select 1 from jobs where jobs.node_id = ${nodes.id} and jobs.state in ('dispatching','running','suspended'))`));
-  // (heard from here meanwhile, though not yet stored: alive)
-  const lost = [...stale, ...staleDrained].map((n) => n.id).filter((id) => !core.heartbeats?.heardSince(id, cutoff));
+    .where(and(eq(nodes.state, "drained"), silent, mine, sql`exists (select 1 from jobs where jobs.node_id = ${nodes.id} and jobs.state in ('dispatching','running','suspended'))`));
+  const lost = [...stale, ...staleDrained]
+    .filter((n) => n.holder === core.controllerId || !core.peers?.holdsElsewhere(n.holder))
+    // (heard from here meanwhile, though not yet stored: alive)
+    .map((n) => n.id)
+    .filter((id) => !core.heartbeats?.heardSince(id, cutoff));
   for (const id of lost) {
     core.links.disconnect(id, "no heartbeat within the timeout"); // a silent but open stream
     await markNodeLost(core, id, `no heartbeat for ${Math.round(timeout / 1000)} s`);
@@ -38,8 +49,8 @@ export function watchLiveness(core: Core): () => void {
   const every = Math.max(100, Math.min(1000, core.config.nodes.heartbeatTimeoutMs / 4));
   let busy = false;
   const timer = setInterval(async () => {
-    // (once for the cluster: by the controller that leads, see peers/leadership.ts)
-    if (busy || (core.leadership && !core.leadership.isLeader())) return;
+    // (every controller, for the nodes it holds; the leader for the others: see checkLiveness)
+    if (busy) return;
     busy = true;
     try {
       await checkLiveness(core);

@@ -1,5 +1,5 @@
 import { beforeAll, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { create, JobFinishedSchema, JobStartedSchema, RegisterSchema, SignalJob_Kind, type ControllerMessage } from "@drover/proto/service";
 import { applyJobEvents } from "../../../controller/src/jobs/agent-events.ts";
 import { recordJobEvent } from "../../../controller/src/jobs/job-events.ts";
@@ -10,6 +10,7 @@ import { AgentLinks } from "../../../controller/src/nodes/agent-links.ts";
 import { markNodeLost, reconcileNode } from "../../../controller/src/nodes/node-loss.ts";
 import { checkLiveness } from "../../../controller/src/nodes/liveness.ts";
 import { HeartbeatWriter } from "../../../controller/src/nodes/heartbeats.ts";
+import { Peers } from "../../../controller/src/peers/peers.ts";
 import { registerNode } from "../../../controller/src/nodes/register-node.ts";
 import { forEachDatabase } from "../../helpers/databases.ts";
 
@@ -43,6 +44,29 @@ await forEachDatabase("node loss and reconciliation", (database) => {
       expect(await checkLiveness({ ...core, startedAt: 0 })).toContain("n9");
     } finally {
       await heartbeats.stop();
+    }
+  });
+
+  test("a silent node that another live controller holds is left to that controller; once that controller is gone, the leader judges it", async () => {
+    await registerNode(core.db, create(RegisterSchema, { nodeName: "n8", hostname: "n8", cores: 4, memoryBytes: 1n << 30n }), "test");
+    // (its holder's stored heartbeat lags: a busy controller's writes wait; it heard the node itself)
+    await core.db.update(nodes).set({ lastHeartbeatAt: new Date(Date.now() - 3_600_000), controllerId: "other" }).where(eq(nodes.id, "n8"));
+    await core.db.execute(sql`insert into controllers (id, http_url, grpc_address, hostname) values ('other', 'http://other:8080', 'other:7071', 'other')`);
+    const me = { id: "test", httpUrl: "http://test:8080", grpcAddress: "test:7071" };
+    const seeing = new Peers(core, database(), me);
+    await seeing.start();
+    try {
+      expect(await checkLiveness({ ...core, startedAt: 0, peers: seeing })).not.toContain("n8");
+    } finally {
+      await seeing.stop();
+    }
+    await core.db.execute(sql`update controllers set seen_at = now() - interval '1 minute' where id = 'other'`);
+    const later = new Peers(core, database(), me);
+    await later.start();
+    try {
+      expect(await checkLiveness({ ...core, startedAt: 0, peers: later })).toContain("n8");
+    } finally {
+      await later.stop();
     }
   });
 
