@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { logger } from "@drover/shared/log";
 import * as schema from "./schema.ts";
@@ -70,9 +72,9 @@ export async function openDatabase(opts: { url: string; dataDir: string }): Prom
   if (onDisk) mkdirSync(opts.dataDir, { recursive: true });
   // a first start of the binary unpacks the data directory it carries instead of running initdb
   const template = onDisk && !existsSync(join(opts.dataDir, "PG_VERSION")) ? embeddedTemplate() : undefined;
+  if (template) await unpackDataDir(template, opts.dataDir);
   const client = await PGlite.create(opts.dataDir, {
     ...(await embeddedAssets()),
-    ...(template ? { loadDataDir: template } : {}),
     // Postgres's 128 MB of shared buffers would sit in PGlite's memory; the embedded database
     // serves one small cluster and the files it reads stay in the system's page cache anyway
     startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${EMBEDDED_SHARED_BUFFERS}`],
@@ -115,6 +117,25 @@ function preparingMarked<T extends object>(client: T): T {
 async function embeddedAssets(): Promise<Record<string, unknown>> {
   const assets = (globalThis as { __droverPgliteAssets?: () => Promise<Record<string, unknown>> }).__droverPgliteAssets;
   return assets ? await assets() : {};
+}
+
+/**
+ * Writes a data directory from its tarball (PGlite's dumpDataDir) onto the disk, streamed.
+ * (PGlite's own loadDataDir unpacks it in memory, through its file system: about 170 MB more
+ * at that moment, which took a first start over 300 MB.) PG_VERSION comes last, so a start
+ * cut short unpacks again.
+ */
+async function unpackDataDir(template: Blob, dir: string): Promise<void> {
+  const tar = await import("tar");
+  const pass = async (filter: (path: string) => boolean) => {
+    // (the tarball's names are absolute, "/base/1/…": tar makes them relative to cwd)
+    const sink = tar.x({ cwd: dir, preserveOwner: false, filter });
+    await pipeline(Readable.fromWeb(template.stream() as import("node:stream/web").ReadableStream), sink);
+  };
+  const isVersion = (path: string) => path.replace(/^\/+/, "") === "PG_VERSION";
+  await pass((path) => !isVersion(path));
+  await pass(isVersion);
+  log.info("unpacked the embedded database's initial data directory", { dir });
 }
 
 /**
