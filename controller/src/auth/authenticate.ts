@@ -5,6 +5,7 @@ import type { Db } from "../db/connect.ts";
 import { findUser } from "../users/users.ts";
 import type { Principal } from "./principal.ts";
 import type { TokenIssuer } from "./tokens.ts";
+import { dummyHash } from "./password-hash.ts";
 
 // Password hashes are deliberately slow; MWS and MDWorkbench clients send Basic credentials
 // on every call, so a successful check is remembered briefly (keyed by a hash of the pair).
@@ -41,7 +42,7 @@ export class Authenticator {
     // Verify against a dummy hash when the user does not exist, so timing does not reveal names.
     const ok = user
       ? await Bun.password.verify(password, user.passwordHash)
-      : (await Bun.password.verify(password, DUMMY_HASH), false);
+      : (await Bun.password.verify(password, await dummyHash()), false);
     if (!user || !ok) {
       this.byUser.fail(username);
       if (address) this.byAddress.fail(address);
@@ -91,5 +92,3 @@ export class Authenticator {
     this.usersSeen.clear();
   }
 }
-
-const DUMMY_HASH = await Bun.password.hash("drover-timing-equaliser");

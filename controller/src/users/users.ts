@@ -3,6 +3,7 @@ import { conflict, forbidden, invalid } from "@drover/shared/errors";
 import type { Db } from "../db/connect.ts";
 import { users, type User } from "../db/schema.ts";
 import type { Principal } from "../auth/principal.ts";
+import { hashPassword } from "../auth/password-hash.ts";
 
 const usernamePattern = /^[a-z_][a-z0-9_.-]{0,63}$/;
 /** a Unix account name as useradd takes it (never an option to a command: it cannot start with "-") */
@@ -41,7 +42,7 @@ export async function updateUser(
   if (change.role !== undefined) values.role = change.role;
   if (change.unixUser !== undefined) values.unixUser = change.unixUser || null;
   if (change.groups !== undefined) values.groups = [...new Set(change.groups)];
-  if (change.password !== undefined) values.passwordHash = await Bun.password.hash(change.password);
+  if (change.password !== undefined) values.passwordHash = await hashPassword(change.password);
   if (!Object.keys(values).length) return findUser(db, username);
   const rows = await db.update(users).set(values).where(eq(users.username, username)).returning();
   return rows[0];
@@ -59,7 +60,7 @@ export async function insertUser(
   // "drover" names drover itself where it acts on its own (pending actions, audit notes)
   if (input.username === "drover") throw invalid(`Username "drover" is reserved for drover itself; choose another`);
   if (input.password.length < 8) throw invalid("The password must have at least 8 characters");
-  const passwordHash = await Bun.password.hash(input.password);
+  const passwordHash = await hashPassword(input.password);
   const rows = await db
     .insert(users)
     .values({ username: input.username, passwordHash, role: input.role ?? "user", unixUser: input.unixUser || null, groups: [...new Set(input.groups ?? [])] })

@@ -1,6 +1,8 @@
 // Credentials: tokens that must not work, and password guessing slowed to the documented rate.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
 import { SignJWT } from "jose";
+import { users } from "../../../controller/src/db/schema.ts";
 import { forEachDatabase } from "../../helpers/databases.ts";
 import { ADMIN_PASSWORD, startTestController, type TestController } from "../../helpers/controller.ts";
 import { loadSigningSecret } from "../../../controller/src/auth/secret.ts";
@@ -54,6 +56,16 @@ await forEachDatabase("credentials", (database) => {
     expect((await c.request("/auth/users/leaving", { method: "DELETE", token: await c.adminToken() })).status).toBeLessThan(300);
     const gone = await c.request("/jobs", { token: userToken });
     expect(gone.status).toBe(401);
+  });
+
+  test("passwords are stored with argon2id at 19 MiB; a hash made with other parameters (Bun's default 64 MiB, older drovers) still signs in", async () => {
+    await c.userToken("hashed");
+    const stored = async (name: string) => (await database().db.select({ hash: users.passwordHash }).from(users).where(eq(users.username, name)))[0]!.hash;
+    expect(await stored("hashed")).toStartWith("$argon2id$v=19$m=19456,t=2,p=1$");
+    await database().db.update(users).set({ passwordHash: await Bun.password.hash("older-password") }).where(eq(users.username, "hashed"));
+    expect(await stored("hashed")).toStartWith("$argon2id$v=19$m=65536,");
+    expect((await c.request("/auth/token", { method: "POST", json: { username: "hashed", password: "older-password" } })).status).toBe(200);
+    expect((await c.request("/auth/token", { method: "POST", json: { username: "hashed", password: "hashed-password" } })).status).toBe(401);
   });
 
   test("1,000 guessed passwords: 10 are checked, the rest refused at once (429), the right one too while throttled; other users are not affected", async () => {
