@@ -571,8 +571,8 @@ export class Agent {
     const recent = this.jobs.size || Date.now() - this.lastJobEndAt < IDLE_SWEEP_AFTER_MS || this.escapees.pending;
     if (recent) this.sweepEscapees();
     if (!this.jobs.size && !this.backlog.size) {
-      // an idle node wakes for nothing: even an empty tick each second woke the allocator's
-      // scavenger thread after it (a third of an idle agent's CPU)
+      // nothing to supervise: the timer stops until a job comes (an idle node runs no code
+      // of ours but for its heartbeats and samples)
       if (!recent) {
         clearInterval(this.superviseTimer);
         this.superviseTimer = undefined;
