@@ -61,7 +61,7 @@ export class Leadership {
   private async become(leader: boolean): Promise<void> {
     if (leader === this.leader) return;
     this.leader = leader;
-    log.info(leader ? "this controller now leads (liveness, reservation upkeep, workflows)" : "this controller no longer leads");
+    log.info(leader ? "this controller now leads (reservation upkeep, workflows, the liveness of nodes no live controller holds)" : "this controller no longer leads");
     try {
       await this.onChange(leader);
     } catch (e) {
