@@ -328,11 +328,8 @@ export class Agent {
    * two intervals).
    */
   private heartbeat(): void {
-    if (this.sentSinceHeartbeat) this.sentSinceHeartbeat = false;
-    else {
-      this.sendLive({ case: "heartbeat", value: { runningJobs: this.jobs.size } });
-      this.sentSinceHeartbeat = false;
-    }
+    if (!this.sentSinceHeartbeat) this.sendLive({ case: "heartbeat", value: { runningJobs: this.jobs.size } });
+    this.sentSinceHeartbeat = false;
   }
 
   private handle(m: ControllerMessage): void {

@@ -1,4 +1,4 @@
-import { and, eq, lt, sql } from "drizzle-orm";
+import { and, eq, lt, or, sql } from "drizzle-orm";
 import { now } from "@drover/shared/clock";
 import { logger } from "@drover/shared/log";
 import type { Core } from "../core.ts";
@@ -22,17 +22,19 @@ export async function checkLiveness(core: Core): Promise<string[]> {
   const cutoff = now() - timeout;
   if (core.startedAt > cutoff) return [];
   const leads = !core.leadership || core.leadership.isLeader();
-  const silent = lt(nodes.lastHeartbeatAt, new Date(cutoff));
-  const mine = leads ? undefined : eq(nodes.controllerId, core.controllerId);
+  // nodes up, and drained ones that still hold jobs, silent since the cutoff (a non-leader: its own)
+  const holdsJobs = sql`exists (select 1 from jobs where jobs.node_id = ${nodes.id} and jobs.state in ('dispatching','running','suspended'))`;
   const stale = await core.db
     .select({ id: nodes.id, holder: nodes.controllerId })
     .from(nodes)
-    .where(and(eq(nodes.state, "up"), silent, mine));
-  const staleDrained = await core.db
-    .select({ id: nodes.id, holder: nodes.controllerId })
-    .from(nodes)
-    .where(and(eq(nodes.state, "drained"), silent, mine, sql`exists (select 1 from jobs where jobs.node_id = ${nodes.id} and jobs.state in ('dispatching','running','suspended'))`));
-  const lost = [...stale, ...staleDrained]
+    .where(
+      and(
+        lt(nodes.lastHeartbeatAt, new Date(cutoff)),
+        leads ? undefined : eq(nodes.controllerId, core.controllerId),
+        or(eq(nodes.state, "up"), and(eq(nodes.state, "drained"), holdsJobs)),
+      ),
+    );
+  const lost = stale
     .filter((n) => n.holder === core.controllerId || !core.peers?.holdsElsewhere(n.holder))
     // (heard from here meanwhile, though not yet stored: alive)
     .map((n) => n.id)
