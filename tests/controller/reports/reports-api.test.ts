@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { create, RegisterSchema, SampleSchema } from "@drover/proto/service";
 import { ManualClock, setClock } from "../../../shared/src/clock.ts";
-import { parseMwsDate } from "../../../controller/src/api/conventions/dates.ts";
+import { formatMwsDate, parseMwsDate } from "../../../controller/src/api/conventions/dates.ts";
 import { consolidateDueReports } from "../../../controller/src/reports/consolidator.ts";
 import { ensureNodeReports, sampleCluster } from "../../../controller/src/reports/node-reports.ts";
 import { registerNode } from "../../../controller/src/nodes/register-node.ts";
@@ -374,5 +374,20 @@ await forEachDatabase("reports", (database) => {
     // n-own of the previous test may or may not have timed out by now; n-fed is up
     expect(last.data).toMatchObject({ processors: { allocated: 0 }, jobs: { running: 0, starting: 0, queued: 0 }, cpuUtilization: expect.any(Number) });
     expect((last.data as { nodes: { up: number } }).nodes.up).toBeGreaterThanOrEqual(1);
+  });
+  test("a consolidation round stops between reports when asked; what it left is done by the next", async () => {
+    const start = clock.ms + 3_600_000;
+    await at(start);
+    const names = ["stop-a", "stop-b", "stop-c", "stop-d", "stop-e"];
+    for (const name of names) expect((await call("POST", "/rest/reports", { name, datapointDuration: 60, reportSize: 10 })).status).toBe(201);
+    for (const name of names) expect((await call("POST", `/rest/reports/${name}/samples`, [{ timestamp: formatMwsDate(start + 1000), data: { v: 1 } }])).status).toBe(201);
+    await at(start + 120_000);
+    let asked = 0;
+    const first = await consolidateDueReports(t.database.db, clock.ms, () => asked++ >= 2);
+    expect(first.length).toBe(2);
+    const rest = await consolidateDueReports(t.database.db, clock.ms);
+    const done = [...first, ...rest].map((r) => r.report).filter((n) => names.includes(n));
+    expect(done.sort()).toEqual(names);
+    for (const name of names) expect((await datapoints(name)).length).toBeGreaterThan(0);
   });
 });
