@@ -153,6 +153,11 @@ try {
   figures["the same: job runs lost or requeued as nodes were taken for lost meanwhile"] = String(lost!.n);
   }
   await sql.end();
+  // a controller's stop with every agent still connected (and, above, every job running)
+  const stopStart = performance.now();
+  for (const c of controllers) c.kill("SIGTERM");
+  const codes = await Promise.all(controllers.map((c) => c.exited));
+  figures[`${ctl} stopped (SIGTERM to exit, ${AGENTS.toLocaleString("en")} agents connected)`] = `${((performance.now() - stopStart) / 1000).toFixed(1)} s, exit ${[...new Set(codes)].join(", ")}`;
   for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`);
   if (values.write) {
     writeBenchmarkSection(`Scale: ${AGENTS.toLocaleString("en")} simulated agents on ${one ? "one controller" : `${CONTROLLERS} controllers sharing one Postgres`}${JOBS ? `, ${JOBS.toLocaleString("en")} jobs of ${JOB_SECONDS} s` : ""}`, `bun scripts/bench-scale.ts --agents ${AGENTS} --jobs ${JOBS}${one ? "" : ` --controllers ${CONTROLLERS}`}${values.cores !== "4" ? ` --cores ${values.cores}` : ""}${JOB_SECONDS !== 1 ? ` --job-seconds ${JOB_SECONDS}` : ""} --write`, figures, [

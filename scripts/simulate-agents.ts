@@ -89,7 +89,8 @@ class SimAgent {
       if (this.registered) counters.registered--;
       this.registered = false;
       counters.disconnects++;
-      if (!stopping) setTimeout(() => this.connect(), 1000 + Math.random() * 2000);
+      // (asked again when the timer fires: a stop in between has closed the clients)
+      if (!stopping) setTimeout(() => !stopping && this.connect(), 1000 + Math.random() * 2000);
     };
     stream.on("error", ended);
     stream.on("end", ended);
