@@ -76,13 +76,15 @@ export async function forEachDatabase(
       beforeAll(async () => {
         database = kind === "pglite" ? await freshPglite() : await freshPostgres();
       }, 60_000);
-      afterAll(async () => {
-        await database?.close();
-      });
       suite(() => {
         if (!database) throw new Error("database not open yet");
         return database;
       }, kind);
+      // (after the suite's own: bun runs a scope's afterAll hooks in the order they were added,
+      // and the suite's controllers must stop before their database closes)
+      afterAll(async () => {
+        await database?.close();
+      });
     });
   }
 }
