@@ -4,7 +4,9 @@
 // second). Postgres on this machine; the controller, the simulator and Postgres share its CPUs.
 //
 //   bun scripts/bench-scale.ts [--agents 10000] [--jobs 100000] [--idle 30s] [--controllers 1]
-//        [--cores 4] [--job-seconds 1] [--write]
+//        [--cores 4] [--job-seconds 1] [--socket /var/run/postgresql] [--write]
+//
+// --socket DIR: the controllers reach Postgres through its Unix socket in DIR (?host=DIR).
 //
 // --job-seconds N: each job is `sleep N` (simulated). Short jobs (up to 30 s) measure placements
 // and completions until every job completed; long ones (over 30 s, with --cores × --agents at
@@ -22,7 +24,7 @@ import { freePort } from "../tests/helpers/cluster.ts";
 import { ticks, postgresTicks } from "./cpu-ticks.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
 
-const { values } = parseArgs({ options: { agents: { type: "string", default: "10000" }, jobs: { type: "string", default: "100000" }, idle: { type: "string", default: "30s" }, cores: { type: "string", default: "4" }, controllers: { type: "string", default: "1" }, "job-seconds": { type: "string", default: "1" }, write: { type: "boolean" } } });
+const { values } = parseArgs({ options: { agents: { type: "string", default: "10000" }, jobs: { type: "string", default: "100000" }, idle: { type: "string", default: "30s" }, cores: { type: "string", default: "4" }, controllers: { type: "string", default: "1" }, "job-seconds": { type: "string", default: "1" }, socket: { type: "string" }, write: { type: "boolean" } } });
 const JOB_SECONDS = Number(values["job-seconds"]);
 const LONG = JOB_SECONDS > 30;
 const CONTROLLERS = Math.max(1, Number(values.controllers));
@@ -53,7 +55,7 @@ const startController = async (k: number) => {
   const dir = join(home, `controller-${k}`);
   controllers.push(Bun.spawn([process.execPath, ...profile, "controller/src/cli.ts", "controller"], {
     cwd: ROOT,
-    env: { ...process.env, DROVER_HOME: dir, DROVER_HTTP_PORT: String(http), DROVER_GRPC_PORT: String(grpc), DATABASE_URL: url.toString(), DROVER_ADMIN_PASSWORD: "scale-admin-password", DROVER_LOG_LEVEL: "warn" },
+    env: { ...process.env, DROVER_HOME: dir, DROVER_HTTP_PORT: String(http), DROVER_GRPC_PORT: String(grpc), DATABASE_URL: values.socket ? `${url}?host=${values.socket}` : url.toString(), DROVER_ADMIN_PASSWORD: "scale-admin-password", DROVER_LOG_LEVEL: "warn" },
     stdout: "ignore",
     stderr: "inherit",
   }));
@@ -160,7 +162,7 @@ try {
   figures[`${ctl} stopped (SIGTERM to exit, ${AGENTS.toLocaleString("en")} agents connected)`] = `${((performance.now() - stopStart) / 1000).toFixed(1)} s, exit ${[...new Set(codes)].join(", ")}`;
   for (const [k, v] of Object.entries(figures)) console.log(`${k}: ${v}`);
   if (values.write) {
-    writeBenchmarkSection(`Scale: ${AGENTS.toLocaleString("en")} simulated agents on ${one ? "one controller" : `${CONTROLLERS} controllers sharing one Postgres`}${JOBS ? `, ${JOBS.toLocaleString("en")} jobs of ${JOB_SECONDS} s` : ""}`, `bun scripts/bench-scale.ts --agents ${AGENTS} --jobs ${JOBS}${one ? "" : ` --controllers ${CONTROLLERS}`}${values.cores !== "4" ? ` --cores ${values.cores}` : ""}${JOB_SECONDS !== 1 ? ` --job-seconds ${JOB_SECONDS}` : ""} --write`, figures, [
+    writeBenchmarkSection(`Scale: ${AGENTS.toLocaleString("en")} simulated agents on ${one ? "one controller" : `${CONTROLLERS} controllers sharing one Postgres`}${JOBS ? `, ${JOBS.toLocaleString("en")} jobs of ${JOB_SECONDS} s` : ""}${values.socket ? ", Postgres over its Unix socket" : ""}`, `bun scripts/bench-scale.ts --agents ${AGENTS} --jobs ${JOBS}${one ? "" : ` --controllers ${CONTROLLERS}`}${values.cores !== "4" ? ` --cores ${values.cores}` : ""}${JOB_SECONDS !== 1 ? ` --job-seconds ${JOB_SECONDS}` : ""}${values.socket ? ` --socket ${values.socket}` : ""} --write`, figures, [
       `Agents are simulated by scripts/simulate-agents.ts (${one ? "one process" : `one process per controller, each with its share of the agents`}; real gRPC streams over 100 connections each, the real protocol); the ${one ? "controller, the simulator" : "controllers, the simulators"} and Postgres share the machine's two cores.`,
       "Default intervals: a heartbeat every 5 s and a sample every 10 s per node.",
     ]);
