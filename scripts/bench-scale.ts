@@ -132,6 +132,9 @@ try {
     if (res.status !== 201) throw new Error(`submission: ${res.status} ${await res.text()}`);
   }
   const submitted = performance.now();
+  // CPU from here to the last start: what placing and starting a job costs each party
+  const simTicks = () => simulators.reduce((sum, p) => sum + ticks(p.pid), 0);
+  const cpuFrom = { c: controllersTicks(), pg: postgresTicks(), sim: simTicks() };
   figures[`${JOBS.toLocaleString("en")} jobs submitted (POST /jobs, 10,000 a request)`] = `${((submitted - submitStart) / 1000).toFixed(1)} s`;
   let firstDispatch = 0;
   let lastCount = 0;
@@ -151,6 +154,8 @@ try {
   figures[`${over}: placements per second (first to last dispatch)`] = `${(JOBS / Number(span!.placing)).toFixed(0)} /s`;
   if (LONG) figures["the same: started per second (first dispatch to last start reported by its agent)"] = `${(JOBS / Number(span!.starting)).toFixed(0)} /s`;
   else figures["the same: simulated jobs completed per second (first start to last end)"] = `${(JOBS / Number(span!.running)).toFixed(0)} /s`;
+  const per = (t: number) => ((t * 10_000) / JOBS).toFixed(0);
+  figures[`the same: CPU per job placed${LONG ? " and started" : ", run and ended"} (µs)`] = `${ctl} ${per(controllersTicks() - cpuFrom.c)}, Postgres ${per(postgresTicks() - cpuFrom.pg)}, the simulator${one ? "" : "s"} ${per(simTicks() - cpuFrom.sim)}`;
   const [lost] = await sql`select count(*) as n from job_events where kind in ('lost', 'requeued')`.catch(() => [{ n: "?" }]);
   figures["the same: job runs lost or requeued as nodes were taken for lost meanwhile"] = String(lost!.n);
   }
