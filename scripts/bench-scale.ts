@@ -176,7 +176,9 @@ try {
   for (const sim of simulators) sim.kill("SIGTERM");
   for (const c of controllers) c.kill("SIGTERM");
   await Promise.all([...controllers, ...simulators].map((p) => p.exited));
-  await admin.unsafe(`drop database if exists ${db} with (force)`);
+  // DROVER_BENCH_KEEP_DB=1 keeps the database for a look afterwards (EXPLAIN of a pass's reads)
+  if (process.env.DROVER_BENCH_KEEP_DB === "1") console.log(`kept database ${db}`);
+  else await admin.unsafe(`drop database if exists ${db} with (force)`);
   await admin.end();
   rmSync(home, { recursive: true, force: true });
 }
