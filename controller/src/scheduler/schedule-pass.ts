@@ -171,12 +171,18 @@ export async function schedulePass(core: Core, opts: { writeReasons?: boolean; b
     // (A drizzle query starts when .then is called on it, the reads of queue-reads.ts when
     // called: each is started here, in this order.)
     const locked = tx.execute(prepared(sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK})`)).then(() => undefined);
+    // With no job queued a pass has nothing to place and no reason to write: it ends before it
+    // reads what the nodes hold, which costs as much as the jobs on nodes are many (100,000
+    // running: half a second of Postgres), and every start and end of a job asks for a pass.
+    const queued = tx.execute(prepared(sql`select exists (select 1 from jobs where state = 'queued') as any`));
+    const [, anyQueued] = await Promise.all([locked, queued]);
+    if (!rowsOf<{ any: boolean }>(anyQueued)[0]?.any) return [];
     // (with no node to place on, what the nodes hold need not be read)
     const anyNodes = connected.size > 0 || (peers?.othersAlive ?? false);
     // QoS levels that limit their users' running jobs (only then are those counted)
     const qosLimits = new Map([...(core.queues?.current().qos.values() ?? [])].filter((q) => q.maxRunningPerUser !== null).map((q) => [q.name, q.maxRunningPerUser!]));
-    const [, draining, registered, releases, unixUsers, runningByQos, liveReservations] = await Promise.all([
-      locked, isDraining(tx), core.nodeCache ? core.nodeCache.get(tx) : readNodes(tx), anyNodes ? readAllocations(tx, at) : Promise.resolve([]), anyNodes ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
+    const [draining, registered, releases, unixUsers, runningByQos, liveReservations] = await Promise.all([
+      isDraining(tx), core.nodeCache ? core.nodeCache.get(tx) : readNodes(tx), anyNodes ? readAllocations(tx, at) : Promise.resolve([]), anyNodes ? readUnixUsers(tx) : Promise.resolve(new Map<string, string>()),
       anyNodes && qosLimits.size ? readRunningByQos(tx) : Promise.resolve(new Map<string, number>()),
       readPlanReservations(tx, at),
     ]);
