@@ -183,7 +183,10 @@ export class Peers {
     const byHolder = new Map<string, Dispatch[]>();
     for (const d of dispatches) {
       const holder = holders.get(d[2]);
-      if (holder) byHolder.set(holder, [...(byHolder.get(holder) ?? []), d]);
+      if (!holder) continue;
+      const list = byHolder.get(holder);
+      if (list) list.push(d);
+      else byHolder.set(holder, [d]);
     }
     const notes: { channel: string; payload: string }[] = [];
     for (const [holder, list] of byHolder) {
