@@ -4,12 +4,12 @@
 // and waits. Real controller on a fresh Postgres database, the agent as installed (no JIT).
 //
 //   bun scripts/bench-idle-agent.ts [SECONDS] [--write]
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { Cluster } from "../tests/helpers/cluster.ts";
 import { freshDatabase } from "./bench-database.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
-import { ticks } from "./cpu-ticks.ts";
+import { threadsCpuMs, ticks } from "./cpu-ticks.ts";
 
 const seconds = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 60);
 const write = process.argv.includes("--write");
@@ -19,19 +19,6 @@ const log = (k: string, v: string) => {
   figures[k] = v;
   console.log(`${k}: ${v}`);
 };
-
-/** CPU time of every thread of a process, in ms, to the nanosecond (/proc/PID/task/N/schedstat). */
-function threadsCpuMs(pid: number): number {
-  let ns = 0;
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // (a thread that ended meanwhile)
-    }
-  }
-  return ns / 1e6;
-}
 
 /** Memory only this process holds (private pages, clean and dirty), in MB. */
 const ussOf = (pid: number) => {

@@ -37,3 +37,16 @@ export function machineTicks(): { idle: number; total: number } {
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
   return { idle: f[3]! + f[4]!, total: f.reduce((a, b) => a + b, 0) };
 }
+
+/** CPU time of every thread of a process, in ms, to the nanosecond (/proc/PID/task/N/schedstat). */
+export function threadsCpuMs(pid: number): number {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // (a thread that ended meanwhile)
+    }
+  }
+  return ns / 1e6;
+}
