@@ -532,6 +532,14 @@ export class Agent {
         });
         this.flushSoon();
       })
+      // a job whose supervision failed still ends (else it would hold its node as running for
+      // ever): its exit status is unknown, and it is not run again (it may have done its work)
+      .catch((e: Error): JobEnd => {
+        log.error("job supervision failed", { job: key, error: e });
+        const at = Date.now();
+        const started = job.startedAtMs || at;
+        return { ...notStarted(`the agent lost track of the job's process: ${e.message}`, at, "lost"), started: job.pid > 0, startedAtMs: started, walltimeMs: at - started };
+      })
       .then((end) => {
         this.jobs.delete(key);
         this.gpusHeld.delete(key);
@@ -542,7 +550,7 @@ export class Agent {
         this.reportEnd(spec, end);
         this.startWaiting();
       })
-      .catch((e) => log.error("job supervision failed", { job: key, error: e }));
+      .catch((e) => log.error("reporting a job's end failed", { job: key, error: e }));
   }
 
   /** Ends what ended jobs left behind (at most every 100 ms; each supervision tick too). */

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Behaviour, RunJob } from "@drover/proto/service";
 import type { Account, RunAs } from "./run-as.ts";
+import { startedByBun } from "./escapees.ts";
 
 /** Whom behaviours run as: the job's account (see run-as.ts), or the agent when account is undefined. */
 export interface RunsAs {
@@ -30,7 +31,7 @@ async function runOne(b: Behaviour, spec: RunJob, cwd: string, env: Record<strin
   const where = existsSync(cwd) ? cwd : existsSync(spec.scratchBase) && spec.scratchBase ? spec.scratchBase : "/";
   // a behaviour is the job's own command: it runs with the job's account and rights
   const argv = as ? as.runAs.command(as.account, ["bash", "-c", command], where) : ["bash", "-c", command];
-  const proc = Bun.spawn(argv, { cwd: where, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = startedByBun(Bun.spawn(argv, { cwd: where, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
   const timer = setTimeout(() => proc.kill("SIGKILL"), RUN_LIMIT_MS);
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(timer);

@@ -39,6 +39,25 @@ export function becomeSubreaper(): boolean {
   return lib()?.symbols.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) === 0;
 }
 
+/** The processes the agent started through Bun, until Bun has collected them (see `startedByBun`). */
+const bunsOwn = new Set<number>();
+
+/**
+ * Registers a process the agent started (every Bun.spawn of the agent goes through here): Bun
+ * collects it itself, and a sweep that took its exit status first would leave Bun's `exited`
+ * failing with ECHILD and the job never ending. Bun collects a child when its event loop next
+ * polls, which a busy loop (the controller and its embedded database in the same process) can
+ * put off past two sweeps.
+ */
+export function startedByBun<T extends { pid: number; exited: Promise<unknown> }>(proc: T): T {
+  bunsOwn.add(proc.pid);
+  proc.exited.then(
+    () => bunsOwn.delete(proc.pid),
+    () => bunsOwn.delete(proc.pid),
+  );
+  return proc;
+}
+
 /** Collects an adopted child that has exited (never one Bun started: those Bun reaps itself). */
 function reap(pid: number): boolean {
   return (lib()?.symbols.waitpid(pid, null, WNOHANG) ?? 0) > 0;
@@ -124,7 +143,7 @@ export class Escapees {
       const state = stateOf(pid);
       if (!state) continue;
       if (state === "Z") {
-        if (!children?.includes(pid)) continue;
+        if (!children?.includes(pid) || bunsOwn.has(pid)) continue;
         // dead and ours to collect: one we killed, or one still dead a sweep later (Bun collects
         // the processes it started at once)
         if (this.killed.has(pid) || this.zombies.has(pid)) {

@@ -1,5 +1,6 @@
 import { mkdirSync, statfsSync } from "node:fs";
 import { hostname } from "node:os";
+import { startedByBun } from "./escapees.ts";
 
 /** What a node is: the facts an agent registers with. */
 export interface NodeFacts {
@@ -60,7 +61,7 @@ export async function readNodeFacts(dataDir: string): Promise<NodeFacts> {
 export async function readNodeFactsInChild(dataDir: string, subcommand: string[] = []): Promise<NodeFacts> {
   const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
   const argv = [process.execPath, ...(compiled ? [] : [Bun.main]), ...subcommand, "--print-facts", dataDir];
-  const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const child = startedByBun(Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", stdin: "ignore" }));
   const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   if (code !== 0) throw new Error(`reading the node's facts failed: ${err.trim() || `exit code ${code}`}`);
   return JSON.parse(out) as NodeFacts;

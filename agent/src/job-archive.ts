@@ -2,6 +2,7 @@ import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readl
 import { join, sep } from "node:path";
 import { Zip, ZipDeflate } from "fflate";
 import { ArchiveJob_Format, type ArchiveJob } from "@drover/proto/service";
+import { startedByBun } from "./escapees.ts";
 
 /** Pieces of an archive are sent this large at most. */
 const PIECE = 256 * 1024;
@@ -76,7 +77,7 @@ function piecer(send: Send) {
 }
 
 async function streamTarGz(jobsDir: string, dirName: string, top: string, send: Send): Promise<void> {
-  const tar = Bun.spawn(["tar", "-czf", "-", "-C", jobsDir, `--transform=s|^${dirName}|${top}|`, dirName], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const tar = startedByBun(Bun.spawn(["tar", "-czf", "-", "-C", jobsDir, `--transform=s|^${dirName}|${top}|`, dirName], { stdout: "pipe", stderr: "pipe", stdin: "ignore" }));
   const out = piecer(send);
   for await (const chunk of tar.stdout) out.push(chunk);
   const code = await tar.exited;

@@ -12,7 +12,7 @@ import type { JobCgroup, JobCgroups } from "./cgroup.ts";
 import type { OrphanGuard } from "./orphan-guard.ts";
 import { ProgressScanner, type Progress } from "./progress-lines.ts";
 import { listOutputs, type OutputFile } from "./job-outputs.ts";
-import { JOB_MARKER } from "./escapees.ts";
+import { JOB_MARKER, startedByBun } from "./escapees.ts";
 
 const TAIL_BYTES = 4096;
 
@@ -254,14 +254,16 @@ export class JobProcess {
         this.cgroup = this.cgroups.create(`${this.jobId}.${this.attempt}`, Number(this.spec.memoryBytes));
         command.unshift("/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', this.cgroup.procsFile);
       }
-      this.proc = Bun.spawn(command, {
-        detached: true,
-        cwd,
-        env,
-        stdin: "ignore",
-        stdout: asked ? this.ownOutFd : out,
-        stderr: asked ? this.ownErrFd : err,
-      });
+      this.proc = startedByBun(
+        Bun.spawn(command, {
+          detached: true,
+          cwd,
+          env,
+          stdin: "ignore",
+          stdout: asked ? this.ownOutFd : out,
+          stderr: asked ? this.ownErrFd : err,
+        }),
+      );
     } catch (e) {
       this.closeOutput();
       return notStarted(`could not start ${program}: ${(e as Error).message}`);

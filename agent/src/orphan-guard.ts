@@ -1,7 +1,7 @@
 import type { FileSink, Subprocess } from "bun";
 import { atEndOfTurn } from "@drover/shared/end-of-turn";
 import { logger } from "@drover/shared/log";
-import { KILL_MARKED } from "./escapees.ts";
+import { KILL_MARKED, startedByBun } from "./escapees.ts";
 
 const log = logger("agent");
 
@@ -42,7 +42,7 @@ export class OrphanGuard {
   constructor(private readonly marker = "") {}
 
   start(): void {
-    const proc = Bun.spawn(["/bin/sh", "-c", SCRIPT, "sh", this.marker], { stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
+    const proc = startedByBun(Bun.spawn(["/bin/sh", "-c", SCRIPT, "sh", this.marker], { stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true }));
     this.proc = proc;
     // a new guard learns every running group (removals meant for the one that died are moot)
     this.pending = this.groups.size ? [...this.groups].map((pgid) => `+ ${pgid}`) : [];

@@ -1,5 +1,6 @@
 import { hostname, userInfo } from "node:os";
 import { logger } from "@drover/shared/log";
+import { startedByBun } from "./escapees.ts";
 
 const log = logger("agent");
 
@@ -86,7 +87,7 @@ export class RunAs {
 
   /** Runs a short command as `account` (or as the agent); its exit code and error output. */
   async run(account: Account | undefined, argv: string[], opts: { cwd?: string; stdin?: Blob } = {}): Promise<{ code: number; stderr: string }> {
-    const proc = Bun.spawn(this.command(account, argv, opts.cwd), { stdin: opts.stdin ?? "ignore", stdout: "ignore", stderr: "pipe" });
+    const proc = startedByBun(Bun.spawn(this.command(account, argv, opts.cwd), { stdin: opts.stdin ?? "ignore", stdout: "ignore", stderr: "pipe" }));
     const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
     return { code, stderr: stderr.trim() };
   }
@@ -99,7 +100,7 @@ export class RunAs {
     const me = userInfo();
     const who = account ?? { name: me.username, home: me.homedir, shell: me.shell || "/bin/sh" };
     const base = { HOME: who.home, USER: who.name, LOGNAME: who.name, SHELL: who.shell, PATH: "/usr/local/bin:/usr/bin:/bin", LANG: process.env.LANG ?? "C.UTF-8" };
-    const proc = Bun.spawn(this.command(account, [who.shell, "-l", "-c", "env -0"]), { cwd: who.home, env: base, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const proc = startedByBun(Bun.spawn(this.command(account, [who.shell, "-l", "-c", "env -0"]), { cwd: who.home, env: base, stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
     const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     clearTimeout(timer);
@@ -121,7 +122,7 @@ export class RunAs {
     let account: Account | undefined;
     // (a name is never an option to getent: the controller allows only account-like names)
     if (/^[A-Za-z_][A-Za-z0-9._-]*\$?$/.test(name)) {
-      const proc = Bun.spawn(["getent", "passwd", name], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+      const proc = startedByBun(Bun.spawn(["getent", "passwd", name], { stdin: "ignore", stdout: "pipe", stderr: "ignore" }));
       const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
       const fields = out.trim().split(":");
       if (code === 0 && fields.length >= 7 && fields[0] === name) account = { name, uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5] || "/", shell: fields[6] || "/bin/sh" };

@@ -21,7 +21,7 @@ export function runFailed(ev: JobFinished): boolean {
 /** True when a failed run is tried again: the job retries failures, was not cancelled, is not hopeless, and has retries left. */
 export function shouldRetry(job: Pick<Job, "retries" | "failures" | "cancelRequestedAt" | "retryFailures">, ev: JobFinished): boolean {
   if (!job.retryFailures || job.cancelRequestedAt || ev.returned || !runFailed(ev)) return false;
-  if (ev.cause === "runtime" || ev.cause === "setup" || ev.cause === "cancelled" || ev.cause === "stopped") return false;
+  if (ev.cause === "runtime" || ev.cause === "setup" || ev.cause === "cancelled" || ev.cause === "stopped" || ev.cause === "lost") return false;
   if (ev.exitCode !== undefined && HOPELESS_EXIT_CODES.has(ev.exitCode)) return false;
   return job.failures < job.retries;
 }

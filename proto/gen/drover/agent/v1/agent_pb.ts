@@ -628,7 +628,8 @@ export type JobFinished = Message<"drover.agent.v1.JobFinished"> & {
    * (a signal the agent did not send), "memory" or "walltime" (the agent or the kernel stopped it
    * over its limit), "cancelled" (stopped on request), "start" (it could not be started),
    * "setup" (its input files could not be placed),
-   * "runtime" (its container runtime is missing on this node), "" (handed back unstarted).
+   * "runtime" (its container runtime is missing on this node), "lost" (the agent lost track of
+   * its process: its exit status is unknown, and it is not run again), "" (handed back unstarted).
    *
    * @generated from field: string cause = 16;
    */
