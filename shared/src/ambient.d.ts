@@ -13,6 +13,10 @@ declare module "*.tar.gz" {
   const path: string;
   export default path;
 }
+declare module "*.zst" {
+  const path: string;
+  export default path;
+}
 declare module "*.data" {
   const path: string;
   export default path;

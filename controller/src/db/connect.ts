@@ -21,8 +21,12 @@ export interface Database {
 
 const log = logger("db");
 
-/** The embedded database's shared buffers (Postgres's default, 128MB, was most of drover start's memory). */
-const EMBEDDED_SHARED_BUFFERS = "16MB";
+/**
+ * The embedded database's shared buffers (Postgres's default, 128MB, was most of drover start's
+ * memory; PGlite touches all of them at its start). Its files stay in the system's page cache,
+ * and 300 jobs through `drover start` ran as fast with 4 MB as with 16 MB (BENCHMARKS.md).
+ */
+const EMBEDDED_SHARED_BUFFERS = "4MB";
 
 /**
  * A postgres:// URL as postgres.js takes it. libpq's `?host=/var/run/postgresql` (a Unix socket's
@@ -73,10 +77,9 @@ export async function openDatabase(opts: { url: string; dataDir: string }): Prom
   // a first start of the binary unpacks the data directory it carries instead of running initdb
   const template = onDisk && !existsSync(join(opts.dataDir, "PG_VERSION")) ? embeddedTemplate() : undefined;
   if (template) await unpackDataDir(template, opts.dataDir);
+  const initdb = !onDisk || !existsSync(join(opts.dataDir, "PG_VERSION"));
   const client = await PGlite.create(opts.dataDir, {
-    ...(await embeddedAssets()),
-    // Postgres's 128 MB of shared buffers would sit in PGlite's memory; the embedded database
-    // serves one small cluster and the files it reads stay in the system's page cache anyway
+    ...(await embeddedAssets({ initdb })),
     startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${EMBEDDED_SHARED_BUFFERS}`],
   });
   const db = drizzle(client, { schema }) as unknown as Db;
@@ -114,9 +117,9 @@ function preparingMarked<T extends object>(client: T): T {
  * Inside a `bun build --compile` binary PGlite cannot find its wasm and data files next to
  * its module, so the build embeds them and we hand them over explicitly (see scripts/build).
  */
-async function embeddedAssets(): Promise<Record<string, unknown>> {
-  const assets = (globalThis as { __droverPgliteAssets?: () => Promise<Record<string, unknown>> }).__droverPgliteAssets;
-  return assets ? await assets() : {};
+async function embeddedAssets(opts: { initdb: boolean }): Promise<Record<string, unknown>> {
+  const assets = (globalThis as { __droverPgliteAssets?: (o: { initdb: boolean }) => Promise<Record<string, unknown>> }).__droverPgliteAssets;
+  return assets ? await assets(opts) : {};
 }
 
 /**
