@@ -1,5 +1,4 @@
 import { eq, sql } from "drizzle-orm";
-import { createTransport } from "nodemailer";
 import { logger } from "@drover/shared/log";
 import { invalid } from "@drover/shared/errors";
 import type { Config } from "@drover/shared/config";
@@ -42,6 +41,8 @@ export function checkMailRequest(config: Config, events: string[] | undefined, t
  */
 export function startMailer(db: Db, mail: Config["mail"], intervalMs = 1000): () => Promise<void> {
   // (the URL may hold a password: it is never logged)
+  // (loaded here, only where mail is configured: the module costs a controller megabytes)
+  const { createTransport } = require("nodemailer") as typeof import("nodemailer");
   const transport = createTransport(mail.smtpUrl);
   type Due = {
     id: number | string; job_id: number | string; event: string; recipients: unknown; attempts: number; created_at: string | Date;

@@ -2,7 +2,6 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
-import forge from "node-forge";
 import { isLoopback } from "@drover/shared/config";
 import { CONTROLLER_TLS_NAME } from "@drover/shared/tls";
 
@@ -74,6 +73,8 @@ function makeCertificate(opts: {
   issuer?: { cert: string; key: string };
 }): { cert: string; key: string } {
   // the key pair from Node's crypto (native, fast); node-forge builds and signs the certificate
+  // (loaded here, only when a certificate is made: the module costs every controller megabytes)
+  const forge = require("node-forge") as typeof import("node-forge");
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
   const cert = forge.pki.createCertificate();
