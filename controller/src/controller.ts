@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { collectOnGrowth } from "@drover/shared/collect-on-growth";
 import { isLoopback, type Config } from "@drover/shared/config";
 import { DroverError } from "@drover/shared/errors";
 import { logger } from "@drover/shared/log";
@@ -89,8 +88,6 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   }
   const database = opts.database ?? (await openDatabase({ url: config.database.url, dataDir: join(config.home, "data", "pglite") }));
   const ownsDatabase = !opts.database;
-  // (see collect-on-growth.ts: the embedded database's memory delays JavaScriptCore's collections)
-  const stopCollecting = database.kind === "pglite" ? collectOnGrowth() : () => {};
   try {
     const applied = await migrate(database.db);
     if (applied.length) log.info("applied migrations", { migrations: applied.join(",") });
@@ -184,7 +181,6 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
         stopLiveness();
         stopClusterSampler();
         stopAccounting();
-        stopCollecting();
         // in order, each named while it runs (a stop that hangs says where: see cli.ts)
         const steps: [string, () => unknown][] = [
           ["the workflow engine", () => workflows.stop()],
@@ -210,7 +206,6 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     };
     return running;
   } catch (e) {
-    stopCollecting();
     if (ownsDatabase) await database.close();
     throw e;
   }

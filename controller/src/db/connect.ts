@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { collectOnGrowth } from "@drover/shared/collect-on-growth";
 import { logger } from "@drover/shared/log";
 import * as schema from "./schema.ts";
 import { PREPARED_MARK } from "./recordset.ts";
@@ -88,8 +89,17 @@ export async function openDatabase(opts: { url: string; dataDir: string }): Prom
   // drover start's CPU under load
   Object.assign(client.parsers, DRIZZLE_PGLITE_PARSERS);
   const db = drizzle(withoutStatementParsers(client), { schema }) as unknown as Db;
+  // (its wasm memory delays JavaScriptCore's collections while it is open: see collect-on-growth.ts)
+  const stopCollecting = collectOnGrowth();
   log.info("using the embedded database", { dir: opts.dataDir });
-  return { db, kind: "pglite", close: () => client.close() };
+  return {
+    db,
+    kind: "pglite",
+    close: () => {
+      stopCollecting();
+      return client.close();
+    },
+  };
 }
 
 /** What drizzle-orm/pglite passes as `parsers` with each statement: these types stay text. */
