@@ -7,6 +7,7 @@ import { collectOnGrowth } from "@drover/shared/collect-on-growth";
 import { logger } from "@drover/shared/log";
 import * as schema from "./schema.ts";
 import { PREPARED_MARK } from "./recordset.ts";
+import { EMBEDDED_SETTINGS } from "./embedded-settings.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -21,13 +22,6 @@ export interface Database {
 }
 
 const log = logger("db");
-
-/**
- * The embedded database's shared buffers (Postgres's default, 128MB, was most of drover start's
- * memory; PGlite touches all of them at its start). Its files stay in the system's page cache,
- * and 300 jobs through `drover start` ran as fast with 4 MB as with 16 MB (BENCHMARKS.md).
- */
-const EMBEDDED_SHARED_BUFFERS = "4MB";
 
 /**
  * A postgres:// URL as postgres.js takes it. libpq's `?host=/var/run/postgresql` (a Unix socket's
@@ -81,7 +75,7 @@ export async function openDatabase(opts: { url: string; dataDir: string }): Prom
   const initdb = !onDisk || !existsSync(join(opts.dataDir, "PG_VERSION"));
   const client = await PGlite.create(opts.dataDir, {
     ...(await embeddedAssets({ initdb })),
-    startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${EMBEDDED_SHARED_BUFFERS}`],
+    startParams: [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS],
   });
   // drizzle's parsers (dates, intervals and numeric arrays as Postgres's text) become the client's
   // own, once: drizzle hands them over with every statement, and PGlite then copies its whole
