@@ -140,6 +140,13 @@ await forEachDatabaseUrl("MWS reservations and node modification", (url) => {
     expect((await c.waitForState(short.body.id!, ["COMPLETED"])).masterHost).toBe("node01");
     expect((await c.api(`/mws/rest/reservations/${id}/acl-rules/RESERVATION_ID:${id}`, { method: "DELETE" })).status).toBe(200);
     expect((await c.api(`/mws/rest/reservations/${id}/acl-rules/USER:nobody`, { method: "DELETE" })).status).toBe(404);
+    // a rule's id is decoded once, as every path parameter is: "%" in a value is kept, and a lone
+    // "%" is a rule that is not there, not a server error
+    expect((await c.api(`/mws/rest/reservations/${id}/acl-rules`, { method: "PUT", json: { aclRules: [{ type: "GROUP", value: "lab%41" }] } })).status).toBe(200);
+    expect((await c.api(`/mws/rest/reservations/${id}/acl-rules/${encodeURIComponent("GROUP:lab%41")}`, { method: "DELETE" })).status).toBe(200);
+    expect(((await c.json(`/mws/rest/reservations/${id}`)).aclRules as { value: string }[]).map((r) => r.value)).not.toContain("lab%41");
+    const lone = await c.api(`/mws/rest/reservations/${id}/acl-rules/USER:a%25b`, { method: "DELETE" });
+    expect({ status: lone.status, body: await lone.json() }).toEqual({ status: 404, body: { messages: [expect.stringContaining("USER:a%b")] } });
     const refused = await submitAs("bob", { ...sleeper(0, 3600), reservationRequested: id });
     expect(refused.status).toBe(403);
     expect(refused.body.messages![0]).toContain("does not admit this job of bob");

@@ -82,6 +82,9 @@ await forEachDatabaseUrl("wr's REST API", (url) => {
     expect(group.map((j) => [j.Key, j.State, j.StdOut])).toEqual([[K1, "buried", "mymsg"], [K2, "complete", ""]]);
     const byKeys = await wr.get(`/rest/v1/jobs/${K1},${K2}`);
     expect(byKeys.map((j) => [j.Key, j.State, j.StdOut, j.Exitcode])).toEqual([[K1, "buried", "", 1], [K2, "complete", "", 0]]);
+    // a rep group in the path is decoded once, as wr's own server decodes it: its "%" stays
+    const [percent] = (await wr.post(`/rest/v1/jobs/?rep_grp=${encodeURIComponent("50%done")}`, [{ cmd: "echo percent" }])).json();
+    expect((await wr.get(`/rest/v1/jobs/${encodeURIComponent("50%done")}`)).map((j) => [j.Key, j.RepGroup])).toEqual([[percent.Key, "50%done"]]);
   }, 60_000);
 
   test("adding a job identical to an incomplete one adds nothing; identical to a complete one, nothing unless rerun", async () => {

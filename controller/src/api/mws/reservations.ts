@@ -108,7 +108,8 @@ export function reservationRoutes(ctx: ApiContext, prefix: string) {
       "/reservations/:id/acl-rules/:aclId",
       async ({ params: { id, aclId }, principal }: { params: { id: string; aclId: string }; principal: Principal }) => {
         requireAdmin(principal, "change reservations' ACL rules");
-        const r = await deleteAclRule(db, id, decodeURIComponent(aclId), standingIds());
+        // (Elysia has decoded the path parameter already: decoding again lost "%" and threw on a lone one)
+        const r = await deleteAclRule(db, id, aclId, standingIds());
         ctx.core.kick();
         return { messages: [`Successfully modified reservation '${r.id}'`] };
       },

@@ -42,13 +42,8 @@ interface Selection {
 }
 
 function selectionOf(idsText: string | undefined, query: Record<string, string | undefined>): Selection {
-  let text = idsText ?? "";
-  try {
-    text = decodeURIComponent(text);
-  } catch {
-    throw invalid(`"${text}" is not a valid comma-separated list of keys or rep groups`);
-  }
-  const ids = text.split(",").map((s) => s.trim()).filter(Boolean);
+  // (decoded once already, as every path parameter is: decoding again threw on a rep group with "%")
+  const ids = (idsText ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   const state = query.state || undefined;
   if (state !== undefined && !(STATE_FILTERS as readonly string[]).includes(state)) {
     throw invalid(`state must be one of ${STATE_FILTERS.join("|")}, not "${state}"`);
