@@ -37,6 +37,12 @@ await forEachDatabaseUrl("a controller and two agents as processes", (url) => {
       expect(readFileSync(j.standardErrorFilePath, "utf8")).toBe(`err-${n}\n`);
     }
     expect([...hosts].sort()).toEqual(["node-a", "node-b"]);
+    // paging past any count: a max of 40 nines asks for everything, an offset as large is past the end
+    const nines = "9".repeat(40);
+    const all = await c.json<{ totalCount: number; resultCount: number }>(`/rest/jobs/complete?max=${nines}`);
+    expect(all.resultCount).toBeGreaterThanOrEqual(50);
+    expect(all.resultCount).toBe(all.totalCount);
+    expect(await c.json(`/rest/jobs/complete?offset=${nines}`)).toMatchObject({ totalCount: all.totalCount, resultCount: 0, results: [] });
   }, 120_000);
 
   test("a job over its walltime is terminated and says so", async () => {

@@ -22,7 +22,9 @@ export interface ListEnvelope<T> {
 
 function wholeNumber(name: string, value: string): number {
   if (!/^\d+$/.test(value)) throw invalid(`The ${name} parameter must be a whole number of 0 or more, not "${value}"`);
-  return Number(value);
+  // (max=99999999999999999999 asks for everything: held to the largest whole number a query can
+  // take instead of reaching the database as 1e+20)
+  return Math.min(Number(value), Number.MAX_SAFE_INTEGER);
 }
 
 /** Reads pretty, fields, exclude-fields, max, offset, sort and query from the query string. */
