@@ -9,12 +9,13 @@
 // All after 30 s or more of settling. Run `bash scripts/build` first.
 //
 //   bun scripts/bench-memory-floors.ts [--write]
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cluster, freePort } from "../tests/helpers/cluster.ts";
+import { Cluster } from "../tests/helpers/cluster.ts";
 import { freshDatabase } from "./bench-database.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
+import { procStatusMb, startOneNodeCluster } from "./one-node-cluster.ts";
 
 const write = process.argv.includes("--write");
 const ROOT = join(import.meta.dir, "..");
@@ -22,7 +23,7 @@ const SETTLE_S = 30;
 const work = mkdtempSync(join(tmpdir(), "drover-floors-"));
 const figures: Record<string, string> = {};
 const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
-const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+const rssKb = (pid: number) => procStatusMb(pid, "VmRSS") * 1024;
 const record = (k: string, v: string) => {
   figures[k] = v;
   console.log(`${k}: ${v}`);
@@ -32,7 +33,7 @@ const pct = (a: number, b: number) => `${a >= b ? "+" : ""}${((a / b - 1) * 100)
 for (const f of ["dist/drover", "dist/drover-agent"]) if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run bash scripts/build first`);
 
 /** Compiles a floor program as scripts/build compiles drover's binaries. */
-async function compileFloor(name: string): Promise<string> {
+function compileFloor(name: string): string {
   const out = join(work, `floor-${name}`);
   const p = Bun.spawnSync([process.execPath, "build", "--compile", "--minify-syntax", `scripts/floors/${name}.ts`, "--outfile", out], { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
   if (p.exitCode !== 0) throw new Error(`compiling scripts/floors/${name}.ts: ${p.stderr.toString()}`);
@@ -48,30 +49,23 @@ async function floorRss(binary: string, args: string[], env: Record<string, stri
 }
 
 /** `dist/drover start` on `home` until it answers, then `seconds` more; its RSS (kB) then. */
-async function droverStart(home: string, seconds: number): Promise<number> {
-  const [http, grpc] = [await freePort(), await freePort()];
-  const proc = Bun.spawn(["./dist/drover", "start"], { cwd: ROOT, env: { ...process.env, DROVER_HOME: home, DROVER_HTTP_PORT: String(http), DROVER_GRPC_PORT: String(grpc), DROVER_LOG_LEVEL: "warn", DROVER_ADMIN_PASSWORD: "memory-floors" }, stdout: "ignore", stderr: "inherit" });
+async function droverStartRss(home: string, seconds: number): Promise<number> {
+  const cluster = await startOneNodeCluster({ home, password: "memory-floors" });
   try {
-    const t0 = performance.now();
-    while (!(await fetch(`http://127.0.0.1:${http}/health`).catch(() => undefined))?.ok) {
-      if (performance.now() - t0 > 120_000) throw new Error("drover start did not answer");
-      await Bun.sleep(100);
-    }
     await Bun.sleep(seconds * 1000);
-    return rssKb(proc.pid);
+    return rssKb(cluster.proc.pid);
   } finally {
-    proc.kill("SIGTERM");
-    await proc.exited;
+    await cluster.stop();
   }
 }
 
 try {
-  const [dbFloor, agentFloor] = [await compileFloor("embedded-database"), await compileFloor("agent")];
+  const [dbFloor, agentFloor] = [compileFloor("embedded-database"), compileFloor("agent")];
 
   // the one-node cluster: a first start makes the data directory, the second is measured
   const home = join(work, "home");
-  await droverStart(home, 5);
-  const start = await droverStart(home, SETTLE_S);
+  await droverStartRss(home, 5);
+  const start = await droverStartRss(home, SETTLE_S);
   // each floor on a copy of that data directory, both at once (drover has stopped)
   const dataDir = join(home, "data", "pglite");
   cpSync(dataDir, `${dataDir}-2`, { recursive: true });

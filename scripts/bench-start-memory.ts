@@ -6,17 +6,15 @@
 // given (bun controller/src/cli.ts start).
 //
 //   bun scripts/bench-start-memory.ts [--source] [--write]
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../tests/helpers/cluster.ts";
 import { writeBenchmarkSection } from "./bench-report.ts";
 import { ticks } from "./cpu-ticks.ts";
+import { procStatusMb as status, startOneNodeCluster } from "./one-node-cluster.ts";
 
 const source = process.argv.includes("--source");
 const write = process.argv.includes("--write");
-const ROOT = join(import.meta.dir, "..");
-const status = (pid: number, key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 const home = mkdtempSync(join(tmpdir(), "drover-start-mem-"));
 const figures: Record<string, string> = {};
 
@@ -44,23 +42,13 @@ async function runJobs(url: string, pid: number, label: string): Promise<void> {
 }
 
 async function run(label: string, withJobs = false): Promise<void> {
-  const [http, grpc] = [await freePort(), await freePort()];
-  const argv = source ? [process.execPath, "controller/src/cli.ts", "start"] : ["./dist/drover", "start"];
-  const proc = Bun.spawn(argv, { cwd: ROOT, env: { ...process.env, DROVER_HOME: home, DROVER_HTTP_PORT: String(http), DROVER_GRPC_PORT: String(grpc), DROVER_LOG_LEVEL: "warn", DROVER_ADMIN_PASSWORD: "memory-bench" }, stdout: "ignore", stderr: "inherit" });
-  const t0 = performance.now();
-  for (;;) {
-    if ((await fetch(`http://127.0.0.1:${http}/health`).catch(() => undefined))?.ok) break;
-    if (performance.now() - t0 > 120_000) throw new Error("drover start did not answer");
-    await Bun.sleep(100);
-  }
-  const ready = performance.now() - t0;
+  const { proc, url, readyMs, stop } = await startOneNodeCluster({ home, password: "memory-bench", source });
   await Bun.sleep(30_000);
-  figures[`${label}: ready after`] = `${(ready / 1000).toFixed(1)} s`;
+  figures[`${label}: ready after`] = `${(readyMs / 1000).toFixed(1)} s`;
   figures[`${label}: peak RSS (VmHWM)`] = `${status(proc.pid, "VmHWM").toFixed(0)} MB`;
   figures[`${label}: RSS 30 s after it answers`] = `${status(proc.pid, "VmRSS").toFixed(0)} MB`;
-  if (withJobs) await runJobs(`http://127.0.0.1:${http}`, proc.pid, label);
-  proc.kill("SIGTERM");
-  await proc.exited;
+  if (withJobs) await runJobs(url, proc.pid, label);
+  await stop();
 }
 
 try {
